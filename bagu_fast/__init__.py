@@ -1,0 +1,24 @@
+"""bagu_fast: fast kernels for classic ML algorithms.
+
+Every public function takes ``backend="auto" | "cpu" | "cuda" | "reference"``: a Numba JIT CPU
+kernel, a Numba CUDA kernel, or an obviously correct NumPy reference.
+"""
+from .strings import (
+    apply_editops,
+    cdist,
+    cpdist,
+    levenshtein,
+    levenshtein_editops,
+    normalized_levenshtein,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "apply_editops",
+    "cdist",
+    "cpdist",
+    "levenshtein",
+    "levenshtein_editops",
+    "normalized_levenshtein",
+]
