@@ -17,25 +17,34 @@ import numpy as np
 REPLACE, INSERT, DELETE = 0, 1, 2
 
 
-def _table(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Full (len(a)+1) x (len(b)+1) Wagner–Fischer table; row i vectorised over j except
-    for the insertion recurrence, which is a running minimum along the row."""
+def _next_row(prev: np.ndarray, a_i, b: np.ndarray, i: int, weights: np.ndarray) -> np.ndarray:
+    """Row i of the Wagner–Fischer table from row i-1:
+    d[i, j] = min(d[i-1, j-1] + sub*(a_i != b_j), d[i-1, j] + del, d[i, j-1] + ins).
+    The left-neighbour term is a running minimum along the row:
+    d[i, j] = min_k<=j (best[k] + (j - k) * ins) = j*ins + cummin(best[k] - k*ins)."""
     ins, dele, sub = (int(w) for w in weights)
-    m, n = len(a), len(b)
-    d = np.empty((m + 1, n + 1), dtype=np.int64)
-    d[0] = np.arange(n + 1) * ins
-    for i in range(1, m + 1):
-        d[i, 0] = i * dele
-        diag = d[i - 1, :-1] + np.where(a[i - 1] == b, 0, sub)
-        up = d[i - 1, 1:] + dele
-        best = np.minimum(diag, up)
-        for j in range(1, n + 1):  # the left neighbour depends on this row: sequential
-            d[i, j] = min(best[j - 1], d[i, j - 1] + ins)
+    best = np.empty_like(prev)
+    best[0] = i * dele
+    best[1:] = np.minimum(prev[:-1] + np.where(b == a_i, 0, sub), prev[1:] + dele)
+    ramp = np.arange(len(prev), dtype=np.int64) * ins
+    return np.minimum.accumulate(best - ramp) + ramp
+
+
+def _table(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Full (len(a)+1) x (len(b)+1) Wagner–Fischer table (for tracing edit operations)."""
+    d = np.empty((len(a) + 1, len(b) + 1), dtype=np.int64)
+    d[0] = np.arange(len(b) + 1) * int(weights[0])
+    for i in range(1, len(a) + 1):
+        d[i] = _next_row(d[i - 1], a[i - 1], b, i, weights)
     return d
 
 
 def _distance(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> int:
-    return int(_table(a, b, weights)[-1, -1])
+    """Bottom-right entry of the table, keeping one row at a time."""
+    row = np.arange(len(b) + 1, dtype=np.int64) * int(weights[0])
+    for i in range(1, len(a) + 1):
+        row = _next_row(row, a[i - 1], b, i, weights)
+    return int(row[-1])
 
 
 def _split(codes: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:

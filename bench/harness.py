@@ -1,0 +1,281 @@
+"""The one benchmark harness: cases, timing, correctness checks, table, JSON and PNG.
+
+A family contributes ``bench/cases_<family>.py`` with ``cases(quick: bool) -> list[Case]``.
+Every runner (our backends and installed peers) is warmed up once (JIT excluded), then timed
+over several repeats; the median is reported.  Each runner's result is checked before its
+time is reported.  GPU runners synchronise inside their callable (see :func:`cuda_sync`).
+"""
+from __future__ import annotations
+
+import gc
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+FAMILIES = ("strings", "attention")
+OUR_BACKENDS = ("reference", "cpu", "cuda")
+
+
+@dataclass
+class Case:
+    family: str
+    name: str
+    size: str
+    setup: Callable[[], Any]
+    ours: dict[str, Callable[[Any], Any]]
+    peers: dict[str, Callable[[Any], Any]]
+    check: Callable[[Any, Any], None]
+    work: float = 0.0
+    unit: str = ""
+    slow: tuple = ()
+    measure_memory: bool = False
+
+
+@dataclass
+class Row:
+    family: str
+    case: str
+    size: str
+    runner: str
+    kind: str  # "ours" or "peer"
+    median_s: float | None = None
+    times_s: list = field(default_factory=list)
+    throughput: float | None = None
+    unit: str = ""
+    vs_reference: float | None = None
+    vs_best_peer: float | None = None
+    peak_rss_mib: float | None = None
+    status: str = "ok"
+
+
+def installed(module: str) -> bool:
+    """True when ``module`` can be imported here (used to detect peers)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def cuda_sync() -> None:
+    """Wait for the GPU (no-op without one); GPU runners call it before returning."""
+    from numba import cuda
+
+    cuda.synchronize()
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_rss_delta(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """Run ``fn`` once while sampling RSS; return (result, peak RSS above the start, MiB)."""
+    gc.collect()
+    start = _rss_mib()
+    peak = [start]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mib())
+            time.sleep(0.002)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        result = fn()
+    finally:
+        done.set()
+        t.join()
+    peak[0] = max(peak[0], _rss_mib())
+    return result, peak[0] - start
+
+
+def time_runner(fn: Callable[[], Any], *, once: bool, budget_s: float, max_repeats: int) -> list[float]:
+    """Median-ready timings of ``fn`` (already warmed up)."""
+    times: list[float] = []
+    repeats = 1 if once else max_repeats
+    t_end = time.perf_counter() + budget_s
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if i >= 2 and time.perf_counter() > t_end:
+            break
+    return times
+
+
+def run_case(case: Case, backends: tuple[str, ...], quick: bool, progress: Callable[[str], None]) -> list[Row]:
+    """Warm up, check and time every selected runner of ``case``."""
+    inputs = case.setup()
+    runners = [(n, f, "ours") for n, f in case.ours.items() if n in backends]
+    runners += [(n, f, "peer") for n, f in case.peers.items()]
+    rows = []
+    for name, fn, kind in runners:
+        progress(f"{case.family}: {case.name} [{case.size}] — {name}")
+        row = Row(case.family, case.name, case.size, name, kind, unit=case.unit)
+        try:
+            if case.measure_memory:
+                result, row.peak_rss_mib = _peak_rss_delta(lambda: fn(inputs))
+            else:
+                result = fn(inputs)  # warm-up: JIT compile, caches, first-touch
+            case.check(inputs, result)
+        except AssertionError as exc:
+            row.status = f"WRONG: {str(exc)[:120]}"
+            rows.append(row)
+            continue
+        except Exception as exc:  # a runner that cannot run here is reported, not fatal
+            row.status = f"error: {type(exc).__name__}: {str(exc)[:100]}"
+            rows.append(row)
+            continue
+        once = name in case.slow
+        if once and not case.measure_memory:
+            row.times_s = time_runner(lambda: fn(inputs), once=True, budget_s=0, max_repeats=1)
+        elif once:
+            row.times_s = []
+        else:
+            row.times_s = time_runner(lambda: fn(inputs), once=False, budget_s=1.0 if quick else 3.0,
+                                      max_repeats=5 if quick else 15)
+        if not row.times_s:  # slow + memory: the one measured call is the time
+            t0 = time.perf_counter()
+            fn(inputs)
+            row.times_s = [time.perf_counter() - t0]
+        row.median_s = statistics.median(row.times_s)
+        if case.work:
+            row.throughput = case.work / row.median_s
+        rows.append(row)
+    ref = next((r.median_s for r in rows if r.runner == "reference" and r.median_s), None)
+    peer_times = [r.median_s for r in rows if r.kind == "peer" and r.median_s]
+    best_peer = min(peer_times) if peer_times else None
+    for r in rows:
+        if r.median_s and r.kind == "ours":
+            r.vs_reference = ref / r.median_s if ref else None
+            r.vs_best_peer = best_peer / r.median_s if best_peer else None
+    return rows
+
+
+def load_cases(families: tuple[str, ...], quick: bool) -> list[Case]:
+    cases: list[Case] = []
+    for fam in families:
+        module = importlib.import_module(f"bench.cases_{fam}")
+        cases.extend(module.cases(quick))
+    return cases
+
+
+def machine_info() -> dict:
+    import numpy
+
+    info = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "numpy": numpy.__version__, "peak_rss_mib_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    for mod in ("numba", "rapidfuzz", "torch", "editdistance"):
+        if installed(mod):
+            info[mod] = getattr(importlib.import_module(mod), "__version__", "?")
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info["cpu"] = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), "?")
+    except OSError:
+        pass
+    return info
+
+
+def _fmt_time(s: float | None) -> str:
+    if s is None:
+        return "—"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def _fmt_tp(r: Row) -> str:
+    if r.throughput is None:
+        return "—"
+    v = r.throughput
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if v >= scale and not r.unit.startswith(("G", "M")):
+            return f"{v / scale:.1f} {prefix}{r.unit}/s"
+    return f"{v:.1f} {r.unit}/s"
+
+
+def _fmt_ratio(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}×"
+
+
+def table_rows(rows: list[Row]) -> list[list[str]]:
+    out = []
+    for r in rows:
+        mem = "" if r.peak_rss_mib is None else f" (peak +{r.peak_rss_mib:.0f} MiB)"
+        name = r.runner if r.kind == "ours" else f"{r.runner} (peer)"
+        if r.status != "ok":
+            out.append([r.case, r.size, name, r.status, "", "", ""])
+            continue
+        out.append([r.case, r.size, name, _fmt_time(r.median_s) + mem, _fmt_tp(r), _fmt_ratio(r.vs_reference),
+                    _fmt_ratio(r.vs_best_peer)])
+    return out
+
+
+HEADERS = ["case", "size", "backend / peer", "median", "throughput", "× vs reference", "× vs best peer"]
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table_rows(rows)]
+    return "\n".join(lines)
+
+
+def write_results(rows: list[Row], tag: str) -> tuple[Path, Path | None]:
+    """Write ``bench/results/<tag>.json`` (+ ``.md`` table and ``.png`` plot); return paths."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    json_path = RESULTS_DIR / f"{tag}.json"
+    payload = {"machine": machine_info(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+               "rows": [r.__dict__ for r in rows]}
+    json_path.write_text(json.dumps(payload, indent=1))
+    (RESULTS_DIR / f"{tag}.md").write_text(markdown_table(rows) + "\n")
+    return json_path, plot(rows, RESULTS_DIR / f"{tag}.png")
+
+
+def plot(rows: list[Row], path: Path) -> Path | None:
+    """Bar chart of median time per case and runner (log scale); None without matplotlib."""
+    if not installed("matplotlib"):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timed = [r for r in rows if r.median_s]
+    cases = list(dict.fromkeys((r.case, r.size) for r in timed))
+    runners = list(dict.fromkeys(r.runner for r in timed))
+    if not cases:
+        return None
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cases)), 4.5))
+    width = 0.8 / max(1, len(runners))
+    for k, runner in enumerate(runners):
+        xs, ys = [], []
+        for i, c in enumerate(cases):
+            match = [r for r in timed if (r.case, r.size) == c and r.runner == runner]
+            if match:
+                xs.append(i + k * width)
+                ys.append(match[0].median_s * 1e3)
+        ax.bar(xs, ys, width, label=runner)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cases))])
+    ax.set_xticklabels([f"{c}\n{s}" for c, s in cases], fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("median time (ms, log)")
+    ax.legend(fontsize=7)
+    ax.set_title("bagu_fast vs peers (lower is better)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

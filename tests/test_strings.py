@@ -1,0 +1,193 @@
+"""Edit-distance family: every backend against the reference; the reference against known
+answers and the textbook recurrence."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bagu_fast as bf
+from bagu_fast.kernels.reference import strings as ref_kernels
+
+from .conftest import CUDA_SIM, sim_small
+
+WEIGHTS = [(1, 1, 1), (2, 2, 2), (1, 1, 2), (2, 3, 1), (0, 1, 1), (0, 0, 0), (5, 1, 3)]
+KNOWN = [
+    ("kitten", "sitting", 3),
+    ("flaw", "lawn", 2),
+    ("", "", 0),
+    ("", "abc", 3),
+    ("abc", "", 3),
+    ("intention", "execution", 5),
+    ("sunday", "saturday", 3),
+    ("😀a𝄞", "a𝄞😀", 2),  # astral code points count as one element each
+    (b"\x00\xff", b"\xff", 1),
+]
+
+
+def naive_levenshtein(a, b, weights=(1, 1, 1)) -> int:
+    """Textbook recursion-free Wagner–Fischer in pure Python (independent of the reference)."""
+    ins, dele, sub = weights
+    prev = [j * ins for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        cur = [i * dele] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + dele, cur[j - 1] + ins, prev[j - 1] + (0 if a[i - 1] == b[j - 1] else sub))
+        prev = cur
+    return prev[-1]
+
+
+def random_strings(rng, n, lo, hi, alphabet=4, base=97):
+    return ["".join(chr(base + x) for x in rng.integers(0, alphabet, size=k)) for k in rng.integers(lo, hi + 1, size=n)]
+
+
+@pytest.mark.parametrize("s1, s2, expected", KNOWN)
+def test_known_answers(backend, s1, s2, expected):
+    assert bf.levenshtein(s1, s2, backend=backend) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="abcd", max_size=12), st.text(alphabet="abcd", max_size=12),
+       st.sampled_from(WEIGHTS))
+def test_reference_matches_textbook(s1, s2, weights):
+    assert bf.levenshtein(s1, s2, weights=weights, backend="reference") == naive_levenshtein(s1, s2, weights)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="abc", max_size=10), st.text(alphabet="abc", max_size=10), st.text(alphabet="abc", max_size=10))
+def test_reference_is_a_metric(a, b, c):
+    d = lambda x, y: bf.levenshtein(x, y, backend="reference")
+    assert d(a, b) == d(b, a)
+    assert (d(a, b) == 0) == (a == b)
+    assert d(a, c) <= d(a, b) + d(b, c)
+
+
+@pytest.mark.parametrize("weights", WEIGHTS)
+def test_cdist_matches_reference(fast_backend, rng, weights):
+    n = sim_small(40, 6) if fast_backend == "cuda" else 40
+    # lengths straddle the one-word (64) and two-word (128) limits of the bit-parallel kernels
+    lengths = (0, 140) if fast_backend == "cpu" or not CUDA_SIM else (0, 70)
+    queries = random_strings(rng, n, *lengths) + ["", "a", "a" * 64, "b" * 65]
+    choices = random_strings(rng, n + 3, *lengths) + ["", "ab"]
+    expected = bf.cdist(queries, choices, weights=weights, backend="reference")
+    actual = bf.cdist(queries, choices, weights=weights, backend=fast_backend)
+    np.testing.assert_array_equal(actual, expected)
+
+
+@pytest.mark.parametrize("weights", WEIGHTS[:4])
+def test_cpdist_matches_reference(fast_backend, rng, weights):
+    n = sim_small(60, 8) if fast_backend == "cuda" else 60
+    hi = 70 if fast_backend == "cuda" and CUDA_SIM else 200
+    a = random_strings(rng, n, 0, hi, alphabet=6)
+    b = random_strings(rng, n, 0, hi, alphabet=6)
+    expected = bf.cpdist(a, b, weights=weights, backend="reference")
+    np.testing.assert_array_equal(bf.cpdist(a, b, weights=weights, backend=fast_backend), expected)
+
+
+def test_word_sizes_and_wide_alphabet(fast_backend, rng):
+    """Queries of every length class (≤16, ≤32, ≤64, >64) and code points far above ASCII."""
+    n = sim_small(30, 4) if fast_backend == "cuda" else 30
+    q = [random_strings(rng, 1, k, k, alphabet=50, base=0x1F600)[0] for k in (1, 7, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129)]
+    c = random_strings(rng, n, 0, 90, alphabet=50, base=0x1F600) + random_strings(rng, 3, 0, 10, alphabet=5)
+    np.testing.assert_array_equal(bf.cdist(q, c, backend=fast_backend), bf.cdist(q, c, backend="reference"))
+
+
+def test_long_pair(fast_backend, rng):
+    n = 300 if fast_backend == "cuda" and CUDA_SIM else 3000
+    a, b = random_strings(rng, 2, n, n, alphabet=20)
+    expected = bf.levenshtein(a, b, backend="reference")
+    assert bf.levenshtein(a, b, backend=fast_backend) == expected
+    assert bf.levenshtein(a, b[: n // 3], backend=fast_backend) == bf.levenshtein(a, b[: n // 3], backend="reference")
+
+
+def test_empty_collections(backend):
+    assert bf.cdist([], ["a"], backend=backend).shape == (0, 1)
+    assert bf.cdist(["a"], [], backend=backend).shape == (1, 0)
+    assert bf.cpdist([], [], backend=backend).shape == (0,)
+
+
+def test_input_kinds_agree(backend):
+    """str, bytes, token lists and integer arrays compare element by element."""
+    s1, s2 = "kitten", "sitting"
+    expected = 3
+    assert bf.levenshtein(s1.encode(), s2.encode(), backend=backend) == expected
+    assert bf.levenshtein(list(s1), list(s2), backend=backend) == expected
+    assert bf.levenshtein(np.array([ord(c) for c in s1]), np.array([ord(c) for c in s2], np.int16), backend=backend) == expected
+    assert bf.levenshtein(["the", "cat", "sat"], ["the", "dog", "sat", "down"], backend=backend) == 2
+    assert bf.levenshtein([("a", 1), ("b", 2)], [("b", 2)], backend=backend) == 1
+    assert bf.levenshtein("a", [97], backend=backend) == 0  # 'a' equals the integer 97
+    m = bf.cdist([["x", "yy"], "ab"], [("x",), b"ab"], backend=backend)
+    np.testing.assert_array_equal(m, [[1, 2], [2, 0]])
+
+
+def test_score_cutoff_like_rapidfuzz(backend):
+    assert bf.levenshtein("kitten", "sitting", score_cutoff=2, backend=backend) == 3
+    assert bf.levenshtein("kitten", "sitting", score_cutoff=1, backend=backend) == 2
+    assert bf.levenshtein("kitten", "sitting", score_cutoff=3, backend=backend) == 3
+    m = bf.cdist(["kitten"], ["sitting", "kitten"], score_cutoff=1, backend=backend)
+    np.testing.assert_array_equal(m, [[2, 0]])
+    assert bf.cpdist(["abc"], ["xyz"], score_cutoff=0, backend=backend)[0] == 1
+
+
+def test_normalized(backend):
+    assert bf.normalized_levenshtein("kitten", "sitting", backend=backend) == pytest.approx(3 / 7)
+    assert bf.normalized_levenshtein("", "", backend=backend) == 0.0
+    assert bf.normalized_levenshtein("abc", "xyz", backend=backend) == 1.0
+    # weights-aware maximum: deleting 3 and inserting 0 costs 3*2; substituting is capped the same way
+    assert bf.normalized_levenshtein("abc", "", weights=(1, 2, 1), backend=backend) == 1.0
+    assert bf.normalized_levenshtein("ab", "ac", weights=(1, 1, 5), backend=backend) == pytest.approx(2 / 4)
+    assert bf.normalized_levenshtein("kitten", "sitting", score_cutoff=0.2, backend=backend) == 1.0
+
+
+def test_output_dtype_and_workers(rng):
+    q, c = random_strings(rng, 5, 0, 9), random_strings(rng, 4, 0, 9)
+    expected = bf.cdist(q, c, backend="reference")
+    assert bf.cdist(q, c).dtype == np.int32
+    out = bf.cdist(q, c, dtype=np.float64, workers=-1, backend="cpu")
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(bf.cdist(q, c, workers=1, backend="cpu"), expected)
+
+
+EDITOPS_CASES = [("kitten", "sitting"), ("", "abc"), ("abc", ""), ("", ""), ("abc", "abc"), ("ab", "ba"),
+                 ("intention", "execution"), ("a" * 70 + "b", "b" + "a" * 70)]
+
+
+@pytest.mark.parametrize("backend_name", ["reference", "cpu"])
+@pytest.mark.parametrize("s1, s2", EDITOPS_CASES)
+def test_editops_are_minimal_and_apply(backend_name, s1, s2):
+    ops = bf.levenshtein_editops(s1, s2, backend=backend_name)
+    assert len(ops) == bf.levenshtein(s1, s2, backend="reference")
+    assert "".join(bf.apply_editops(ops, s1, s2)) == s2
+    assert all(kind in ("replace", "insert", "delete") for kind, _, _ in ops)
+
+
+@pytest.mark.parametrize("backend_name", ["reference", "cpu"])
+def test_editops_random(backend_name, rng):
+    for _ in range(30):
+        a, b = random_strings(rng, 2, 0, 150, alphabet=5)
+        ops = bf.levenshtein_editops(a, b, backend=backend_name)
+        assert len(ops) == bf.levenshtein(a, b)
+        assert "".join(bf.apply_editops(ops, a, b)) == b
+
+
+def test_editops_long_cpu(rng):
+    a, b = random_strings(rng, 2, 4000, 4000, alphabet=8)
+    ops = bf.levenshtein_editops(a, b, backend="cpu")
+    assert len(ops) == bf.levenshtein(a, b, backend="cpu")
+    assert "".join(bf.apply_editops(ops, a, b)) == b
+
+
+def test_editops_reference_format():
+    assert bf.levenshtein_editops("kitten", "sitting", backend="reference") == [
+        ("replace", 0, 0), ("replace", 4, 4), ("insert", 6, 6)]
+
+
+def test_inputs_not_modified(backend):
+    q = [np.array([1, 2, 3]), np.array([3, 2])]
+    c = [np.array([2, 3])]
+    copies = [x.copy() for x in q + c]
+    bf.cdist(q, c, backend=backend)
+    for x, y in zip(q + c, copies):
+        np.testing.assert_array_equal(x, y)
