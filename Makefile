@@ -15,7 +15,7 @@ $(VENV)/.test-installed: pyproject.toml
 
 $(VENV)/.bench-installed: $(VENV)/.test-installed
 	$(PY) -m pip install -q "$(TORCH_PEER)" || echo "warning: $(TORCH_PEER) not installable here; attention peers skipped"
-	$(PY) -m pip install -q -e ".[bench]" rapidfuzz editdistance
+	$(PY) -m pip install -q -e ".[bench,peers]"
 	touch $@
 
 test: $(VENV)/.test-installed

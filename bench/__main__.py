@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     backends = tuple(args.backend or (("reference", "cpu") + (("cuda",) if args.gpu else ())))
     tag = args.tag or "-".join(families) + ("-quick" if args.quick else "") + ("-gpu" if args.gpu else "")
 
+    harness.GPU = harness.GPU or args.gpu
     cases = harness.load_cases(families, args.quick)
     rows: list[harness.Row] = []
     t0 = time.perf_counter()

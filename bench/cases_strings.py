@@ -110,4 +110,31 @@ def cases(quick: bool) -> list[Case]:
                       random_words(np.random.default_rng(17), 1, long_len, long_len)),
              _ours(long_pair), pair_peers, _check_pairs, work=long_len * long_len, unit="cells",
              slow=("reference",)),
-    ]
+    ] + startup_cases(quick)
+
+
+def _cold_start(code: str):
+    """Runner timing a fresh Python process that imports a library and computes one distance."""
+    import subprocess
+    import sys
+
+    def run(_inputs):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return np.array([int(out.stdout.strip())])
+
+    return run
+
+
+def startup_cases(quick: bool) -> list[Case]:
+    """A second process's first call (the Numba cache must make it cheap)."""
+    peers = {}
+    if installed("rapidfuzz"):
+        peers["rapidfuzz"] = _cold_start(
+            "from rapidfuzz.distance import Levenshtein; print(Levenshtein.distance('kitten', 'sitting'))")
+    ours = {"cpu": _cold_start("import bagu_fast; print(bagu_fast.levenshtein('kitten', 'sitting'))")}
+
+    def check(_inputs, result):
+        assert int(result[0]) == 3, result
+
+    return [Case("strings", "new process: import + first call", "kitten/sitting", lambda: None, ours, peers, check,
+                 work=1, unit="calls")]
