@@ -22,3 +22,7 @@ __all__ = [
     "levenshtein_editops",
     "normalized_levenshtein",
 ]
+
+from .attention import multi_head_attention, scaled_dot_product_attention, sinusoidal_positional_encoding
+
+__all__ += ["multi_head_attention", "scaled_dot_product_attention", "sinusoidal_positional_encoding"]

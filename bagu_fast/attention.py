@@ -1,0 +1,436 @@
+"""Attention with an API that mirrors ``torch.nn.functional.scaled_dot_product_attention``.
+
+:func:`scaled_dot_product_attention` adds FlashAttention's sliding ``window`` and ``softcap`` and
+can return the log-sum-exp of every query row; :func:`multi_head_attention` composes the input
+and output projections of ``torch.nn.MultiheadAttention`` (batch-first) around the same kernel;
+:func:`sinusoidal_positional_encoding` is the table of "Attention Is All You Need".
+
+Every kernel works on ``[B, H, L, D]`` C-contiguous arrays; this module broadcasts the user's
+leading dimensions, turns boolean masks into additive ``0 / -inf`` masks and checks everything
+before a kernel runs.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _dispatch, _validate
+
+__all__ = ["scaled_dot_product_attention", "multi_head_attention", "sinusoidal_positional_encoding"]
+
+ArrayLike = Any  # NumPy array, nested sequence, or a GPU array (CuPy, PyTorch CUDA, Numba)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers (shape logic only; nothing here computes attention)
+# --------------------------------------------------------------------------------------------
+def _host(x: Any) -> np.ndarray:
+    """Host copy of a prepared array (NumPy stays as is, device arrays are copied out)."""
+    return x if isinstance(x, np.ndarray) else x.copy_to_host()
+
+
+def _materialise(x: Any, shape: tuple, on_device: bool) -> Any:
+    """``x`` broadcast to ``shape`` as a C-contiguous array, without a copy when it already is."""
+    size = int(np.prod(x.shape, dtype=np.int64))
+    if size and size == int(np.prod(shape, dtype=np.int64)):
+        # no dimension is expanded: only size-1 dimensions are added, a reshape suffices
+        if isinstance(x, np.ndarray):
+            return np.ascontiguousarray(x).reshape(shape)
+        return x.reshape(*shape)  # prepare_array made device arrays C-contiguous
+    if isinstance(x, np.ndarray):
+        return np.ascontiguousarray(np.broadcast_to(x, shape))
+    # Rare on the device (leading-dimension broadcasting that the kernel cannot express):
+    # go through the host.
+    from numba import cuda
+
+    return cuda.to_device(np.ascontiguousarray(np.broadcast_to(_host(x), shape)))
+
+
+def _reshape(x: Any, shape: tuple) -> Any:
+    if isinstance(x, np.ndarray):
+        return x.reshape(shape)
+    return x.reshape(*shape)
+
+
+def _broadcast(shapes: Sequence[tuple], names: str, hint: str = "") -> tuple:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ValueError(
+            f"{names} have leading (batch / head) dimensions {' , '.join(map(str, shapes))} that do not "
+            f"broadcast together{hint}"
+        ) from None
+
+
+def _window(window: Any) -> tuple[int, int]:
+    if window is None:
+        return -1, -1
+    if isinstance(window, (str, bytes)) or not isinstance(window, (Sequence, np.ndarray)):
+        raise TypeError(f"window must be None or a (left, right) pair, got {type(window).__name__}")
+    if len(window) != 2:
+        raise ValueError(f"window must be a (left, right) pair, got {len(window)} entries")
+    sides = []
+    for name, w in zip(("window[0] (left)", "window[1] (right)"), window):
+        if w is None:
+            sides.append(-1)
+        else:
+            sides.append(_validate.integer(w, name, minimum=0))
+    return sides[0], sides[1]
+
+
+def _positive(value: Any, name: str) -> float:
+    out = _validate.real_number(value, name)
+    if not out > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return out
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, heads: int, on_device: bool):
+    """Check ``attn_mask`` against ``full = batch + (heads, L, S)`` and return the kernel's
+    ``[Bm, Hm, Lm, S]`` additive mask of ``dtype`` (size-1 dimensions kept, never expanded to L x S
+    when the user's mask does not have them)."""
+    mdt = np.dtype(mask.dtype)
+    if mdt != np.bool_ and mdt not in _validate.FLOAT_DTYPES:
+        raise TypeError(f"attn_mask must be bool (True = attend) or float32 / float64 (additive), got {mdt}")
+    if len(mask.shape) > len(full) or tuple(np.broadcast_shapes(tuple(mask.shape), full)) != full:
+        raise ValueError(f"attn_mask of shape {tuple(mask.shape)} does not broadcast to {full} ([..., L, S])")
+    L, S = full[-2], full[-1]
+    host = _host(mask)  # masks are read on the host: the bool -> 0/-inf conversion and checks
+    if host.dtype != np.bool_ and (np.isnan(host).any() or np.isposinf(host).any()):
+        raise ValueError("attn_mask must not hold NaN or +inf (use -inf or False to hide a key)")
+    shape = (1,) * (len(full) - host.ndim) + tuple(host.shape)
+    host = host.reshape(shape)
+    lead, hm, lm = shape[:-3], shape[-3], shape[-2]
+    B = int(np.prod(batch, dtype=np.int64))
+    if all(d == 1 for d in lead):
+        bm = 1
+    else:
+        bm = B
+    target = (batch if bm > 1 else (1,) * len(batch)) + (hm, lm, S)
+    host = np.broadcast_to(host, target)
+    if host.dtype == np.bool_:
+        add = np.where(host, dtype.type(0), dtype.type(-np.inf))
+    else:
+        add = np.ascontiguousarray(host, dtype=dtype)
+    add = np.ascontiguousarray(add).reshape(bm, hm, lm, S)
+    if on_device:
+        from numba import cuda
+
+        return cuda.to_device(add)
+    return add
+
+
+def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, window, softcap, backend):
+    """Validate everything and return the kernel arguments and output shapes."""
+    is_causal, enable_gqa = _flag(is_causal, "is_causal"), _flag(enable_gqa, "enable_gqa")
+    backend = _dispatch.resolve_backend(backend, query, key, value, attn_mask)
+    q = _dispatch.prepare_array(query, "query")
+    k = _dispatch.prepare_array(key, "key")
+    v = _dispatch.prepare_array(value, "value")
+    dtype = _validate.float_arrays(query=q, key=k, value=v)
+    for arr, name in ((q, "query"), (k, "key"), (v, "value")):
+        _validate.min_ndim(arr, name, 3 if enable_gqa else 2)
+    L, D = q.shape[-2:]
+    S, Dk = k.shape[-2:]
+    Sv, Dv = v.shape[-2:]
+    if D < 1:
+        raise ValueError(f"query must have a last (feature) dimension >= 1, got shape {tuple(q.shape)}")
+    if Dk != D:
+        raise ValueError(f"key has feature dimension {Dk} but query has {D}; they must match")
+    if Sv != S:
+        raise ValueError(f"value has {Sv} positions (dim -2) but key has {S}; they must match")
+    if attn_mask is not None and is_causal:
+        raise ValueError("attn_mask must be None when is_causal=True (as torch); fold causality into the mask")
+    scale = 1.0 / math.sqrt(D) if scale is None else _positive(scale, "scale")
+    softcap = 0.0 if softcap is None else _positive(softcap, "softcap")
+    wl, wr = _window(window)
+
+    on_device = not isinstance(q, np.ndarray)
+    if enable_gqa:
+        hq, hk, hv = q.shape[-3], k.shape[-3], v.shape[-3]
+        if hk != hv:
+            raise ValueError(f"key has {hk} heads (dim -3) but value has {hv}; they must match")
+        if hk == 0 or hq % hk:
+            raise ValueError(f"query heads ({hq}, dim -3) must be a multiple of key/value heads ({hk}) with enable_gqa")
+        batch = _broadcast([q.shape[:-3], k.shape[:-3], v.shape[:-3]], "query, key and value")
+        heads, hkv = hq, hk
+        qb, kb, vb = (batch + (hq, L, D), batch + (hk, S, D), batch + (hk, S, Dv))
+    else:
+        lead = _broadcast(
+            [q.shape[:-2], k.shape[:-2], v.shape[:-2]], "query, key and value",
+            " (different head counts need enable_gqa=True)",
+        )
+        batch, heads = (lead[:-1], lead[-1]) if lead else ((), 1)
+        # A key/value head dimension of 1 against several query heads is multi-query attention:
+        # the kernel reads it in place instead of a broadcast copy.
+        k_heads = k.shape[-3] if len(k.shape) >= 3 else 1
+        v_heads = v.shape[-3] if len(v.shape) >= 3 else 1
+        hkv = 1 if (k_heads == 1 and v_heads == 1) else heads
+        qb, kb, vb = (batch + (heads, L, D), batch + (hkv, S, D), batch + (hkv, S, Dv))
+    B = int(np.prod(batch, dtype=np.int64))
+    q = _reshape(_materialise(q, qb, on_device), (B, heads, L, D))
+    k = _reshape(_materialise(k, kb, on_device), (B, hkv, S, D))
+    v = _reshape(_materialise(v, vb, on_device), (B, hkv, S, Dv))
+    mask = None
+    if attn_mask is not None:
+        m = _dispatch.prepare_array(attn_mask, "attn_mask")
+        mask = _additive_mask(m, dtype, batch + (heads, L, S), batch, heads, on_device)
+    return backend, (q, k, v, mask, is_causal, scale, wl, wr, softcap), batch + (heads, L), Dv, dtype
+
+
+def scaled_dot_product_attention(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: Optional[ArrayLike] = None,
+    is_causal: bool = False,
+    scale: Optional[float] = None,
+    enable_gqa: bool = False,
+    *,
+    window: Optional[Tuple[Optional[int], Optional[int]]] = None,
+    softcap: Optional[float] = None,
+    return_lse: bool = False,
+    backend: str = "auto",
+) -> Union[Any, Tuple[Any, Any]]:
+    """Scaled dot-product attention, ``softmax(query @ key^T * scale + mask) @ value``.
+
+    Same arguments and broadcasting as ``torch.nn.functional.scaled_dot_product_attention``,
+    plus FlashAttention's sliding window and logit soft-capping.
+
+    Parameters
+    ----------
+    query : array, shape ``[..., L, D]``
+        float32 or float64.
+    key : array, shape ``[..., S, D]``
+        Same dtype as ``query``.
+    value : array, shape ``[..., S, Dv]``
+        Same dtype as ``query``.  The leading dimensions of the three arrays broadcast
+        together (as torch); with ``enable_gqa`` dimension -3 is the head dimension.
+    attn_mask : array, optional
+        Broadcastable to ``[..., L, S]``.  bool: True = the query may attend to the key;
+        float (either precision, cast to ``query``'s): added to the scores (``-inf`` hides a key;
+        NaN / +inf are rejected).  A key-padding mask ``[B, 1, 1, S]`` is never expanded to
+        ``L x S``.
+    is_causal : bool
+        Key ``j`` is visible to query ``i`` only if ``j <= i`` (top-left aligned, as torch,
+        also when ``L != S``).  As torch, it cannot be combined with ``attn_mask``.
+    scale : float, optional
+        Positive, finite multiplier of the scores; default ``1 / sqrt(D)``.
+    enable_gqa : bool
+        Grouped-query attention: ``query`` has ``Hq`` heads on dimension -3, ``key`` / ``value``
+        have ``Hkv`` heads with ``Hq % Hkv == 0``; query head ``h`` uses key/value head
+        ``h // (Hq // Hkv)``.  Without it head counts must be equal or broadcast (1).
+    window : (left, right), optional
+        Sliding window: key ``j`` is visible to query ``i`` only if
+        ``i - left <= j <= i + right``.  Non-negative integers; ``None`` for a side means
+        unbounded.  Combines with ``is_causal`` and ``attn_mask``.
+    softcap : float, optional
+        Positive cap: scores become ``softcap * tanh(scores / softcap)`` after scaling and
+        before the mask (as FlashAttention / Gemma 2).
+    return_lse : bool
+        Also return the log-sum-exp (natural log) of each query row's final scores.
+    backend : {"auto", "cpu", "cuda", "reference"}
+        ``"auto"`` is ``"cuda"`` for GPU inputs (anything with ``__cuda_array_interface__``),
+        else ``"cpu"``.
+
+    Returns
+    -------
+    out : array, shape ``[..., L, Dv]``
+        Dtype of ``query``; a GPU array of the input's library for GPU inputs.
+    lse : array, shape ``[..., L]``
+        Only with ``return_lse=True``.
+
+    Notes
+    -----
+    A query row for which every key is hidden (by the mask, causality or the window) returns
+    zeros and ``lse = -inf`` (torch returns NaN there).  Inputs are never modified.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.zeros((1, 2, 4), dtype=np.float32)  # uniform attention ...
+    >>> v = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
+    >>> scaled_dot_product_attention(q, q[:, :1].repeat(3, axis=1), v)[0, 0]  # ... = mean of v
+    array([4., 5., 6., 7.], dtype=float32)
+    """
+    return_lse = _flag(return_lse, "return_lse")
+    backend, args, lead, Dv, dtype = _normalise(
+        query, key, value, attn_mask, is_causal, scale, enable_gqa, window, softcap, backend
+    )
+    q, k = args[0], args[1]
+    if q.size == 0 or k.shape[2] == 0:  # nothing to attend to: no kernel call needed
+        out = np.zeros(lead + (Dv,), dtype=dtype)
+        lse = np.full(lead, -np.inf, dtype=dtype)
+        if not isinstance(q, np.ndarray):
+            from numba import cuda
+
+            out, lse = cuda.to_device(out), cuda.to_device(lse)
+    else:
+        out, lse = _dispatch.kernels("attention", backend).sdpa(*args)
+        out, lse = _reshape(out, lead + (Dv,)), _reshape(lse, lead)
+    out, lse = _dispatch.wrap_like(out, query), _dispatch.wrap_like(lse, query)
+    return (out, lse) if return_lse else out
+
+
+# --------------------------------------------------------------------------------------------
+# multi-head attention
+# --------------------------------------------------------------------------------------------
+def _permute(x: Any) -> Any:
+    """Swap axes 1 and 2 of a 4-D array of any library (a view)."""
+    if type(x).__module__.split(".")[0] == "torch":
+        return x.permute(0, 2, 1, 3)
+    return x.transpose(0, 2, 1, 3)
+
+
+def _linear(x: Any, w: Any, b: Any) -> Any:
+    """``x @ w.T + b`` in the array's own library (NumPy, CuPy or PyTorch)."""
+    y = x @ w.T
+    return y if b is None else y + b
+
+
+def multi_head_attention(
+    x_q: ArrayLike,
+    x_kv: ArrayLike,
+    w_q: ArrayLike,
+    w_k: ArrayLike,
+    w_v: ArrayLike,
+    w_o: ArrayLike,
+    num_heads: int,
+    *,
+    biases: Optional[Tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike]] = None,
+    mask: Optional[ArrayLike] = None,
+    is_causal: bool = False,
+    backend: str = "auto",
+) -> Any:
+    """Multi-head attention as ``torch.nn.MultiheadAttention(E, num_heads, batch_first=True)``.
+
+    ``out = concat_h(sdpa(x_q W_q^T + b_q, x_kv W_k^T + b_k, x_kv W_v^T + b_v)) W_o^T + b_o``
+    with the heads split from the projected ``E`` features in order (head ``h`` owns features
+    ``h * E/H : (h + 1) * E/H``), the torch layout.
+
+    Parameters
+    ----------
+    x_q : array ``[B, L, E]``
+        Queries (batch first).
+    x_kv : array ``[B, S, E]``
+        Keys / values source (``x_q`` itself for self-attention).
+    w_q, w_k, w_v, w_o : arrays ``[E, E]``
+        Projection weights, applied as ``x @ w.T`` (torch's ``in_proj_weight`` split in three,
+        and ``out_proj.weight``).
+    num_heads : int
+        Divides ``E``.
+    biases : (b_q, b_k, b_v, b_o), optional
+        Four ``[E]`` bias vectors (torch's ``in_proj_bias`` split in three, ``out_proj.bias``).
+    mask : array, optional
+        As ``attn_mask`` of :func:`scaled_dot_product_attention` (True / 0 = attend),
+        broadcastable to ``[B, num_heads, L, S]``.  Note: torch's ``key_padding_mask`` uses the
+        opposite convention (True = ignore); pass ``~kpm[:, None, None, :]``.
+    is_causal : bool
+        Causal (top-left aligned); cannot be combined with ``mask``.
+    backend : {"auto", "cpu", "cuda", "reference"}
+        Backend of the attention kernel; the projections run in the inputs' library.
+
+    Returns
+    -------
+    array ``[B, L, E]`` of the inputs' dtype.
+    """
+    if isinstance(num_heads, bool) or not isinstance(num_heads, numbers.Integral):
+        raise TypeError(f"num_heads must be an integer, got {type(num_heads).__name__}")
+    num_heads = int(num_heads)
+    if num_heads < 1:
+        raise ValueError(f"num_heads must be >= 1, got {num_heads}")
+    names = ("x_q", "x_kv", "w_q", "w_k", "w_v", "w_o")
+    arrays = [x_q, x_kv, w_q, w_k, w_v, w_o]
+    host = not any(_dispatch.is_device_array(a) for a in arrays)
+    if host:
+        arrays = [_dispatch.prepare_array(a, n) for a, n in zip(arrays, names)]
+    views = [_dispatch.prepare_array(a, n) for a, n in zip(arrays, names)]  # shapes and dtypes
+    bias_arrays: list = [None] * 4
+    bias_views: list = []
+    if biases is not None:
+        if isinstance(biases, (str, bytes)) or not isinstance(biases, Sequence) or len(biases) != 4:
+            raise TypeError("biases must be None or a sequence (b_q, b_k, b_v, b_o) of four arrays")
+        bias_arrays = [_dispatch.prepare_array(b, f"biases[{i}]") if host else b for i, b in enumerate(biases)]
+        bias_views = [_dispatch.prepare_array(b, f"biases[{i}]") for i, b in enumerate(biases)]
+    _validate.float_arrays(
+        **dict(zip(names, views)), **{f"biases[{i}]": b for i, b in enumerate(bias_views)}
+    )
+    xq, xkv = views[0], views[1]
+    if len(xq.shape) != 3:
+        raise ValueError(f"x_q must have shape [B, L, E], got {tuple(xq.shape)}")
+    if len(xkv.shape) != 3:
+        raise ValueError(f"x_kv must have shape [B, S, E], got {tuple(xkv.shape)}")
+    B, L, E = xq.shape
+    if xkv.shape[0] != B or xkv.shape[2] != E:
+        raise ValueError(f"x_kv must have shape [{B}, S, {E}] to match x_q, got {tuple(xkv.shape)}")
+    S = xkv.shape[1]
+    for name, w in zip(names[2:], views[2:]):
+        if tuple(w.shape) != (E, E):
+            raise ValueError(f"{name} must have shape ({E}, {E}), got {tuple(w.shape)}")
+    for i, b in enumerate(bias_views):
+        if tuple(b.shape) != (E,):
+            raise ValueError(f"biases[{i}] must have shape ({E},), got {tuple(b.shape)}")
+    if E % num_heads:
+        raise ValueError(f"num_heads ({num_heads}) must divide the embedding size E = {E}")
+    hd = E // num_heads
+    xq_a, xkv_a, wq, wk, wv, wo = arrays
+    if not host and any(not _dispatch.is_device_array(a) for a in arrays + list(bias_arrays) if a is not None):
+        raise ValueError("multi_head_attention needs all inputs on the host or all on the GPU")
+
+    def split(x, n):  # [B, n, E] -> [B, H, n, hd]
+        return _permute(x.reshape(B, n, num_heads, hd))
+
+    q = split(_linear(xq_a, wq, bias_arrays[0]), L)
+    k = split(_linear(xkv_a, wk, bias_arrays[1]), S)
+    v = split(_linear(xkv_a, wv, bias_arrays[2]), S)
+    o = scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, backend=backend)
+    o = _permute(o).reshape(B, L, E)
+    return _linear(o, wo, bias_arrays[3])
+
+
+# --------------------------------------------------------------------------------------------
+# positional encoding
+# --------------------------------------------------------------------------------------------
+def sinusoidal_positional_encoding(max_len: int, d_model: int, dtype: Any = np.float64) -> np.ndarray:
+    """Sinusoidal positional encoding of "Attention Is All You Need" (Vaswani et al., 2017).
+
+    ``PE[pos, 2i] = sin(pos / 10000^(2i / d_model))`` and
+    ``PE[pos, 2i + 1] = cos(pos / 10000^(2i / d_model))``.  For odd ``d_model`` the last column
+    is a sine (its cosine partner is dropped).
+
+    Parameters
+    ----------
+    max_len : int
+        Number of positions (>= 0).
+    d_model : int
+        Embedding size (>= 1).
+    dtype : float32 or float64
+
+    Returns
+    -------
+    numpy.ndarray ``[max_len, d_model]``
+    """
+    max_len = _validate.integer(max_len, "max_len", minimum=0)
+    d_model = _validate.integer(d_model, "d_model", minimum=1)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in _validate.FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    pos = np.arange(max_len, dtype=np.float64)[:, None]
+    two_i = np.arange(0, d_model, 2, dtype=np.float64)
+    angle = pos / np.power(10000.0, two_i / d_model)
+    pe = np.empty((max_len, d_model), dtype=np.float64)
+    pe[:, 0::2] = np.sin(angle)
+    pe[:, 1::2] = np.cos(angle[:, : d_model // 2])
+    return pe.astype(dt)

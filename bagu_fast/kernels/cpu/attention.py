@@ -1,0 +1,382 @@
+"""Numba CPU kernel for the attention family: tiled online softmax (FlashAttention-2).
+
+Raw signature and semantics: see :mod:`bagu_fast.kernels.reference.attention`.
+
+Work is split into tasks of (batch, head, block of ``BR`` query rows) run with ``prange``.  Each
+task walks the key blocks of ``BC`` keys it can see (blocks entirely above the causal diagonal or
+outside the sliding window are skipped, not masked), computes the score tile ``Q_blk K_blk^T``
+with BLAS (``np.dot``), keeps a running row maximum and row sum, rescales its ``BR x Dv``
+accumulator when the maximum grows, adds ``P V_blk`` (BLAS again) and divides once at the end.
+Nothing of size ``L x S`` is ever allocated: the extra memory is a few tiles per thread.
+
+When there are fewer tasks than ``_MIN_TASKS`` (decoding: one query row, few heads) the keys are
+split into chunks as well (split-K); the partial maxima / sums / accumulators are merged in a
+second pass.  Block sizes and the split depend on the shapes only, so results do not depend on
+the number of threads.
+
+BLAS is held to one thread while the kernel runs (threadpoolctl): the parallelism is ``prange``'s.
+``exp`` for float32 is a vectorisable Cody–Waite + polynomial implementation (Numba has no SVML
+here); float64 uses ``math.exp``.  fastmath is limited to reassociation / contraction in the
+exp-and-sum loop and to a NaN-free ``maxnum`` in the row-maximum loop, so -inf (masked keys) keeps
+its meaning and a NaN score still yields a NaN row.
+"""
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
+
+BR = 64  # query rows per task
+BC = 256  # keys per tile
+_MIN_TASKS = 16  # fewer (batch, head, query-block) tasks than this: also split the keys
+_MIN_SPLIT_KEYS = 1024  # ... into chunks of at least this many keys
+
+_SUM_FM = {"reassoc", "contract", "nsz", "arcp"}  # no nnan / ninf: -inf stays -inf
+
+# float32 exp: e^x = 2^n e^r, n = round(x log2 e), r = x - n ln 2 (Cephes expf coefficients)
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693359375)
+_LN2_LO = np.float32(-2.12194440e-4)
+_P0 = np.float32(1.9875691500e-4)
+_P1 = np.float32(1.3981999507e-3)
+_P2 = np.float32(8.3334519073e-3)
+_P3 = np.float32(4.1665795894e-2)
+_P4 = np.float32(1.6666665459e-1)
+_P5 = np.float32(5.0000001201e-1)
+_ONE32 = np.float32(1.0)
+_HALF32 = np.float32(0.5)
+_ZERO32 = np.float32(0.0)
+_LO32 = np.float32(-87.0)  # e^-87 ~ 1.6e-38: still a normal float32
+
+
+@intrinsic
+def _pow2_f32(typingctx, n):
+    """2^n for a whole float32 n in [-126, 127] (builds the exponent bits; vectorises)."""
+    if n != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        e = builder.fptosi(args[0], i32)
+        e = builder.add(e, ir.Constant(i32, 127))
+        e = builder.shl(e, ir.Constant(i32, 23))
+        return builder.bitcast(e, ir.FloatType())
+
+    return types.float32(types.float32), codegen
+
+
+@njit(inline="always")
+def _exp_nonpos32(x):
+    """e^x for float32 x <= 0 (or -inf -> 0); relative error ~1e-7; branch-free, vectorises."""
+    xc = _LO32 if x < _LO32 else x  # NaN stays NaN
+    n = np.floor(xc * _LOG2E + _HALF32)
+    r = xc - n * _LN2_HI - n * _LN2_LO
+    p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
+    p = p * r * r + r + _ONE32
+    y = p * _pow2_f32(n)
+    return _ZERO32 if x < _LO32 else y
+
+
+def _exp_shift_sum(row, n, shift):  # pragma: no cover - replaced by the overload below
+    """row[:n] = exp(row[:n] - shift); return the sum (shift finite, row[j] <= shift)."""
+    raise NotImplementedError
+
+
+@overload(_exp_shift_sum, jit_options={"fastmath": _SUM_FM})
+def _exp_shift_sum_ov(row, n, shift):
+    if row.dtype == types.float32:
+
+        def impl32(row, n, shift):
+            total = np.float32(0.0)
+            for j in range(n):
+                e = _exp_nonpos32(row[j] - shift)
+                row[j] = e
+                total += e
+            return total
+
+        return impl32
+
+    def impl64(row, n, shift):
+        total = 0.0
+        for j in range(n):
+            e = math.exp(row[j] - shift)
+            row[j] = e
+            total += e
+        return total
+
+    return impl64
+
+
+@intrinsic
+def _max_fast(typingctx, a, b):
+    """``llvm.maxnum(a, b)`` flagged NaN-free so that a loop of them vectorises into a max
+    reduction.  -inf is an ordinary value here; a NaN score still poisons its row through exp."""
+    if a != b or not isinstance(a, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ty = args[0].type
+        fn = builder.module.declare_intrinsic("llvm.maxnum", [ty], ir.FunctionType(ty, [ty, ty]))
+        return builder.call(fn, args, fastmath=("nnan", "nsz"))
+
+    return a(a, b), codegen
+
+
+@njit(inline="always")
+def _row_max(row, n, start):
+    mx = start
+    for j in range(n):
+        mx = _max_fast(mx, row[j])
+    return mx
+
+
+@njit(inline="always")
+def _key_range(i0, i1, S, is_causal, wl, wr):
+    """Keys [lo, hi) that any query row in [i0, i1) can see."""
+    lo, hi = 0, S
+    if is_causal:
+        hi = min(hi, i1)
+    if wr >= 0:
+        hi = min(hi, i1 - 1 + wr + 1)
+    if wl >= 0:
+        lo = max(lo, i0 - wl)
+    return lo, max(lo, hi)
+
+
+@njit(inline="always")
+def _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
+                  b, h, hk, i0, i1, klo, khi, qs, sbuf, pv, acc, m, l):
+    """Accumulate keys [klo, khi) into (acc, m, l) for query rows [i0, i1) of (b, h)."""
+    nr = i1 - i0
+    D = q.shape[3]
+    Dv = v.shape[3]
+    dt = q.dtype.type
+    neg_inf = dt(-np.inf)
+    cap = dt(softcap)
+    inv_cap = dt(1.0 / softcap) if softcap > 0.0 else dt(0.0)
+    qsv = qs[: nr * D].reshape((nr, D))
+    for r in range(nr):
+        for d in range(D):
+            qsv[r, d] = q[b, h, i0 + r, d] * dt(scale)
+    bm = b if mask.shape[0] > 1 else 0
+    hm = h if mask.shape[1] > 1 else 0
+    for j0 in range(klo, khi, BC):
+        j1 = min(j0 + BC, khi)
+        nc = j1 - j0
+        s = sbuf[: nr * nc].reshape((nr, nc))
+        np.dot(qsv, k[b, hk][j0:j1].T, s)
+        # is every (row, key) of this tile structurally visible?
+        full = True
+        if is_causal and j1 - 1 > i0:
+            full = False
+        if wr >= 0 and j1 - 1 > i0 + wr:
+            full = False
+        if wl >= 0 and j0 < i1 - 1 - wl:
+            full = False
+        for r in range(nr):
+            i = i0 + r
+            row = s[r]
+            if softcap > 0.0:
+                for j in range(nc):
+                    row[j] = cap * np.tanh(row[j] * inv_cap)
+            if has_mask:
+                mrow = mask[bm, hm, i if mask.shape[2] > 1 else 0, j0:j1]
+                for j in range(nc):
+                    row[j] += mrow[j]
+            if not full:
+                lo, hi = j0, j1
+                if is_causal:
+                    hi = min(hi, i + 1)
+                if wr >= 0:
+                    hi = min(hi, i + wr + 1)
+                if wl >= 0:
+                    lo = max(lo, i - wl)
+                if hi < lo:
+                    hi = lo
+                for j in range(j0, lo):
+                    row[j - j0] = neg_inf
+                for j in range(max(hi, lo), j1):
+                    row[j - j0] = neg_inf
+            mnew = _row_max(row, nc, m[r])
+            if mnew == neg_inf:  # nothing visible yet: contributes nothing
+                for j in range(nc):
+                    row[j] = dt(0.0)
+                continue
+            total = _exp_shift_sum(row, nc, mnew)
+            if mnew > m[r]:
+                alpha = math.exp(m[r] - mnew)  # m[r] = -inf gives 0
+                l[r] = l[r] * alpha + total
+                for d in range(Dv):
+                    acc[r, d] *= alpha
+                m[r] = mnew
+            else:
+                l[r] += total
+        pvv = pv[: nr * Dv].reshape((nr, Dv))
+        np.dot(s, v[b, hk][j0:j1], pvv)
+        for r in range(nr):
+            for d in range(Dv):
+                acc[r, d] += pvv[r, d]
+
+
+@njit(inline="always")
+def _finish_row(acc, m, l, r, out, lse, b, h, i):
+    Dv = acc.shape[1]
+    if l[r] > 0:
+        inv = 1.0 / l[r]
+        for d in range(Dv):
+            out[b, h, i, d] = acc[r, d] * inv
+        lse[b, h, i] = m[r] + math.log(l[r])
+    else:
+        for d in range(Dv):
+            out[b, h, i, d] = 0.0
+        lse[b, h, i] = -np.inf
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _sdpa_blocks(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, out, lse):
+    """One task per (batch, head, query block), all its keys."""
+    B, Hq, L, D = q.shape
+    group = Hq // k.shape[1]
+    S = k.shape[2]
+    Dv = v.shape[3]
+    nqb = (L + BR - 1) // BR
+    for t in prange(B * Hq * nqb):
+        b = t // (Hq * nqb)
+        h = (t // nqb) % Hq
+        i0 = (t % nqb) * BR
+        i1 = min(i0 + BR, L)
+        nr = i1 - i0
+        qs = np.empty(BR * D, q.dtype)
+        sbuf = np.empty(BR * BC, q.dtype)
+        pv = np.empty(BR * Dv, q.dtype)
+        acc = np.zeros((nr, Dv), q.dtype)
+        m = np.full(nr, -np.inf, q.dtype)
+        l = np.zeros(nr, q.dtype)
+        klo, khi = _key_range(i0, i1, S, is_causal, wl, wr)
+        _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
+                      b, h, h // group, i0, i1, klo, khi, qs, sbuf, pv, acc, m, l)
+        for r in range(nr):
+            _finish_row(acc, m, l, r, out, lse, b, h, i0 + r)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _sdpa_split(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, nsplit, out, lse):
+    """Split-K: one task per (batch, head, query block, key chunk), then a merge pass."""
+    B, Hq, L, D = q.shape
+    group = Hq // k.shape[1]
+    S = k.shape[2]
+    Dv = v.shape[3]
+    nqb = (L + BR - 1) // BR
+    ntask = B * Hq * nqb
+    pacc = np.zeros((ntask, nsplit, BR, Dv), q.dtype)
+    pm = np.full((ntask, nsplit, BR), -np.inf, q.dtype)
+    pl = np.zeros((ntask, nsplit, BR), q.dtype)
+    for u in prange(ntask * nsplit):
+        t = u // nsplit
+        c = u % nsplit
+        b = t // (Hq * nqb)
+        h = (t // nqb) % Hq
+        i0 = (t % nqb) * BR
+        i1 = min(i0 + BR, L)
+        nr = i1 - i0
+        klo, khi = _key_range(i0, i1, S, is_causal, wl, wr)
+        # chunk c of [klo, khi), chunk boundaries on multiples of BC
+        nblk = (khi - klo + BC - 1) // BC
+        per = (nblk + nsplit - 1) // nsplit
+        c0 = min(khi, klo + c * per * BC)
+        c1 = min(khi, klo + (c + 1) * per * BC)
+        if c1 <= c0:
+            continue
+        qs = np.empty(BR * D, q.dtype)
+        sbuf = np.empty(BR * BC, q.dtype)
+        pv = np.empty(BR * Dv, q.dtype)
+        _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
+                      b, h, h // group, i0, i1, c0, c1, qs, sbuf, pv,
+                      pacc[t, c, :nr], pm[t, c, :nr], pl[t, c, :nr])
+    for t in prange(ntask):
+        b = t // (Hq * nqb)
+        h = (t // nqb) % Hq
+        i0 = (t % nqb) * BR
+        i1 = min(i0 + BR, L)
+        nr = i1 - i0
+        acc = np.zeros((nr, Dv), q.dtype)
+        m = np.full(nr, -np.inf, q.dtype)
+        l = np.zeros(nr, q.dtype)
+        for r in range(nr):
+            mx = m[r]
+            for c in range(nsplit):
+                mx = max(mx, pm[t, c, r])
+            if mx == -np.inf:
+                continue
+            for c in range(nsplit):
+                w = math.exp(pm[t, c, r] - mx)
+                l[r] += w * pl[t, c, r]
+                for d in range(Dv):
+                    acc[r, d] += w * pacc[t, c, r, d]
+            m[r] = mx
+        for r in range(nr):
+            _finish_row(acc, m, l, r, out, lse, b, h, i0 + r)
+
+
+class _OneBlasThread:
+    """Hold BLAS to one thread while any kernel call is running (re-entrant across threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._limiter = None
+        self._controller = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                if self._controller is None:
+                    # np.dot in @njit calls SciPy's BLAS: load it before the controller looks
+                    # for BLAS libraries, or the limit would miss it.
+                    import scipy.linalg.cython_blas  # noqa: F401
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._depth += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+_one_blas_thread = _OneBlasThread()
+
+
+def _n_split(B: int, Hq: int, L: int, S: int) -> int:
+    """How many key chunks per task: shape-only, so results never depend on the thread count."""
+    ntask = B * Hq * ((L + BR - 1) // BR)
+    if ntask >= _MIN_TASKS or S < 2 * _MIN_SPLIT_KEYS:
+        return 1
+    return int(max(1, min((_MIN_TASKS + ntask - 1) // ntask, S // _MIN_SPLIT_KEYS)))
+
+
+def sdpa(q, k, v, mask, is_causal, scale, window_left, window_right, softcap):
+    B, Hq, L, _ = q.shape
+    S, Dv = k.shape[2], v.shape[3]
+    out = np.empty((B, Hq, L, Dv), dtype=q.dtype)
+    lse = np.empty((B, Hq, L), dtype=q.dtype)
+    has_mask = mask is not None
+    if not has_mask:
+        mask = np.zeros((1, 1, 1, 1), dtype=q.dtype)
+    args = (q, k, v, mask, has_mask, bool(is_causal), float(scale), int(window_left),
+            int(window_right), float(softcap))
+    nsplit = _n_split(B, Hq, L, S)
+    with _one_blas_thread:
+        if nsplit == 1:
+            _sdpa_blocks(*args, out, lse)
+        else:
+            _sdpa_split(*args, nsplit, out, lse)
+    return out, lse

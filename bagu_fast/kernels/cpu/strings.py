@@ -1,0 +1,817 @@
+"""Numba CPU kernels for the edit-distance (Levenshtein) family.
+
+Raw signatures and semantics: see :mod:`bagu_fast.kernels.reference.strings`.
+
+Unit weights (``insert == delete == substitute == w``; the result is ``w`` times the unit
+distance) use the bit-parallel algorithm of Myers (1999) in Hyyrö's (2003) formulation: the
+vertical deltas of one DP column are two bit vectors ``VP`` / ``VN`` (one bit per pattern row),
+advanced by ~15 word operations per text character.  The distance is read off the last column,
+``D[m][n] = n + popcount(VP) - popcount(VN)`` (bits below ``m``), so the inner loop keeps no
+score.  Patterns longer than 64 symbols use Hyyrö's blocked version (words linked by the
+horizontal +1 / -1 carries).  Bits above the pattern length only ever influence higher bits
+(additions, left shifts), so they are garbage that the final mask ignores.
+
+``cdist`` vectorises across many patterns at once (the trick behind RapidFuzz's cdist): one side
+(the one that needs fewer vector operations, usually the queries) is sorted by length and cut
+into blocks of ``B`` patterns; a block keeps its masks as ``pm[symbol, lane]`` (built once per
+task, never per pair) and every text character updates all ``B`` lanes of ``VP`` / ``VN`` with a
+plain ``for k in range(B)`` loop that LLVM turns into AVX-512 / AVX2 code.  The lane type is the
+narrowest that holds the block's longest pattern (uint8 <= 8, uint16 <= 16, uint32 <= 32,
+uint64 <= 64; every operation is cast back to the lane type through :func:`_as`, otherwise Numba
+widens small integers to 64 bits and the loop stays 64-bit wide); longer patterns use uint64 lanes
+with ``W`` words and per-lane carries.  Symbols are first mapped to a dense alphabet of the
+pattern side (symbols only on the text side share one extra id whose masks are all zero).  Work
+is split into (block, chunk of texts) tasks run with ``prange``.
+
+``cpdist`` runs one pair per iteration (``prange`` over chunks of pairs): common prefix and suffix
+are stripped, the shorter string is the pattern, its masks go to per-chunk scratch (rows indexed
+directly by ``code - min`` when the code range is small, else by local ids from a small open
+addressing hash table) and are cleared again after the pair.
+
+Other weights use Wagner–Fischer with one row over the shorter string (insert / delete costs
+swapped when the roles are swapped), after stripping the common affix.
+
+``editops`` runs the blocked bit-parallel pass once, keeping ``VP`` / ``VN`` of every column
+(``2 n ceil(m / 64)`` words: 25 MB for two 10 000-symbol strings), and traces back from the end
+with ``D[i][j] = j + popcount(VP_j below i) - popcount(VN_j below i)`` (cached per column, so
+the traceback is ``O(n ceil(m / 64) + m)``).  Ties are broken as in the reference (match /
+replace, then delete, then insert).
+
+Block sizes, chunking and side choice depend on the shapes only (and the thread count, which
+changes only how work is split), so results never depend on the number of threads.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import get_num_threads, njit, prange, types
+from numba.extending import intrinsic, overload
+
+REPLACE, INSERT, DELETE = 0, 1, 2
+
+_U0 = np.uint64(0)
+_U1 = np.uint64(1)
+_U63 = np.uint64(63)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+# lanes per block for each lane type (tuned on AVX-512; multiples of a 64-byte vector)
+_LANES = {np.dtype(np.uint8): 256, np.dtype(np.uint16): 128, np.dtype(np.uint32): 64, np.dtype(np.uint64): 64}
+_LANES_MULTI = 32  # lanes per block for patterns longer than 64 (uint64, W words each)
+_STAGE = 32  # texts whose lane results are staged before they are scattered to the output
+_DIRECT_PM_WORDS = 1 << 16  # cpdist: masks indexed by code - min when range * words <= this
+_DIRECT_TABLE = 1 << 16  # dense alphabet by lookup table when the code range is at most this
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+@intrinsic
+def _popcount(typingctx, x):
+    """llvm.ctpop on any integer type (vectorises to vpopcnt where available)."""
+    if isinstance(x, types.Integer):
+
+        def codegen(context, builder, signature, args):
+            return builder.ctpop(args[0])
+
+        return x(x), codegen
+    return None
+
+
+def _as(x, like):  # pragma: no cover - replaced by the overload inside jitted code
+    raise NotImplementedError
+
+
+def _make_cast(np_type):
+    def impl(x, like):
+        return np_type(x)
+
+    return impl
+
+
+_CASTS = {
+    types.uint8: _make_cast(np.uint8),
+    types.uint16: _make_cast(np.uint16),
+    types.uint32: _make_cast(np.uint32),
+    types.uint64: _make_cast(np.uint64),
+}
+
+
+@overload(_as, inline="always")
+def _as_overload(x, like):
+    """Cast ``x`` to the (unsigned) type of ``like``: keeps lane arithmetic narrow."""
+    return _CASTS.get(like)
+
+
+@njit(cache=True, nogil=True)
+def _low_mask(m):
+    """uint64 with the low ``m`` bits set (0 <= m <= 64)."""
+    if m >= 64:
+        return _ALL
+    return (_U1 << np.uint64(m)) - _U1
+
+
+# --------------------------------------------------------------------------------------------
+# dense alphabet
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _dense_by_table(p_codes, t_codes, lo, hi, p_ids, t_ids):
+    """Ids 0..A-1 for the symbols of ``p_codes`` (sorted order), A for text-only symbols."""
+    r = hi - lo + 1
+    table = np.full(r, -1, np.int64)
+    for i in range(p_codes.shape[0]):
+        table[p_codes[i] - lo] = 0
+    a = 0
+    for k in range(r):
+        if table[k] == 0:
+            table[k] = a
+            a += 1
+    for i in range(p_codes.shape[0]):
+        p_ids[i] = table[p_codes[i] - lo]
+    for i in range(t_codes.shape[0]):
+        c = t_codes[i]
+        v = a
+        if c >= lo and c <= hi:
+            v = table[c - lo]
+            if v < 0:
+                v = a
+        t_ids[i] = v
+    return a
+
+
+def _dense(p_codes: np.ndarray, t_codes: np.ndarray):
+    """(p_ids, t_ids, A): dense symbol ids over the pattern side's alphabet."""
+    p_ids = np.empty(p_codes.shape[0], np.int64)
+    t_ids = np.empty(t_codes.shape[0], np.int64)
+    if p_codes.shape[0] == 0:
+        t_ids[:] = 0
+        return p_ids, t_ids, 0
+    lo, hi = int(p_codes.min()), int(p_codes.max())
+    if hi - lo < max(_DIRECT_TABLE, 2 * p_codes.shape[0]):
+        a = _dense_by_table(p_codes, t_codes, np.int64(lo), np.int64(hi), p_ids, t_ids)
+        return p_ids, t_ids, int(a)
+    alpha, p_ids = np.unique(p_codes, return_inverse=True)
+    p_ids = p_ids.astype(np.int64).reshape(-1)
+    pos = np.searchsorted(alpha, t_codes)
+    pos_c = np.minimum(pos, alpha.shape[0] - 1)
+    t_ids = np.where(alpha[pos_c] == t_codes, pos_c, alpha.shape[0]).astype(np.int64)
+    return p_ids, t_ids, int(alpha.shape[0])
+
+
+# --------------------------------------------------------------------------------------------
+# cdist, unit weights: lanes of patterns
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, parallel=True)
+def _cdist_lanes(p_ids, p_off, order, blk_lo, blk_hi, blk_lanes, t_ids, t_off, chunks, n_sym, w, out, marker):
+    """Patterns of at most one lane word (the lane type of ``marker``), ``B`` per block.
+
+    ``out[p, t]`` (``out`` may be a transposed view) receives ``w * distance``.
+    """
+    z = marker[0]
+    one = _as(1, z)
+    ones = _as(~_U0, z)
+    zero = _as(0, z)
+    nblk = blk_lo.shape[0]
+    nch = chunks.shape[0] - 1
+    for task in prange(nblk * nch):
+        b = task % nblk
+        ch = task // nblk
+        lanes = blk_lanes[b]
+        k0 = blk_lo[b]
+        nk = blk_hi[b] - k0
+        pm = np.zeros((n_sym + 1, lanes), marker.dtype)
+        mask = np.zeros(lanes, marker.dtype)
+        for k in range(nk):
+            q = order[k0 + k]
+            s = p_off[q]
+            m = p_off[q + 1] - s
+            for i in range(m):
+                pm[p_ids[s + i], k] |= _as(_U1 << np.uint64(i), z)
+            mask[k] = _as(_low_mask(m), z)
+        vp_ = np.empty(lanes, marker.dtype)
+        vn_ = np.empty(lanes, marker.dtype)
+        res = np.empty((_STAGE, lanes), np.int64)
+        j0 = chunks[ch]
+        j1 = chunks[ch + 1]
+        for jb in range(j0, j1, _STAGE):
+            je = min(jb + _STAGE, j1)
+            for j in range(jb, je):
+                s = t_off[j]
+                e = t_off[j + 1]
+                for k in range(lanes):
+                    vp_[k] = ones
+                    vn_[k] = zero
+                for p in range(s, e):
+                    row = pm[t_ids[p]]
+                    for k in range(lanes):
+                        x = row[k]
+                        vp = vp_[k]
+                        vn = vn_[k]
+                        d0 = _as(_as(_as(_as(x & vp, z) + vp, z) ^ vp, z) | x | vn, z)
+                        hp = _as(vn | _as(~_as(d0 | vp, z), z), z)
+                        hn = _as(d0 & vp, z)
+                        hp = _as(_as(hp + hp, z) | one, z)  # hp << 1 | 1 (a shift would widen)
+                        hn = _as(hn + hn, z)
+                        vp_[k] = _as(hn | _as(~_as(d0 | hp, z), z), z)
+                        vn_[k] = _as(hp & d0, z)
+                n = e - s
+                jj = j - jb
+                for k in range(lanes):
+                    res[jj, k] = n + np.int64(_popcount(_as(vp_[k] & mask[k], z))) - np.int64(
+                        _popcount(_as(vn_[k] & mask[k], z)))
+            for k in range(nk):
+                q = order[k0 + k]
+                for j in range(jb, je):
+                    out[q, j] = res[j - jb, k] * w
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _cdist_lanes_multi(p_ids, p_off, order, blk_lo, blk_hi, blk_lanes, blk_words, t_ids, t_off, chunks, n_sym,
+                       w, out):
+    """Patterns longer than 64: uint64 lanes of ``W`` words with per-lane carries."""
+    nblk = blk_lo.shape[0]
+    nch = chunks.shape[0] - 1
+    for task in prange(nblk * nch):
+        b = task % nblk
+        ch = task // nblk
+        lanes = blk_lanes[b]
+        nw = blk_words[b]
+        k0 = blk_lo[b]
+        nk = blk_hi[b] - k0
+        pm = np.zeros((n_sym + 1, nw, lanes), np.uint64)
+        mask = np.zeros((nw, lanes), np.uint64)
+        for k in range(nk):
+            q = order[k0 + k]
+            s = p_off[q]
+            m = p_off[q + 1] - s
+            for i in range(m):
+                pm[p_ids[s + i], i >> 6, k] |= _U1 << np.uint64(i & 63)
+            for wd in range(nw):
+                mask[wd, k] = _low_mask(min(max(m - 64 * wd, 0), 64))
+        vp_ = np.empty((nw, lanes), np.uint64)
+        vn_ = np.empty((nw, lanes), np.uint64)
+        hpc_ = np.empty(lanes, np.uint64)
+        hnc_ = np.empty(lanes, np.uint64)
+        res = np.empty((_STAGE, lanes), np.int64)
+        j0 = chunks[ch]
+        j1 = chunks[ch + 1]
+        for jb in range(j0, j1, _STAGE):
+            je = min(jb + _STAGE, j1)
+            for j in range(jb, je):
+                s = t_off[j]
+                e = t_off[j + 1]
+                for wd in range(nw):
+                    for k in range(lanes):
+                        vp_[wd, k] = _ALL
+                        vn_[wd, k] = _U0
+                for p in range(s, e):
+                    row = pm[t_ids[p]]
+                    for k in range(lanes):
+                        hpc_[k] = _U1
+                        hnc_[k] = _U0
+                    for wd in range(nw):
+                        roww = row[wd]
+                        vpw = vp_[wd]
+                        vnw = vn_[wd]
+                        for k in range(lanes):
+                            hnc = hnc_[k]
+                            hpc = hpc_[k]
+                            x = roww[k] | hnc
+                            vp = vpw[k]
+                            vn = vnw[k]
+                            d0 = (((x & vp) + vp) ^ vp) | x | vn
+                            hp = vn | ~(d0 | vp)
+                            hn = d0 & vp
+                            hpc_[k] = hp >> _U63
+                            hnc_[k] = hn >> _U63
+                            hp = (hp << _U1) | hpc
+                            hn = (hn << _U1) | hnc
+                            vpw[k] = hn | ~(d0 | hp)
+                            vnw[k] = hp & d0
+                n = e - s
+                r = res[j - jb]
+                for k in range(lanes):
+                    r[k] = n
+                for wd in range(nw):
+                    for k in range(lanes):
+                        r[k] += np.int64(_popcount(vp_[wd, k] & mask[wd, k])) - np.int64(
+                            _popcount(vn_[wd, k] & mask[wd, k]))
+            for k in range(nk):
+                q = order[k0 + k]
+                for j in range(jb, je):
+                    out[q, j] = res[j - jb, k] * w
+
+
+def _lane_class(lengths: np.ndarray) -> np.ndarray:
+    """0: uint8 (<= 8), 1: uint16, 2: uint32, 3: uint64 (<= 64), 4: several words."""
+    return np.searchsorted(np.array([8, 16, 32, 64]), lengths, side="left")
+
+
+_CLASS_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64))
+
+
+def _plan(lengths: np.ndarray):
+    """Blocks of patterns sorted by length: list of (class, order, lo, hi, lanes, words)."""
+    order = np.argsort(lengths, kind="stable").astype(np.int64)
+    sl = lengths[order]
+    cls = _lane_class(sl)
+    plans = []
+    for c in range(5):
+        idx = np.nonzero(cls == c)[0]
+        if idx.shape[0] == 0:
+            continue
+        start, stop = int(idx[0]), int(idx[-1]) + 1
+        if c < 4:
+            dt = _CLASS_DTYPES[c]
+            bmax, vec = _LANES[dt], 64 // dt.itemsize
+            words = 1
+        else:
+            dt = np.dtype(np.uint64)
+            bmax, vec = _LANES_MULTI, 8
+        lo_l, hi_l, lanes_l, words_l = [], [], [], []
+        for s in range(start, stop, bmax):
+            e = min(s + bmax, stop)
+            lo_l.append(s)
+            hi_l.append(e)
+            lanes_l.append(-(-(e - s) // vec) * vec)
+            words_l.append(-(-int(sl[e - 1]) // 64) if c == 4 else 1)
+        plans.append((c, dt, np.array(lo_l, np.int64), np.array(hi_l, np.int64),
+                      np.array(lanes_l, np.int64), np.array(words_l, np.int64)))
+    return order, plans
+
+
+def _plan_cost(plans, text_total: int, n_text: int) -> float:
+    cost = 0.0
+    for c, dt, lo, hi, lanes, words in plans:
+        per_char = float(np.sum(lanes * words)) * dt.itemsize
+        cost += per_char * (text_total + 4 * n_text)
+    return cost
+
+
+def _chunks(t_off: np.ndarray, nblk: int, n_sym: int) -> np.ndarray:
+    """Split the texts into chunks of about equal total length (enough tasks for the threads,
+    few enough that rebuilding a block's masks per task stays cheap)."""
+    nt = t_off.shape[0] - 1
+    total = int(t_off[-1] - t_off[0])
+    want = -(-16 * get_num_threads() // max(nblk, 1))
+    nch = max(1, min(want, nt // 16, max(total, 1) // (2 * (n_sym + 1))))
+    if nch <= 1:
+        return np.array([0, nt], np.int64)
+    targets = t_off[0] + (np.arange(1, nch, dtype=np.int64) * total) // nch
+    cuts = np.searchsorted(t_off, targets, side="left")
+    bounds = np.unique(np.concatenate(([0], cuts, [nt]))).astype(np.int64)
+    return bounds
+
+
+def _cdist_unit(q_codes, q_off, c_codes, c_off, w: int, out: np.ndarray) -> None:
+    q_len = np.diff(q_off)
+    c_len = np.diff(c_off)
+    order_q, plans_q = _plan(q_len)
+    order_c, plans_c = _plan(c_len)
+    cost_q = _plan_cost(plans_q, int(c_len.sum()), c_len.shape[0])
+    cost_c = _plan_cost(plans_c, int(q_len.sum()), q_len.shape[0])
+    if cost_q <= cost_c:
+        p_codes, p_off, t_codes, t_off, order, plans, target = q_codes, q_off, c_codes, c_off, order_q, plans_q, out
+    else:
+        p_codes, p_off, t_codes, t_off, order, plans, target = c_codes, c_off, q_codes, q_off, order_c, plans_c, out.T
+    p_ids, t_ids, n_sym = _dense(p_codes, t_codes)
+    p_off = np.ascontiguousarray(p_off - p_off[0])
+    t_off = np.ascontiguousarray(t_off - t_off[0])
+    w64 = np.int64(w)
+    for c, dt, lo, hi, lanes, words in plans:
+        chunks = _chunks(t_off, lo.shape[0], n_sym)
+        if c < 4:
+            _cdist_lanes(p_ids, p_off, order, lo, hi, lanes, t_ids, t_off, chunks, np.int64(n_sym), w64, target,
+                         np.zeros(1, dt))
+        else:
+            _cdist_lanes_multi(p_ids, p_off, order, lo, hi, lanes, words, t_ids, t_off, chunks, np.int64(n_sym),
+                               w64, target)
+
+
+# --------------------------------------------------------------------------------------------
+# Wagner–Fischer (any weights)
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _wf(a, sa, m, b, sb, n, ins, dele, sub, row):
+    """Cost of turning a[sa:sa+m] into b[sb:sb+n]; one row of n + 1 entries."""
+    for j in range(n + 1):
+        row[j] = j * ins
+    for i in range(1, m + 1):
+        diag = row[0]
+        left = i * dele
+        row[0] = left
+        ca = a[sa + i - 1]
+        for j in range(1, n + 1):
+            up = row[j]
+            v = up + dele
+            t = left + ins
+            if t < v:
+                v = t
+            t = diag + (0 if ca == b[sb + j - 1] else sub)
+            if t < v:
+                v = t
+            row[j] = v
+            diag = up
+            left = v
+    return row[n]
+
+
+@njit(cache=True, nogil=True)
+def _weighted_pair(a, sa, m, b, sb, n, ins, dele, sub, row):
+    """Weighted distance after stripping the common affix; the row runs over the shorter."""
+    while m > 0 and n > 0 and a[sa] == b[sb]:
+        sa += 1
+        sb += 1
+        m -= 1
+        n -= 1
+    while m > 0 and n > 0 and a[sa + m - 1] == b[sb + n - 1]:
+        m -= 1
+        n -= 1
+    if m == 0:
+        return n * ins
+    if n == 0:
+        return m * dele
+    if n <= m:
+        return _wf(a, sa, m, b, sb, n, ins, dele, sub, row)
+    return _wf(b, sb, n, a, sa, m, dele, ins, sub, row)  # b -> a: inserts and deletes swap
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _cdist_weighted(q_codes, q_off, c_codes, c_off, ins, dele, sub, out, nchunk):
+    nq = q_off.shape[0] - 1
+    nc = c_off.shape[0] - 1
+    maxlen = 0
+    for j in range(nc):
+        maxlen = max(maxlen, c_off[j + 1] - c_off[j])
+    for i in range(nq):
+        maxlen = max(maxlen, q_off[i + 1] - q_off[i])
+    for ch in prange(nchunk):
+        row = np.empty(maxlen + 1, np.int64)
+        for i in range(nq * ch // nchunk, nq * (ch + 1) // nchunk):
+            sa = q_off[i]
+            m = q_off[i + 1] - sa
+            for j in range(nc):
+                sb = c_off[j]
+                out[i, j] = _weighted_pair(q_codes, sa, m, c_codes, sb, c_off[j + 1] - sb, ins, dele, sub, row)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _cpdist_weighted(a_codes, a_off, b_codes, b_off, ins, dele, sub, out, nchunk):
+    n = a_off.shape[0] - 1
+    for ch in prange(nchunk):
+        p0 = n * ch // nchunk
+        p1 = n * (ch + 1) // nchunk
+        maxlen = 0
+        for p in range(p0, p1):
+            maxlen = max(maxlen, min(a_off[p + 1] - a_off[p], b_off[p + 1] - b_off[p]))
+        row = np.empty(maxlen + 1, np.int64)
+        for p in range(p0, p1):
+            sa = a_off[p]
+            sb = b_off[p]
+            out[p] = _weighted_pair(a_codes, sa, a_off[p + 1] - sa, b_codes, sb, b_off[p + 1] - sb, ins, dele, sub,
+                                    row)
+
+
+# --------------------------------------------------------------------------------------------
+# cpdist, unit weights: one pair at a time
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _hyyro_word(pm, t, ts, n, lo, m):
+    """Unit distance, pattern of 1..64 symbols whose masks are pm[:, 0]; text t[ts:ts+n]."""
+    vp = _ALL
+    vn = _U0
+    for j in range(n):
+        x = pm[t[ts + j] - lo, 0]
+        d0 = (((x & vp) + vp) ^ vp) | x | vn
+        hp = vn | ~(d0 | vp)
+        hn = d0 & vp
+        hp = (hp << _U1) | _U1
+        hn = hn << _U1
+        vp = hn | ~(d0 | hp)
+        vn = hp & d0
+    mask = _low_mask(m)
+    return n + np.int64(_popcount(vp & mask)) - np.int64(_popcount(vn & mask))
+
+
+@njit(cache=True, nogil=True)
+def _hyyro_block(pm, t, ts, n, lo, m, vp_, vn_):
+    """Unit distance, pattern of m > 64 symbols in W = ceil(m / 64) words (Hyyrö's blocks)."""
+    nw = (m + 63) >> 6
+    for wd in range(nw):
+        vp_[wd] = _ALL
+        vn_[wd] = _U0
+    for j in range(n):
+        row = pm[t[ts + j] - lo]
+        hpc = _U1
+        hnc = _U0
+        for wd in range(nw):
+            x = row[wd] | hnc
+            vp = vp_[wd]
+            vn = vn_[wd]
+            d0 = (((x & vp) + vp) ^ vp) | x | vn
+            hp = vn | ~(d0 | vp)
+            hn = d0 & vp
+            hpo = hp >> _U63
+            hno = hn >> _U63
+            hp = (hp << _U1) | hpc
+            hn = (hn << _U1) | hnc
+            hpc = hpo
+            hnc = hno
+            vp_[wd] = hn | ~(d0 | hp)
+            vn_[wd] = hp & d0
+    d = n
+    for wd in range(nw - 1):
+        d += np.int64(_popcount(vp_[wd])) - np.int64(_popcount(vn_[wd]))
+    mask = _low_mask(m - 64 * (nw - 1))
+    d += np.int64(_popcount(vp_[nw - 1] & mask)) - np.int64(_popcount(vn_[nw - 1] & mask))
+    return d
+
+
+@njit(cache=True, nogil=True)
+def _hash_slot(keys, used, key):
+    """Slot of ``key`` in an open-addressing table (linear probing; the table is never full)."""
+    cap = keys.shape[0]
+    h = (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+    s = np.int64(h & np.uint64(cap - 1))
+    while used[s] and keys[s] != key:
+        s = (s + 1) & (cap - 1)
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_):
+    """Unit distance of a[sa:sa+m] (pattern, m >= 1) and b[sb:sb+n] with masks in pm rows
+    ``code - lo`` (already built by the caller)."""
+    if m <= 64:
+        return _hyyro_word(pm, pb, sb, n, lo, m)
+    return _hyyro_block(pm, pb, sb, n, lo, m, vp_, vn_)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _cpdist_unit(a_codes, a_off, b_codes, b_off, lo, n_rows, direct, out, nchunk):
+    """Unit distances of pairs; masks in rows ``code - lo`` (direct) or per-pair local ids."""
+    npairs = a_off.shape[0] - 1
+    for ch in prange(nchunk):
+        p0 = npairs * ch // nchunk
+        p1 = npairs * (ch + 1) // nchunk
+        max_m = 0
+        max_n = 0
+        for p in range(p0, p1):
+            la = a_off[p + 1] - a_off[p]
+            lb = b_off[p + 1] - b_off[p]
+            max_m = max(max_m, min(la, lb))
+            max_n = max(max_n, max(la, lb))
+        nw = max((max_m + 63) >> 6, 1)
+        rows = n_rows if direct else max_m + 1
+        pm = np.zeros((rows, nw), np.uint64)
+        vp_ = np.empty(nw, np.uint64)
+        vn_ = np.empty(nw, np.uint64)
+        cap = 16
+        if not direct:
+            while cap < 2 * max_m + 2:
+                cap *= 2
+        keys = np.zeros(cap if not direct else 1, np.int64)
+        vals = np.zeros(cap if not direct else 1, np.int64)
+        used = np.zeros(cap if not direct else 1, np.bool_)
+        pid = np.empty(max_m if not direct else 0, np.int64)
+        slots = np.empty(max_m if not direct else 0, np.int64)
+        tid = np.empty(max_n if not direct else 0, np.int64)
+        for p in range(p0, p1):
+            sa = a_off[p]
+            m = a_off[p + 1] - sa
+            sb = b_off[p]
+            n = b_off[p + 1] - sb
+            while m > 0 and n > 0 and a_codes[sa] == b_codes[sb]:
+                sa += 1
+                sb += 1
+                m -= 1
+                n -= 1
+            while m > 0 and n > 0 and a_codes[sa + m - 1] == b_codes[sb + n - 1]:
+                m -= 1
+                n -= 1
+            if m == 0 or n == 0:
+                out[p] = m + n
+                continue
+            pa, pb = a_codes, b_codes
+            if m > n:  # the shorter string is the pattern
+                pa, pb = b_codes, a_codes
+                sa, sb = sb, sa
+                m, n = n, m
+            if direct:
+                for i in range(m):
+                    pm[pa[sa + i] - lo, i >> 6] |= _U1 << np.uint64(i & 63)
+                out[p] = _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_)
+                for i in range(m):
+                    pm[pa[sa + i] - lo, i >> 6] = _U0
+            else:
+                nloc = 0
+                for i in range(m):
+                    key = pa[sa + i]
+                    s = _hash_slot(keys, used, key)
+                    if not used[s]:
+                        used[s] = True
+                        keys[s] = key
+                        vals[s] = nloc
+                        slots[nloc] = s
+                        nloc += 1
+                    pid[i] = vals[s]
+                    pm[vals[s], i >> 6] |= _U1 << np.uint64(i & 63)
+                for j in range(n):
+                    s = _hash_slot(keys, used, pb[sb + j])
+                    tid[j] = vals[s] if used[s] else max_m  # row max_m stays all zero
+                out[p] = _unit_pair(pid, 0, m, tid, 0, n, pm, 0, vp_, vn_)
+                for i in range(m):
+                    pm[pid[i], i >> 6] = _U0
+                for u in range(nloc):
+                    used[slots[u]] = False
+
+
+def _pair_chunks(npairs: int, work: int) -> int:
+    return max(1, min(npairs, 8 * get_num_threads(), max(1, work // 2048)))
+
+
+def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
+    npairs = a_offsets.shape[0] - 1
+    out = np.zeros(npairs, np.int64)
+    if npairs <= 0:
+        return out
+    ins, dele, sub = (int(x) for x in weights)
+    a_codes = np.ascontiguousarray(a_codes, dtype=np.int64)
+    b_codes = np.ascontiguousarray(b_codes, dtype=np.int64)
+    a_off = np.ascontiguousarray(a_offsets, dtype=np.int64)
+    b_off = np.ascontiguousarray(b_offsets, dtype=np.int64)
+    la, lb = np.diff(a_off), np.diff(b_off)
+    work = int(np.sum(la * ((np.minimum(la, lb) + 63) // 64) + lb))
+    nchunk = _pair_chunks(npairs, work)
+    if ins == dele == sub:
+        if ins == 0:
+            return out
+        if a_codes.shape[0] == 0 or b_codes.shape[0] == 0:
+            return (la + lb) * ins
+        lo = min(int(a_codes.min()), int(b_codes.min()))
+        hi = max(int(a_codes.max()), int(b_codes.max()))
+        max_m = int(np.max(np.minimum(la, lb)))
+        nw = max(1, -(-max_m // 64))
+        direct = (hi - lo + 1) * nw <= _DIRECT_PM_WORDS
+        n_rows = hi - lo + 1 if direct else 0
+        _cpdist_unit(a_codes, a_off, b_codes, b_off, np.int64(lo if direct else 0), np.int64(n_rows), direct, out,
+                     nchunk)
+        if ins != 1:
+            out *= ins
+        return out
+    _cpdist_weighted(a_codes, a_off, b_codes, b_off, np.int64(ins), np.int64(dele), np.int64(sub), out, nchunk)
+    return out
+
+
+def cdist(q_codes, q_offsets, c_codes, c_offsets, weights) -> np.ndarray:
+    nq = q_offsets.shape[0] - 1
+    nc = c_offsets.shape[0] - 1
+    ins, dele, sub = (int(x) for x in weights)
+    if nq <= 0 or nc <= 0 or (ins == dele == sub == 0):
+        return np.zeros((max(nq, 0), max(nc, 0)), np.int64)
+    q_codes = np.ascontiguousarray(q_codes, dtype=np.int64)
+    c_codes = np.ascontiguousarray(c_codes, dtype=np.int64)
+    q_off = np.ascontiguousarray(q_offsets, dtype=np.int64)
+    c_off = np.ascontiguousarray(c_offsets, dtype=np.int64)
+    out = np.empty((nq, nc), np.int64)
+    if ins == dele == sub:
+        _cdist_unit(q_codes, q_off, c_codes, c_off, ins, out)
+        return out
+    nchunk = max(1, min(nq, 8 * get_num_threads()))
+    _cdist_weighted(q_codes, q_off, c_codes, c_off, np.int64(ins), np.int64(dele), np.int64(sub), out, nchunk)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# editops
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _vdelta(vps, vns, j, i):
+    """D[i][j] - D[i-1][j] (i >= 1) from the stored column vectors."""
+    wd = (i - 1) >> 6
+    bit = np.uint64((i - 1) & 63)
+    return np.int64((vps[j, wd] >> bit) & _U1) - np.int64((vns[j, wd] >> bit) & _U1)
+
+
+@njit(cache=True, nogil=True)
+def _colval(vps, vns, j, i):
+    """D[i][j] = j + sum of the vertical deltas of column j below row i."""
+    d = j
+    full = i >> 6
+    for wd in range(full):
+        d += np.int64(_popcount(vps[j, wd])) - np.int64(_popcount(vns[j, wd]))
+    r = i & 63
+    if r:
+        mask = (_U1 << np.uint64(r)) - _U1
+        d += np.int64(_popcount(vps[j, full] & mask)) - np.int64(_popcount(vns[j, full] & mask))
+    return d
+
+
+@njit(cache=True, nogil=True)
+def _editops_kernel(a, b, n_sym):
+    m0 = a.shape[0]
+    n0 = b.shape[0]
+    suf = 0
+    while suf < m0 and suf < n0 and a[m0 - 1 - suf] == b[n0 - 1 - suf]:
+        suf += 1
+    m = m0 - suf
+    n = n0 - suf
+    if m == 0 or n == 0:
+        ops = np.empty((m + n, 3), np.int64)
+        for j in range(n):
+            ops[j, 0] = INSERT
+            ops[j, 1] = 0
+            ops[j, 2] = j
+        for i in range(m):
+            ops[i, 0] = DELETE
+            ops[i, 1] = i
+            ops[i, 2] = 0
+        return ops
+    nw = (m + 63) >> 6
+    pm = np.zeros((n_sym + 1, nw), np.uint64)
+    for i in range(m):
+        pm[a[i], i >> 6] |= _U1 << np.uint64(i & 63)
+    vps = np.empty((n + 1, nw), np.uint64)
+    vns = np.empty((n + 1, nw), np.uint64)
+    for wd in range(nw):
+        vps[0, wd] = _ALL
+        vns[0, wd] = _U0
+    for j in range(1, n + 1):
+        row = pm[b[j - 1]]
+        hpc = _U1
+        hnc = _U0
+        for wd in range(nw):
+            x = row[wd] | hnc
+            vp = vps[j - 1, wd]
+            vn = vns[j - 1, wd]
+            d0 = (((x & vp) + vp) ^ vp) | x | vn
+            hp = vn | ~(d0 | vp)
+            hn = d0 & vp
+            hpo = hp >> _U63
+            hno = hn >> _U63
+            hp = (hp << _U1) | hpc
+            hn = (hn << _U1) | hnc
+            hpc = hpo
+            hnc = hno
+            vps[j, wd] = hn | ~(d0 | hp)
+            vns[j, wd] = hp & d0
+    dist = _colval(vps, vns, n, m)
+    ops = np.empty((dist, 3), np.int64)
+    k = dist
+    i = m
+    j = n
+    d = dist
+    cj = -1  # cache: cv = D[ci][cj]
+    ci = 0
+    cv = 0
+    while i > 0 and j > 0:
+        if cj != j - 1:
+            cj = j - 1
+            ci = i - 1
+            cv = _colval(vps, vns, cj, ci)
+        else:
+            while ci > i - 1:
+                cv -= _vdelta(vps, vns, cj, ci)
+                ci -= 1
+        dl = cv  # D[i-1][j-1]
+        if a[i - 1] == b[j - 1] and d == dl:
+            i -= 1
+            j -= 1
+            continue
+        if d == dl + 1:
+            i -= 1
+            j -= 1
+            d = dl
+            kind = REPLACE
+        else:
+            du = d - _vdelta(vps, vns, j, i)  # D[i-1][j]
+            if d == du + 1:
+                i -= 1
+                d = du
+                kind = DELETE
+            else:
+                d = dl + _vdelta(vps, vns, j - 1, i)  # D[i][j-1]
+                j -= 1
+                kind = INSERT
+        k -= 1
+        ops[k, 0] = kind
+        ops[k, 1] = i
+        ops[k, 2] = j
+    while i > 0:
+        i -= 1
+        k -= 1
+        ops[k, 0] = DELETE
+        ops[k, 1] = i
+        ops[k, 2] = j
+    while j > 0:
+        j -= 1
+        k -= 1
+        ops[k, 0] = INSERT
+        ops[k, 1] = i
+        ops[k, 2] = j
+    return ops
+
+
+def editops(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    b = np.ascontiguousarray(b, dtype=np.int64)
+    a_ids, b_ids, n_sym = _dense(a, b)
+    return _editops_kernel(a_ids, b_ids, np.int64(n_sym))
