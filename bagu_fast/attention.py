@@ -101,7 +101,11 @@ def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, heads:
     mdt = np.dtype(mask.dtype)
     if mdt != np.bool_ and mdt not in _validate.FLOAT_DTYPES:
         raise TypeError(f"attn_mask must be bool (True = attend) or float32 / float64 (additive), got {mdt}")
-    if len(mask.shape) > len(full) or tuple(np.broadcast_shapes(tuple(mask.shape), full)) != full:
+    try:
+        fits = len(mask.shape) <= len(full) and tuple(np.broadcast_shapes(tuple(mask.shape), full)) == full
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(f"attn_mask of shape {tuple(mask.shape)} does not broadcast to {full} ([..., L, S])")
     L, S = full[-2], full[-1]
     host = _host(mask)  # masks are read on the host: the bool -> 0/-inf conversion and checks
@@ -163,6 +167,7 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
             raise ValueError(f"query heads ({hq}, dim -3) must be a multiple of key/value heads ({hk}) with enable_gqa")
         batch = _broadcast([q.shape[:-3], k.shape[:-3], v.shape[:-3]], "query, key and value")
         heads, hkv = hq, hk
+        out_lead = batch + (hq,)
         qb, kb, vb = (batch + (hq, L, D), batch + (hk, S, D), batch + (hk, S, Dv))
     else:
         lead = _broadcast(
@@ -170,6 +175,7 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
             " (different head counts need enable_gqa=True)",
         )
         batch, heads = (lead[:-1], lead[-1]) if lead else ((), 1)
+        out_lead = lead
         # A key/value head dimension of 1 against several query heads is multi-query attention:
         # the kernel reads it in place instead of a broadcast copy.
         k_heads = k.shape[-3] if len(k.shape) >= 3 else 1
@@ -184,7 +190,7 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
     if attn_mask is not None:
         m = _dispatch.prepare_array(attn_mask, "attn_mask")
         mask = _additive_mask(m, dtype, batch + (heads, L, S), batch, heads, on_device)
-    return backend, (q, k, v, mask, is_causal, scale, wl, wr, softcap), batch + (heads, L), Dv, dtype
+    return backend, (q, k, v, mask, is_causal, scale, wl, wr, softcap), out_lead + (L,), Dv, dtype
 
 
 def scaled_dot_product_attention(

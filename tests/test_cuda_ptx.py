@@ -28,7 +28,7 @@ def test_every_kernel_is_registered_and_compiles(ptx_records):
     assert not failures, failures
 
 
-@pytest.mark.parametrize("family", ["strings"])
+@pytest.mark.parametrize("family", ["strings", "attention"])
 def test_family_has_kernels_for_both_archs(ptx_records, family):
     archs = {tuple(r["cc"]) for r in ptx_records if r["module"] == family and "ptx_bytes" in r}
     assert archs == {(8, 0), (9, 0)}

@@ -2,10 +2,10 @@
 
 Raw signature and semantics: see :mod:`bagu_fast.kernels.reference.attention`.
 
-Work is split into tasks of (batch, head, block of ``BR`` query rows) run with ``prange``.  Each
-task walks the key blocks of ``BC`` keys it can see (blocks entirely above the causal diagonal or
+Work is split into tasks of (batch, head, block of ``br`` query rows) run with ``prange``.  Each
+task walks the key blocks of ``bc`` keys it can see (blocks entirely above the causal diagonal or
 outside the sliding window are skipped, not masked), computes the score tile ``Q_blk K_blk^T``
-with BLAS (``np.dot``), keeps a running row maximum and row sum, rescales its ``BR x Dv``
+with BLAS (``np.dot``), keeps a running row maximum and row sum, rescales its ``br x Dv``
 accumulator when the maximum grows, adds ``P V_blk`` (BLAS again) and divides once at the end.
 Nothing of size ``L x S`` is ever allocated: the extra memory is a few tiles per thread.
 
@@ -30,7 +30,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-BR = 64  # query rows per task
+BR = 256  # query rows per task (at most)
+BR_CAUSAL = 128  # ... when causal
 BC = 256  # keys per tile
 _MIN_TASKS = 16  # fewer (batch, head, query-block) tasks than this: also split the keys
 _MIN_SPLIT_KEYS = 1024  # ... into chunks of at least this many keys
@@ -149,7 +150,7 @@ def _key_range(i0, i1, S, is_causal, wl, wr):
 
 @njit(inline="always")
 def _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
-                  b, h, hk, i0, i1, klo, khi, qs, sbuf, pv, acc, m, l):
+                  b, h, hk, i0, i1, klo, khi, bc, qs, sbuf, pv, acc, m, l):
     """Accumulate keys [klo, khi) into (acc, m, l) for query rows [i0, i1) of (b, h)."""
     nr = i1 - i0
     D = q.shape[3]
@@ -164,8 +165,8 @@ def _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
             qsv[r, d] = q[b, h, i0 + r, d] * dt(scale)
     bm = b if mask.shape[0] > 1 else 0
     hm = h if mask.shape[1] > 1 else 0
-    for j0 in range(klo, khi, BC):
-        j1 = min(j0 + BC, khi)
+    for j0 in range(klo, khi, bc):
+        j1 = min(j0 + bc, khi)
         nc = j1 - j0
         s = sbuf[: nr * nc].reshape((nr, nc))
         np.dot(qsv, k[b, hk][j0:j1].T, s)
@@ -237,71 +238,71 @@ def _finish_row(acc, m, l, r, out, lse, b, h, i):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _sdpa_blocks(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, out, lse):
+def _sdpa_blocks(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, br, bc, out, lse):
     """One task per (batch, head, query block), all its keys."""
     B, Hq, L, D = q.shape
     group = Hq // k.shape[1]
     S = k.shape[2]
     Dv = v.shape[3]
-    nqb = (L + BR - 1) // BR
+    nqb = (L + br - 1) // br
     for t in prange(B * Hq * nqb):
         b = t // (Hq * nqb)
         h = (t // nqb) % Hq
-        i0 = (t % nqb) * BR
-        i1 = min(i0 + BR, L)
+        i0 = (t % nqb) * br
+        i1 = min(i0 + br, L)
         nr = i1 - i0
-        qs = np.empty(BR * D, q.dtype)
-        sbuf = np.empty(BR * BC, q.dtype)
-        pv = np.empty(BR * Dv, q.dtype)
+        qs = np.empty(br * D, q.dtype)
+        sbuf = np.empty(br * bc, q.dtype)
+        pv = np.empty(br * Dv, q.dtype)
         acc = np.zeros((nr, Dv), q.dtype)
         m = np.full(nr, -np.inf, q.dtype)
         l = np.zeros(nr, q.dtype)
         klo, khi = _key_range(i0, i1, S, is_causal, wl, wr)
         _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
-                      b, h, h // group, i0, i1, klo, khi, qs, sbuf, pv, acc, m, l)
+                      b, h, h // group, i0, i1, klo, khi, bc, qs, sbuf, pv, acc, m, l)
         for r in range(nr):
             _finish_row(acc, m, l, r, out, lse, b, h, i0 + r)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _sdpa_split(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, nsplit, out, lse):
+def _sdpa_split(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, br, bc, nsplit, out, lse):
     """Split-K: one task per (batch, head, query block, key chunk), then a merge pass."""
     B, Hq, L, D = q.shape
     group = Hq // k.shape[1]
     S = k.shape[2]
     Dv = v.shape[3]
-    nqb = (L + BR - 1) // BR
+    nqb = (L + br - 1) // br
     ntask = B * Hq * nqb
-    pacc = np.zeros((ntask, nsplit, BR, Dv), q.dtype)
-    pm = np.full((ntask, nsplit, BR), -np.inf, q.dtype)
-    pl = np.zeros((ntask, nsplit, BR), q.dtype)
+    pacc = np.zeros((ntask, nsplit, br, Dv), q.dtype)
+    pm = np.full((ntask, nsplit, br), -np.inf, q.dtype)
+    pl = np.zeros((ntask, nsplit, br), q.dtype)
     for u in prange(ntask * nsplit):
         t = u // nsplit
         c = u % nsplit
         b = t // (Hq * nqb)
         h = (t // nqb) % Hq
-        i0 = (t % nqb) * BR
-        i1 = min(i0 + BR, L)
+        i0 = (t % nqb) * br
+        i1 = min(i0 + br, L)
         nr = i1 - i0
         klo, khi = _key_range(i0, i1, S, is_causal, wl, wr)
-        # chunk c of [klo, khi), chunk boundaries on multiples of BC
-        nblk = (khi - klo + BC - 1) // BC
+        # chunk c of [klo, khi), chunk boundaries on multiples of bc
+        nblk = (khi - klo + bc - 1) // bc
         per = (nblk + nsplit - 1) // nsplit
-        c0 = min(khi, klo + c * per * BC)
-        c1 = min(khi, klo + (c + 1) * per * BC)
+        c0 = min(khi, klo + c * per * bc)
+        c1 = min(khi, klo + (c + 1) * per * bc)
         if c1 <= c0:
             continue
-        qs = np.empty(BR * D, q.dtype)
-        sbuf = np.empty(BR * BC, q.dtype)
-        pv = np.empty(BR * Dv, q.dtype)
+        qs = np.empty(br * D, q.dtype)
+        sbuf = np.empty(br * bc, q.dtype)
+        pv = np.empty(br * Dv, q.dtype)
         _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
-                      b, h, h // group, i0, i1, c0, c1, qs, sbuf, pv,
+                      b, h, h // group, i0, i1, c0, c1, bc, qs, sbuf, pv,
                       pacc[t, c, :nr], pm[t, c, :nr], pl[t, c, :nr])
     for t in prange(ntask):
         b = t // (Hq * nqb)
         h = (t // nqb) % Hq
-        i0 = (t % nqb) * BR
-        i1 = min(i0 + BR, L)
+        i0 = (t % nqb) * br
+        i1 = min(i0 + br, L)
         nr = i1 - i0
         acc = np.zeros((nr, Dv), q.dtype)
         m = np.full(nr, -np.inf, q.dtype)
@@ -355,12 +356,20 @@ class _OneBlasThread:
 _one_blas_thread = _OneBlasThread()
 
 
-def _n_split(B: int, Hq: int, L: int, S: int) -> int:
-    """How many key chunks per task: shape-only, so results never depend on the thread count."""
-    ntask = B * Hq * ((L + BR - 1) // BR)
-    if ntask >= _MIN_TASKS or S < 2 * _MIN_SPLIT_KEYS:
-        return 1
-    return int(max(1, min((_MIN_TASKS + ntask - 1) // ntask, S // _MIN_SPLIT_KEYS)))
+def _tiles(B: int, Hq: int, L: int, S: int, is_causal: bool) -> tuple[int, int, int]:
+    """(query rows per task, keys per tile, key chunks per task) from the shapes alone, so the
+    result never depends on the thread count.  Big tiles keep BLAS efficient; causal attention
+    uses shorter query blocks (less work wasted on the diagonal); too few tasks shrink the query
+    block, then split the keys (decoding)."""
+    br = BR_CAUSAL if is_causal else BR
+    while br > 16 and B * Hq * ((L + br - 1) // br) < _MIN_TASKS:
+        br //= 2
+    br = max(1, min(br, L))
+    ntask = B * Hq * ((L + br - 1) // br)
+    nsplit = 1
+    if ntask < _MIN_TASKS and S >= 2 * _MIN_SPLIT_KEYS:
+        nsplit = int(max(1, min((_MIN_TASKS + ntask - 1) // ntask, S // _MIN_SPLIT_KEYS)))
+    return br, BC, nsplit
 
 
 def sdpa(q, k, v, mask, is_causal, scale, window_left, window_right, softcap):
@@ -373,10 +382,10 @@ def sdpa(q, k, v, mask, is_causal, scale, window_left, window_right, softcap):
         mask = np.zeros((1, 1, 1, 1), dtype=q.dtype)
     args = (q, k, v, mask, has_mask, bool(is_causal), float(scale), int(window_left),
             int(window_right), float(softcap))
-    nsplit = _n_split(B, Hq, L, S)
+    br, bc, nsplit = _tiles(B, Hq, L, S, bool(is_causal))
     with _one_blas_thread:
         if nsplit == 1:
-            _sdpa_blocks(*args, out, lse)
+            _sdpa_blocks(*args, br, bc, out, lse)
         else:
-            _sdpa_split(*args, nsplit, out, lse)
+            _sdpa_split(*args, br, bc, nsplit, out, lse)
     return out, lse

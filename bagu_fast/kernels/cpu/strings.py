@@ -491,32 +491,52 @@ def _hyyro_word(pm, t, ts, n, lo, m):
     return n + np.int64(_popcount(vp & mask)) - np.int64(_popcount(vn & mask))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _step(x, hpc, hnc, vp, vn):
+    """One word of one column of Hyyrö's blocked algorithm: (vp, vn, hp carry, hn carry)."""
+    x = x | hnc
+    d0 = (((x & vp) + vp) ^ vp) | x | vn
+    hp = vn | ~(d0 | vp)
+    hn = d0 & vp
+    hpo = hp >> _U63
+    hno = hn >> _U63
+    hp = (hp << _U1) | hpc
+    hn = (hn << _U1) | hnc
+    return hn | ~(d0 | hp), hp & d0, hpo, hno
+
+
 @njit(cache=True, nogil=True)
 def _hyyro_block(pm, t, ts, n, lo, m, vp_, vn_):
-    """Unit distance, pattern of m > 64 symbols in W = ceil(m / 64) words (Hyyrö's blocks)."""
+    """Unit distance, pattern of m > 64 symbols in W = ceil(m / 64) words (Hyyrö's blocks).
+
+    Two columns advance together as a wavefront (column j on word w while column j + 1 is on
+    word w - 1): two independent carry chains instead of one keep the core busy."""
     nw = (m + 63) >> 6
     for wd in range(nw):
         vp_[wd] = _ALL
         vn_[wd] = _U0
-    for j in range(n):
-        row = pm[t[ts + j] - lo]
-        hpc = _U1
-        hnc = _U0
+    j = 0
+    while j + 1 < n:
+        r1 = pm[t[ts + j] - lo]
+        r2 = pm[t[ts + j + 1] - lo]
+        vp_[0], vn_[0], hpc1, hnc1 = _step(r1[0], _U1, _U0, vp_[0], vn_[0])
+        hpc2 = _U1
+        hnc2 = _U0
+        for wd in range(1, nw):
+            a_vp, a_vn, hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vp_[wd], vn_[wd])
+            b_vp, b_vn, hpc2, hnc2 = _step(r2[wd - 1], hpc2, hnc2, vp_[wd - 1], vn_[wd - 1])
+            vp_[wd] = a_vp
+            vn_[wd] = a_vn
+            vp_[wd - 1] = b_vp
+            vn_[wd - 1] = b_vn
+        vp_[nw - 1], vn_[nw - 1], hpc2, hnc2 = _step(r2[nw - 1], hpc2, hnc2, vp_[nw - 1], vn_[nw - 1])
+        j += 2
+    if j < n:
+        r1 = pm[t[ts + j] - lo]
+        hpc1 = _U1
+        hnc1 = _U0
         for wd in range(nw):
-            x = row[wd] | hnc
-            vp = vp_[wd]
-            vn = vn_[wd]
-            d0 = (((x & vp) + vp) ^ vp) | x | vn
-            hp = vn | ~(d0 | vp)
-            hn = d0 & vp
-            hpo = hp >> _U63
-            hno = hn >> _U63
-            hp = (hp << _U1) | hpc
-            hn = (hn << _U1) | hnc
-            hpc = hpo
-            hnc = hno
-            vp_[wd] = hn | ~(d0 | hp)
-            vn_[wd] = hp & d0
+            vp_[wd], vn_[wd], hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vp_[wd], vn_[wd])
     d = n
     for wd in range(nw - 1):
         d += np.int64(_popcount(vp_[wd])) - np.int64(_popcount(vn_[wd]))
@@ -545,9 +565,74 @@ def _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_):
     return _hyyro_block(pm, pb, sb, n, lo, m, vp_, vn_)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _step1(x, vp, vn):
+    """One column of the single-word algorithm: (vp, vn)."""
+    d0 = (((x & vp) + vp) ^ vp) | x | vn
+    hp = vn | ~(d0 | vp)
+    hn = d0 & vp
+    hp = (hp << _U1) | _U1
+    hn = hn << _U1
+    return hn | ~(d0 | hp), hp & d0
+
+
+@njit(cache=True, nogil=True)
+def _group4(pm4, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out):
+    """Four single-word pairs interleaved (four independent dependency chains)."""
+    for g in range(4):
+        pa = b_codes if g_swap[g] else a_codes
+        sa = g_sa[g]
+        for i in range(g_m[g]):
+            pm4[g, pa[sa + i] - lo] |= _U1 << np.uint64(i)
+    t0 = a_codes if g_swap[0] else b_codes
+    t1 = a_codes if g_swap[1] else b_codes
+    t2 = a_codes if g_swap[2] else b_codes
+    t3 = a_codes if g_swap[3] else b_codes
+    s0 = g_sb[0]
+    s1 = g_sb[1]
+    s2 = g_sb[2]
+    s3 = g_sb[3]
+    p0 = pm4[0]
+    p1 = pm4[1]
+    p2 = pm4[2]
+    p3 = pm4[3]
+    nmin = min(min(g_n[0], g_n[1]), min(g_n[2], g_n[3]))
+    vp0 = vp1 = vp2 = vp3 = _ALL
+    vn0 = vn1 = vn2 = vn3 = _U0
+    for j in range(nmin):
+        vp0, vn0 = _step1(p0[t0[s0 + j] - lo], vp0, vn0)
+        vp1, vn1 = _step1(p1[t1[s1 + j] - lo], vp1, vn1)
+        vp2, vn2 = _step1(p2[t2[s2 + j] - lo], vp2, vn2)
+        vp3, vn3 = _step1(p3[t3[s3 + j] - lo], vp3, vn3)
+    for j in range(nmin, g_n[0]):
+        vp0, vn0 = _step1(p0[t0[s0 + j] - lo], vp0, vn0)
+    for j in range(nmin, g_n[1]):
+        vp1, vn1 = _step1(p1[t1[s1 + j] - lo], vp1, vn1)
+    for j in range(nmin, g_n[2]):
+        vp2, vn2 = _step1(p2[t2[s2 + j] - lo], vp2, vn2)
+    for j in range(nmin, g_n[3]):
+        vp3, vn3 = _step1(p3[t3[s3 + j] - lo], vp3, vn3)
+    for g in range(4):
+        if g == 0:
+            vp, vn = vp0, vn0
+        elif g == 1:
+            vp, vn = vp1, vn1
+        elif g == 2:
+            vp, vn = vp2, vn2
+        else:
+            vp, vn = vp3, vn3
+        mask = _low_mask(g_m[g])
+        out[g_pair[g]] = g_n[g] + np.int64(_popcount(vp & mask)) - np.int64(_popcount(vn & mask))
+        pa = b_codes if g_swap[g] else a_codes
+        sa = g_sa[g]
+        for i in range(g_m[g]):
+            pm4[g, pa[sa + i] - lo] = _U0
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def _cpdist_unit(a_codes, a_off, b_codes, b_off, lo, n_rows, direct, out, nchunk):
-    """Unit distances of pairs; masks in rows ``code - lo`` (direct) or per-pair local ids."""
+def _cpdist_unit(a_codes, a_off, b_codes, b_off, out, nchunk):
+    """Unit distances of pairs; masks in rows ``code - lo`` (direct: the chunk's code range is
+    small) or in rows of per-pair local ids (hash table)."""
     npairs = a_off.shape[0] - 1
     for ch in prange(nchunk):
         p0 = npairs * ch // nchunk
@@ -559,6 +644,22 @@ def _cpdist_unit(a_codes, a_off, b_codes, b_off, lo, n_rows, direct, out, nchunk
             lb = b_off[p + 1] - b_off[p]
             max_m = max(max_m, min(la, lb))
             max_n = max(max_n, max(la, lb))
+        lo = np.int64(0x7FFFFFFFFFFFFFFF)
+        hi = np.int64(-0x7FFFFFFFFFFFFFFF - 1)
+        for i in range(a_off[p0], a_off[p1]):
+            lo = min(lo, a_codes[i])
+            hi = max(hi, a_codes[i])
+        for i in range(b_off[p0], b_off[p1]):
+            lo = min(lo, b_codes[i])
+            hi = max(hi, b_codes[i])
+        if hi < lo:  # no symbols at all
+            lo = 0
+            hi = 0
+        span = hi - lo  # wraps negative when the true span is >= 2**63
+        direct = span >= 0 and (span + 1) * (((max_m + 63) >> 6) + 4) <= _DIRECT_PM_WORDS
+        n_rows = span + 1 if direct else 0
+        if not direct:
+            lo = 0
         nw = max((max_m + 63) >> 6, 1)
         rows = n_rows if direct else max_m + 1
         pm = np.zeros((rows, nw), np.uint64)
@@ -574,6 +675,14 @@ def _cpdist_unit(a_codes, a_off, b_codes, b_off, lo, n_rows, direct, out, nchunk
         pid = np.empty(max_m if not direct else 0, np.int64)
         slots = np.empty(max_m if not direct else 0, np.int64)
         tid = np.empty(max_n if not direct else 0, np.int64)
+        pm4 = np.zeros((4, n_rows if direct else 1), np.uint64)
+        g_sa = np.empty(4, np.int64)
+        g_m = np.empty(4, np.int64)
+        g_sb = np.empty(4, np.int64)
+        g_n = np.empty(4, np.int64)
+        g_swap = np.empty(4, np.bool_)
+        g_pair = np.empty(4, np.int64)
+        ng = 0
         for p in range(p0, p1):
             sa = a_off[p]
             m = a_off[p + 1] - sa
@@ -590,11 +699,25 @@ def _cpdist_unit(a_codes, a_off, b_codes, b_off, lo, n_rows, direct, out, nchunk
             if m == 0 or n == 0:
                 out[p] = m + n
                 continue
-            pa, pb = a_codes, b_codes
-            if m > n:  # the shorter string is the pattern
-                pa, pb = b_codes, a_codes
+            swap = m > n
+            if swap:  # the shorter string is the pattern
                 sa, sb = sb, sa
                 m, n = n, m
+            if direct and m <= 64:  # queue it: four such pairs run interleaved
+                g_sa[ng] = sa
+                g_m[ng] = m
+                g_sb[ng] = sb
+                g_n[ng] = n
+                g_swap[ng] = swap
+                g_pair[ng] = p
+                ng += 1
+                if ng == 4:
+                    _group4(pm4, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out)
+                    ng = 0
+                continue
+            pa, pb = a_codes, b_codes
+            if swap:
+                pa, pb = b_codes, a_codes
             if direct:
                 for i in range(m):
                     pm[pa[sa + i] - lo, i >> 6] |= _U1 << np.uint64(i & 63)
@@ -622,10 +745,16 @@ def _cpdist_unit(a_codes, a_off, b_codes, b_off, lo, n_rows, direct, out, nchunk
                     pm[pid[i], i >> 6] = _U0
                 for u in range(nloc):
                     used[slots[u]] = False
-
-
-def _pair_chunks(npairs: int, work: int) -> int:
-    return max(1, min(npairs, 8 * get_num_threads(), max(1, work // 2048)))
+        for g in range(ng):  # leftovers of the queue, one at a time
+            pa = b_codes if g_swap[g] else a_codes
+            pb = a_codes if g_swap[g] else b_codes
+            sa = g_sa[g]
+            m = g_m[g]
+            for i in range(m):
+                pm[pa[sa + i] - lo, 0] |= _U1 << np.uint64(i)
+            out[g_pair[g]] = _hyyro_word(pm, pb, g_sb[g], g_n[g], lo, m)
+            for i in range(m):
+                pm[pa[sa + i] - lo, 0] = _U0
 
 
 def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
@@ -638,24 +767,12 @@ def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
     b_codes = np.ascontiguousarray(b_codes, dtype=np.int64)
     a_off = np.ascontiguousarray(a_offsets, dtype=np.int64)
     b_off = np.ascontiguousarray(b_offsets, dtype=np.int64)
-    la, lb = np.diff(a_off), np.diff(b_off)
-    work = int(np.sum(la * ((np.minimum(la, lb) + 63) // 64) + lb))
-    nchunk = _pair_chunks(npairs, work)
+    nchunk = max(1, min(npairs, 8 * get_num_threads(), (a_codes.shape[0] + b_codes.shape[0]) // 4096))
     if ins == dele == sub:
-        if ins == 0:
-            return out
-        if a_codes.shape[0] == 0 or b_codes.shape[0] == 0:
-            return (la + lb) * ins
-        lo = min(int(a_codes.min()), int(b_codes.min()))
-        hi = max(int(a_codes.max()), int(b_codes.max()))
-        max_m = int(np.max(np.minimum(la, lb)))
-        nw = max(1, -(-max_m // 64))
-        direct = (hi - lo + 1) * nw <= _DIRECT_PM_WORDS
-        n_rows = hi - lo + 1 if direct else 0
-        _cpdist_unit(a_codes, a_off, b_codes, b_off, np.int64(lo if direct else 0), np.int64(n_rows), direct, out,
-                     nchunk)
-        if ins != 1:
-            out *= ins
+        if ins != 0:
+            _cpdist_unit(a_codes, a_off, b_codes, b_off, out, nchunk)
+            if ins != 1:
+                out *= ins
         return out
     _cpdist_weighted(a_codes, a_off, b_codes, b_off, np.int64(ins), np.int64(dele), np.int64(sub), out, nchunk)
     return out

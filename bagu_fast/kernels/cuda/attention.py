@@ -26,9 +26,10 @@ One thread block (``NT = 128`` threads) per (batch, query head, value-column chu
    once).  Each thread owns one key column and ``BM * BN / NT`` rows of the tile, kept in
    registers (one K value from shared memory feeds all its rows);
 2. scale, soft-cap, add the mask, hide invisible keys (``-inf``); the tile goes to shared memory;
-3. per row (one thread each): new running max, correction ``exp(m_old - m_new)``,
-   ``P = exp(S - m_new)``, running sum; a row that has seen only ``-inf`` keeps ``m = -inf`` and
-   contributes nothing (no ``-inf - -inf``), so scores of any finite size never overflow;
+3. per row (``NT / BM`` threads each, partial max / sum reduced through shared memory): new
+   running max, correction ``exp(m_old - m_new)``, ``P = exp(S - m_new)``, running sum; a row
+   that has seen only ``-inf`` keeps ``m = -inf`` and contributes nothing (no ``-inf - -inf``),
+   so scores of any finite size never overflow;
 4. ``acc = acc * corr + P V``: each thread owns one of the ``DVC`` value columns of the block and
    ``BM / (NT / DVC)`` rows, accumulated in registers across the whole key loop (V chunk staged in
    the shared buffer that held K).
@@ -67,6 +68,9 @@ def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
     assert NT % DVC == 0 and BM % (NT // DVC) == 0
     GV = NT // DVC
     RPV = BM // GV
+    # softmax step: TPR threads per row (thread handles row tid % BM, columns tid // BM + u * TPR)
+    assert NT % BM == 0
+    TPR = NT // BM
 
     def kernel(q, k, v, mask, has_mask, is_causal, scale, softcap, wl, wr, out, lse):
         B = q.shape[0]
@@ -96,6 +100,8 @@ def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
         s_col = tid % BN
         s_row = tid // BN
         o_col = tid % DVC
+        p_row = tid % BM
+        p_part = tid // BM
         o_row = tid // DVC
 
         q0 = qt * BM
@@ -111,6 +117,8 @@ def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
         m_s = cuda.shared.array(BM, dtype=nb_dtype)
         l_s = cuda.shared.array(BM, dtype=nb_dtype)
         c_s = cuda.shared.array(BM, dtype=nb_dtype)
+        red_m = cuda.shared.array((TPR, BM), dtype=nb_dtype)
+        red_s = cuda.shared.array((TPR, BM), dtype=nb_dtype)
         sacc = cuda.local.array(RPT, dtype=nb_dtype)
         oacc = cuda.local.array(RPV, dtype=nb_dtype)
 
@@ -209,27 +217,35 @@ def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
                 Ss[r, s_col] = s
             cuda.syncthreads()
 
-            # ---- online softmax, one thread per row ----
-            if tid < BM:
-                r = tid
-                m_old = m_s[r]
-                mx = m_old
-                for n in range(BN):
-                    mx = max(mx, Ss[r, n])
-                if mx == NEG_INF:  # nothing visible yet: keep m = -inf, l = 0
-                    for n in range(BN):
-                        Ss[r, n] = ZERO
-                    c_s[r] = ONE
-                else:
-                    corr = math.exp(m_old - mx)
-                    tot = ZERO
-                    for n in range(BN):
-                        p = math.exp(Ss[r, n] - mx)
-                        Ss[r, n] = p
-                        tot += p
-                    l_s[r] = l_s[r] * corr + tot
-                    m_s[r] = mx
-                    c_s[r] = corr
+            # ---- online softmax: TPR threads per row, partial max / sum through shared ----
+            m_old = m_s[p_row]
+            mx = m_old
+            for n in range(p_part, BN, TPR):
+                mx = max(mx, Ss[p_row, n])
+            red_m[p_part, p_row] = mx
+            cuda.syncthreads()
+            for u in range(TPR):
+                mx = max(mx, red_m[u, p_row])
+            tot = ZERO
+            if mx == NEG_INF:  # nothing visible yet: keep m = -inf, l = 0
+                for n in range(p_part, BN, TPR):
+                    Ss[p_row, n] = ZERO
+            else:
+                for n in range(p_part, BN, TPR):
+                    p = math.exp(Ss[p_row, n] - mx)
+                    Ss[p_row, n] = p
+                    tot += p
+            red_s[p_part, p_row] = tot
+            cuda.syncthreads()
+            if p_part == 0:
+                corr = ONE
+                if mx != NEG_INF:
+                    corr = math.exp(m_old - mx)  # m_old = -inf gives 0, never NaN
+                    for u in range(1, TPR):
+                        tot += red_s[u, p_row]
+                    l_s[p_row] = l_s[p_row] * corr + tot
+                    m_s[p_row] = mx
+                c_s[p_row] = corr
             # ---- V chunk into the K buffer (all reads of K ended at the last barrier) ----
             for e in range(tid, BN * dvc, NT):
                 n = e // dvc
@@ -298,7 +314,8 @@ _KERNELS = {
 
 def _sig(t: str) -> str:
     a4 = f"{t}[:, :, :, ::1]"
-    return f"void({a4}, {a4}, {a4}, {a4}, int64, int64, {t}, {t}, int64, int64, {a4}, {t}[:, :, ::1])"
+    return (f"void({a4}, {a4}, {a4}, {a4}, int64, int64, {t}, {t}, int64, int64, {a4}, "
+            f"{t}[:, :, ::1])")
 
 
 PTX_SIGNATURES = {

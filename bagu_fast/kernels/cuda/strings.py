@@ -279,7 +279,9 @@ _U64 = "uint64[::1]"
 PTX_SIGNATURES = {
     "_zero_u64": [f"void({_U64})"],
     "_build_pm": [f"void({_I32}, {_I64}, int64, {_I64}, {_I64}, {_U64})"],
-    "_lev_word": [f"void({_U64}, {_I64}, int64, {_I64}, {_I32}, {_I64}, {_I64}, int64, int64, int64, {_I64})"],
+    "_lev_word": [
+        f"void({_U64}, {_I64}, int64, {_I64}, {_I32}, {_I64}, {_I64}, int64, int64, int64, {_I64})"
+    ],
     "_lev_block": [
         f"void({_U64}, {_I64}, {_I64}, int64, {_I64}, {_I32}, {_I64}, {_I64}, int64, int64, int64, "
         f"{_I64}, uint64[:, ::1])"
@@ -411,6 +413,16 @@ def _build_masks(p_ids, p_off_d, p_base, words, strides):
     return pm_d, pm_off
 
 
+def _lookup(sorted_vals: np.ndarray, x: np.ndarray):
+    """Positions of ``x`` in ``sorted_vals`` (``searchsorted``) and whether each is present."""
+    pos = np.searchsorted(sorted_vals, x)
+    if len(sorted_vals) == 0:
+        return pos, np.zeros(len(x), dtype=bool)
+    found = sorted_vals[np.minimum(pos, len(sorted_vals) - 1)] == x
+    found &= pos < len(sorted_vals)
+    return pos, found
+
+
 def _unit_weight(weights: np.ndarray):
     ins, dele, sub = (int(x) for x in weights)
     return ins if ins == dele == sub else None
@@ -457,9 +469,7 @@ def cdist(q_codes, q_offsets, c_codes, c_offsets, weights) -> np.ndarray:
         p_ids = np.searchsorted(alphabet, q_codes[s0:s1]).astype(np.int32)
         p_ids_full = np.zeros(max(1, len(q_codes)), dtype=np.int32)
         p_ids_full[s0:s1] = p_ids
-        pos = np.searchsorted(alphabet, c_codes)
-        pos_c = np.minimum(pos, max(a_size - 1, 0))
-        found = (pos < a_size) & (alphabet[pos_c] == c_codes) if a_size else np.zeros(len(c_codes), bool)
+        pos, found = _lookup(alphabet, c_codes)
         t_ids = np.where(found, pos, a_size).astype(np.int32)
         if len(t_ids) == 0:
             t_ids = np.zeros(1, dtype=np.int32)
@@ -512,8 +522,10 @@ def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
         pair = np.repeat(np.arange(n), lens)
         within = np.arange(total) - np.repeat(offs[:-1], lens)
         from_a = src_a[pair]
-        return np.where(from_a, a_codes[np.where(from_a, a_offsets[pair] + within, 0)] if len(a_codes) else 0,
-                        b_codes[np.where(from_a, 0, b_offsets[pair] + within)] if len(b_codes) else 0)
+        res = np.empty(total, dtype=np.int64)
+        res[from_a] = a_codes[a_offsets[pair[from_a]] + within[from_a]]
+        res[~from_a] = b_codes[b_offsets[pair[~from_a]] + within[~from_a]]
+        return res
 
     p_codes = gather(p_len, p_off, a_is_pat)
     t_codes = gather(t_len, t_off, ~a_is_pat)
@@ -529,15 +541,9 @@ def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
     k_pair = np.searchsorted(uniq, np.arange(1, n + 1, dtype=np.int64) * n_glob) - first
     p_ids = (np.searchsorted(uniq, p_key) - first[p_pair]).astype(np.int32)
     if len(t_codes):
-        gpos = np.searchsorted(glob, t_codes)
-        gpos_c = np.minimum(gpos, max(len(glob) - 1, 0))
-        g_found = (gpos < len(glob)) & (glob[gpos_c] == t_codes) if len(glob) else np.zeros(len(t_codes), bool)
-        t_key = t_pair * n_glob + gpos
-        upos = np.searchsorted(uniq, t_key)
-        upos_c = np.minimum(upos, max(len(uniq) - 1, 0))
-        u_found = g_found & (upos < len(uniq))
-        if len(uniq):
-            u_found &= uniq[upos_c] == t_key
+        gpos, g_found = _lookup(glob, t_codes)
+        upos, u_found = _lookup(uniq, t_pair * n_glob + gpos)
+        u_found &= g_found
         t_ids = np.where(u_found, upos - first[t_pair], k_pair[t_pair]).astype(np.int32)
     else:
         t_ids = np.zeros(1, dtype=np.int32)

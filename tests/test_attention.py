@@ -1,0 +1,489 @@
+"""Attention family: every backend against the reference, the reference against known answers,
+properties, multi-head attention, positional encoding, and bad input.
+
+The oracle ``naive`` below is written independently of the package's shape normalisation:
+NumPy broadcasting over the leading dimensions, float64 throughout.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bagu_fast as bf
+from bagu_fast.kernels.reference import attention as ref_kernel
+from .conftest import CUDA_SIM, assert_close
+
+sdpa = bf.scaled_dot_product_attention
+
+
+# ----------------------------------------------------------------------------------------------
+# independent oracle
+# ----------------------------------------------------------------------------------------------
+def naive(q, k, v, mask=None, is_causal=False, scale=None, enable_gqa=False, window=None, softcap=None):
+    """float64 (out, lse) by the definition, with NumPy broadcasting of leading dimensions."""
+    q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
+    if enable_gqa:
+        group = q.shape[-3] // k.shape[-3]
+        k, v = np.repeat(k, group, axis=-3), np.repeat(v, group, axis=-3)
+    L, S = q.shape[-2], k.shape[-2]
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = q @ np.swapaxes(k, -1, -2) * scale
+    if softcap:
+        s = softcap * np.tanh(s / softcap)
+    if mask is not None:
+        mask = np.asarray(mask)
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    i, j = np.arange(L)[:, None], np.arange(S)[None, :]
+    vis = np.ones((L, S), bool)
+    if is_causal:
+        vis &= j <= i
+    if window is not None:
+        if window[0] is not None:
+            vis &= j >= i - window[0]
+        if window[1] is not None:
+            vis &= j <= i + window[1]
+    s = np.where(vis, s, -np.inf)
+    m = s.max(axis=-1, keepdims=True) if S else np.full(s.shape[:-1] + (1,), -np.inf)
+    m_safe = np.where(np.isfinite(m), m, 0.0)
+    p = np.exp(s - m_safe)
+    total = p.sum(axis=-1, keepdims=True)
+    out = np.where(total > 0, (p @ v) / np.where(total > 0, total, 1), 0.0)
+    lse = np.where(total > 0, m_safe + np.log(np.where(total > 0, total, 1)), -np.inf)[..., 0]
+    return out, lse
+
+
+def rand(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def check(backend, dtype, q, k, v, **kw):
+    """Run ``backend`` with return_lse and compare with the oracle at ``dtype``'s tolerance."""
+    expected_out, expected_lse = naive(q, k, v, **{("mask" if a == "attn_mask" else a): b for a, b in kw.items()})
+    q0, k0, v0 = q.copy(), k.copy(), v.copy()
+    out, lse = sdpa(q, k, v, return_lse=True, backend=backend, **kw)
+    assert out.dtype == dtype and lse.dtype == dtype
+    assert_close(out, expected_out, dtype)
+    assert_close(lse, expected_lse, dtype)
+    np.testing.assert_array_equal(q, q0)
+    np.testing.assert_array_equal(k, k0)
+    np.testing.assert_array_equal(v, v0)
+    return out, lse
+
+
+# ----------------------------------------------------------------------------------------------
+# the reference kernel against known answers
+# ----------------------------------------------------------------------------------------------
+def test_reference_uniform_attention_gives_mean_of_values(rng, dtype):
+    q = np.zeros((2, 3, 5, 4), dtype)
+    k = rand(rng, (2, 3, 7, 4), dtype)
+    v = rand(rng, (2, 3, 7, 6), dtype)
+    out, lse = sdpa(q, k, v, return_lse=True, backend="reference")
+    assert_close(out, np.broadcast_to(v.mean(axis=2, keepdims=True), out.shape), dtype)
+    assert_close(lse, np.full(lse.shape, math.log(7)), dtype)
+
+
+def test_reference_one_hot_large_score_picks_that_value(dtype):
+    S, D = 6, 3
+    k = np.zeros((S, D), dtype)
+    k[4, 0] = 1.0
+    q = np.array([[50.0, 0, 0]], dtype)
+    v = np.arange(S * 2, dtype=dtype).reshape(S, 2)
+    out = sdpa(q, k, v, scale=1.0, backend="reference")
+    assert_close(out, v[4:5], dtype)
+
+
+def test_reference_hand_computed_example():
+    q = np.array([[1.0, 0.0], [0.0, 2.0]])
+    k = np.array([[1.0, 0.0], [0.0, 1.0]])
+    v = np.array([[1.0, 2.0], [3.0, 4.0]])
+    out, lse = sdpa(q, k, v, scale=1.0, return_lse=True, backend="reference")
+    e = math.e
+    w0 = np.array([e, 1.0]) / (e + 1)  # scores [1, 0]
+    w1 = np.array([1.0, e * e]) / (1 + e * e)  # scores [0, 2]
+    np.testing.assert_allclose(out, [w0 @ v, w1 @ v], rtol=1e-14)
+    np.testing.assert_allclose(lse, [math.log(e + 1), math.log(1 + e * e)], rtol=1e-14)
+    causal = sdpa(q, k, v, scale=1.0, is_causal=True, backend="reference")
+    np.testing.assert_allclose(causal, [v[0], w1 @ v], rtol=1e-14)
+
+
+def test_reference_kernel_matches_oracle_directly(rng):
+    q, k, v = rand(rng, (2, 4, 9, 5), np.float64), rand(rng, (2, 2, 11, 5), np.float64), rand(rng, (2, 2, 11, 3), np.float64)
+    mask = np.where(rng.random((2, 1, 9, 11)) < 0.3, -np.inf, rng.standard_normal((2, 1, 9, 11)))
+    out, lse = ref_kernel.sdpa(q, k, v, mask, False, 0.7, 3, 2, 1.5)
+    exp_out, exp_lse = naive(q, k, v, mask=mask, scale=0.7, enable_gqa=True, window=(3, 2), softcap=1.5)
+    np.testing.assert_allclose(out, exp_out, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(lse, exp_lse, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# every backend against the oracle
+# ----------------------------------------------------------------------------------------------
+# (name, q shape, k shape, v shape, kwargs builder) -- shapes for the simulator are in SMALL
+CASES = {
+    "plain odd": ((2, 3, 37, 16), (2, 3, 53, 16), (2, 3, 53, 16), {}),
+    "D=1": ((1, 2, 19, 1), (1, 2, 23, 1), (1, 2, 23, 1), {}),
+    "D=63 Dv=17": ((1, 2, 33, 63), (1, 2, 301, 63), (1, 2, 301, 17), {}),
+    "D=64 long": ((1, 1, 300, 64), (1, 1, 700, 64), (1, 1, 700, 64), {}),
+    "D=128": ((1, 2, 17, 128), (1, 2, 29, 128), (1, 2, 29, 128), {"scale": 0.05}),
+    "gqa": ((2, 6, 21, 16), (2, 2, 27, 16), (2, 2, 27, 8), {"enable_gqa": True}),
+    "causal L<S": ((2, 2, 37, 16), (2, 2, 300, 16), (2, 2, 300, 16), {"is_causal": True}),
+    "causal L>S": ((1, 2, 300, 16), (1, 2, 37, 16), (1, 2, 37, 16), {"is_causal": True}),
+    "causal big": ((1, 2, 515, 32), (1, 2, 515, 32), (1, 2, 515, 32), {"is_causal": True}),
+    "window": ((1, 2, 300, 16), (1, 2, 301, 16), (1, 2, 301, 16), {"window": (5, 70)}),
+    "window left only causal": ((1, 1, 333, 16), (1, 1, 333, 16), (1, 1, 333, 16),
+                                {"window": (40, None), "is_causal": True}),
+    "window right only": ((1, 1, 41, 16), (1, 1, 333, 16), (1, 1, 333, 16), {"window": (None, 0)}),
+    "softcap": ((1, 2, 31, 16), (1, 2, 45, 16), (1, 2, 45, 16), {"softcap": 0.3, "scale": 1.0}),
+    "bool mask": ((2, 2, 29, 16), (2, 2, 35, 16), (2, 2, 35, 16), {"mask": "bool full"}),
+    "float mask": ((2, 2, 29, 16), (2, 2, 35, 16), (2, 2, 35, 16), {"mask": "float full"}),
+    "key padding": ((3, 2, 29, 16), (3, 2, 300, 16), (3, 2, 300, 16), {"mask": "key padding"}),
+    "per-head mask": ((2, 3, 29, 16), (2, 3, 35, 16), (2, 3, 35, 16), {"mask": "per head"}),
+    "decode split-K": ((1, 2, 1, 32), (1, 2, 5000, 32), (1, 2, 5000, 32), {}),
+    "decode split-K masked": ((1, 1, 3, 16), (1, 1, 4100, 16), (1, 1, 4100, 16),
+                              {"mask": "key padding", "window": (None, 2500)}),
+}
+SMALL = {
+    "plain odd": ((1, 2, 7, 5), (1, 2, 9, 5), (1, 2, 9, 5), {}),
+    "gqa causal": ((1, 4, 9, 8), (1, 2, 13, 8), (1, 2, 13, 3), {"enable_gqa": True, "is_causal": True}),
+    "key padding window softcap": ((2, 1, 5, 16), (2, 1, 16, 16), (2, 1, 16, 16),
+                                   {"mask": "key padding", "window": (2, 1), "softcap": 0.5}),
+}
+
+
+def make_mask(kind, rng, B, H, L, S, dtype):
+    if kind == "bool full":
+        m = rng.random((B, H, L, S)) < 0.7
+        m[0, 0, 3] = False  # one fully masked row
+        return m
+    if kind == "float full":
+        m = rng.standard_normal((L, S)).astype(dtype)
+        m[rng.random((L, S)) < 0.2] = -np.inf
+        return m
+    if kind == "key padding":
+        m = np.ones((B, 1, 1, S), bool)
+        for b in range(B):
+            m[b, ..., S - 1 - b * (S // 4):] = False
+        return m
+    if kind == "per head":
+        return np.where(rng.random((1, H, L, S)) < 0.5, 0.0, -3.0).astype(dtype)
+    raise AssertionError(kind)
+
+
+def run_case(spec, backend, dtype, rng):
+    qs, ks, vs, kw = spec
+    kw = dict(kw)
+    q, k, v = rand(rng, qs, dtype), rand(rng, ks, dtype), rand(rng, vs, dtype)
+    if "mask" in kw:
+        kw["attn_mask"] = make_mask(kw.pop("mask"), rng, qs[0], qs[1], qs[2], ks[2], dtype)
+    return check(backend, dtype, q, k, v, **kw)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_cpu_and_reference_match_oracle(case, dtype, rng):
+    for backend in ("reference", "cpu"):
+        run_case(CASES[case], backend, dtype, rng)
+
+
+@pytest.mark.parametrize("case", sorted(SMALL))
+def test_backend_matches_oracle_small(case, backend, dtype, rng):
+    run_case(SMALL[case], backend, dtype, rng)
+
+
+@pytest.mark.skipif(CUDA_SIM, reason="full-size cases are too slow for the CUDA simulator (SMALL covers it)")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_cuda_matches_oracle(case, dtype, rng):
+    run_case(CASES[case], "cuda", dtype, rng)
+
+
+def test_fast_backends_agree_with_reference_backend(fast_backend, dtype, rng):
+    L, S = (7, 11) if CUDA_SIM else (130, 257)
+    q, k, v = rand(rng, (2, 4, L, 16), dtype), rand(rng, (2, 2, S, 16), dtype), rand(rng, (2, 2, S, 16), dtype)
+    kw = dict(enable_gqa=True, attn_mask=rng.random((2, 1, 1, S)) < 0.8, window=(9, 3), softcap=2.0, return_lse=True)
+    out_r, lse_r = sdpa(q, k, v, backend="reference", **kw)
+    out, lse = sdpa(q, k, v, backend=fast_backend, **kw)
+    assert_close(out, out_r, dtype)
+    assert_close(lse, lse_r, dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# edge cases
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("L,S", [(1, 1), (1, 9), (9, 1)])
+def test_length_one(L, S, backend, dtype, rng):
+    B = 1 if backend == "cuda" and CUDA_SIM else 2
+    q, k, v = rand(rng, (B, 2, L, 8), dtype), rand(rng, (B, 2, S, 8), dtype), rand(rng, (B, 2, S, 4), dtype)
+    check(backend, dtype, q, k, v, is_causal=True)
+    if not (backend == "cuda" and CUDA_SIM):
+        check(backend, dtype, q, k, v)
+
+
+def test_fully_masked_rows_give_zeros_and_minus_inf(backend, dtype, rng):
+    L, S = 5, 7
+    q, k, v = rand(rng, (1, 2, L, 8), dtype), rand(rng, (1, 2, S, 8), dtype), rand(rng, (1, 2, S, 8), dtype)
+    mask = rng.random((1, 2, L, S)) < 0.5
+    mask[0, 0, 1] = False
+    mask[0, 1, 4] = False
+    out, lse = sdpa(q, k, v, attn_mask=mask, return_lse=True, backend=backend)
+    assert np.all(out[0, 0, 1] == 0) and np.all(out[0, 1, 4] == 0)
+    assert lse[0, 0, 1] == -np.inf and lse[0, 1, 4] == -np.inf
+    assert np.all(np.isfinite(out))
+    check(backend, dtype, q, k, v, attn_mask=mask)
+    # all keys hidden by a float mask of -inf, and by a window that sees nothing (L > S, right=0
+    # and left=0 hides every row past S)
+    out, lse = sdpa(q, k, v, attn_mask=np.full((L, S), -np.inf, dtype), return_lse=True, backend=backend)
+    assert np.all(out == 0) and np.all(lse == -np.inf)
+    q2 = rand(rng, (1, 1, 9, 8), dtype)
+    out, lse = sdpa(q2, k[:, :1, :4], v[:, :1, :4], window=(0, 0), return_lse=True, backend=backend)
+    assert np.all(out[0, 0, 4:] == 0) and np.all(lse[0, 0, 4:] == -np.inf)
+    check(backend, dtype, q2, k[:, :1, :4], v[:, :1, :4], window=(0, 0))
+
+
+def test_huge_scores_do_not_overflow(backend, dtype, rng):
+    # D = 1 and scale = 1: every score is one rounded product, the same in every backend
+    L, S = (6, 9) if backend == "cuda" and CUDA_SIM else (40, 300)
+    q = (rng.choice([-1.0, 1.0], (1, 2, L, 1)) * 100).astype(dtype)
+    k = (rng.standard_normal((1, 2, S, 1)) * 100).astype(dtype)
+    v = rand(rng, (1, 2, S, 3), dtype)
+    out, lse = sdpa(q, k, v, scale=1.0, return_lse=True, backend=backend)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(lse))
+    assert np.abs(lse).max() > 1e3
+    check(backend, dtype, q, k, v, scale=1.0)
+
+
+def test_empty_shapes(backend):
+    q, k, v = np.zeros((2, 0, 4)), np.zeros((2, 5, 4)), np.zeros((2, 5, 3))
+    out, lse = sdpa(q, k, v, return_lse=True, backend=backend)
+    assert out.shape == (2, 0, 3) and lse.shape == (2, 0)
+    q = np.ones((2, 3, 4))
+    out, lse = sdpa(q, k[:, :0], v[:, :0], return_lse=True, backend=backend)  # no keys at all
+    assert np.all(out == 0) and out.shape == (2, 3, 3) and np.all(lse == -np.inf)
+
+
+def test_broadcasting_of_leading_dimensions(rng):
+    q = rand(rng, (5, 8), np.float64)  # no batch: broadcast over key's batch / heads
+    k, v = rand(rng, (2, 3, 7, 8), np.float64), rand(rng, (2, 3, 7, 4), np.float64)
+    out = sdpa(q, k, v, backend="cpu")
+    assert out.shape == (2, 3, 5, 4)
+    assert_close(out, naive(q, k, v)[0])
+    # multi-query attention: one key / value head for all query heads (read in place)
+    q = rand(rng, (2, 4, 5, 8), np.float64)
+    out = sdpa(q, k[:, :1], v[:, :1], backend="cpu")
+    assert_close(out, naive(q, k[:, :1], v[:, :1])[0])
+    # extra leading dimensions with gqa
+    q, k, v = rand(rng, (2, 1, 4, 3, 8), np.float64), rand(rng, (3, 2, 5, 8), np.float64), rand(rng, (3, 2, 5, 2), np.float64)
+    out = sdpa(q, k, v, enable_gqa=True, backend="cpu")
+    assert out.shape == (2, 3, 4, 3, 2)
+    exp = naive(np.broadcast_to(q, (2, 3, 4, 3, 8)), k, v, enable_gqa=True)[0]
+    assert_close(out, exp)
+
+
+def test_float64_mask_with_float32_inputs_and_lists(rng):
+    q, k, v = rand(rng, (1, 4, 6, 8), np.float32), rand(rng, (1, 4, 7, 8), np.float32), rand(rng, (1, 4, 7, 8), np.float32)
+    mask = rng.standard_normal((6, 7))
+    out = sdpa(q, k, v, attn_mask=mask, backend="cpu")
+    assert out.dtype == np.float32
+    assert_close(out, naive(q, k, v, mask=mask)[0], np.float32)
+    out = sdpa(q[0, 0].tolist(), k[0, 0].tolist(), v[0, 0].tolist(), backend="cpu")  # nested lists
+    assert out.dtype == np.float64
+
+
+def test_non_contiguous_inputs_are_not_modified(rng):
+    base = rand(rng, (2, 9, 3, 16), np.float32)
+    q = base.transpose(0, 2, 1, 3)  # [2, 3, 9, 16] view
+    k, v = base[:, ::-1].transpose(0, 2, 1, 3), base.transpose(0, 2, 1, 3)[..., ::2]
+    copy = base.copy()
+    out = sdpa(q, k, v, is_causal=True, backend="cpu")
+    np.testing.assert_array_equal(base, copy)
+    assert_close(out, naive(q, k, v, is_causal=True)[0], np.float32)
+
+
+def test_results_do_not_depend_on_thread_count(rng):
+    import numba
+
+    q, k, v = rand(rng, (2, 3, 300, 32), np.float32), rand(rng, (2, 3, 400, 32), np.float32), rand(rng, (2, 3, 400, 32), np.float32)
+    saved = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = sdpa(q, k, v, is_causal=True, backend="cpu")
+        one_d = sdpa(q[:1, :1, :1], k[:1, :1], v[:1, :1], backend="cpu")
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = sdpa(q, k, v, is_causal=True, backend="cpu")
+        many_d = sdpa(q[:1, :1, :1], k[:1, :1], v[:1, :1], backend="cpu")
+    finally:
+        numba.set_num_threads(saved)
+    np.testing.assert_array_equal(one, many)
+    np.testing.assert_array_equal(one_d, many_d)
+
+
+def test_device_array_input_picks_cuda(rng):
+    from numba import cuda
+
+    q, k, v = rand(rng, (1, 2, 4, 8), np.float32), rand(rng, (1, 2, 5, 8), np.float32), rand(rng, (1, 2, 5, 8), np.float32)
+    dq, dk, dv = cuda.to_device(q), cuda.to_device(k), cuda.to_device(v)
+    if CUDA_SIM:  # simulator arrays have no __cuda_array_interface__: "auto" cannot see them
+        out = sdpa(dq, dk, dv, attn_mask=np.ones((5,), bool), backend="cuda")
+    else:
+        out = sdpa(dq, dk, dv, attn_mask=np.ones((5,), bool))
+        assert hasattr(out, "__cuda_array_interface__")
+    host = out.copy_to_host() if hasattr(out, "copy_to_host") else np.asarray(out)
+    assert_close(host, naive(q, k, v)[0], np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# properties
+# ----------------------------------------------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(
+    L=st.integers(1, 9), S=st.integers(1, 12), D=st.integers(1, 8),
+    shift=st.floats(-30, 30), seed=st.integers(0, 2**32 - 1), backend=st.sampled_from(["reference", "cpu"]),
+)
+def test_adding_a_constant_to_a_mask_row_changes_only_lse(L, S, D, shift, seed, backend):
+    rng = np.random.default_rng(seed)
+    q, k, v = rand(rng, (L, D), np.float64), rand(rng, (S, D), np.float64), rand(rng, (S, 3), np.float64)
+    mask = rng.standard_normal((L, S))
+    out, lse = sdpa(q, k, v, attn_mask=mask, return_lse=True, backend=backend)
+    out2, lse2 = sdpa(q, k, v, attn_mask=mask + shift, return_lse=True, backend=backend)
+    np.testing.assert_allclose(out2, out, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(lse2, lse + shift, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(L=st.integers(1, 8), S=st.integers(1, 10), seed=st.integers(0, 2**32 - 1))
+def test_output_is_a_convex_combination_of_values(L, S, seed):
+    rng = np.random.default_rng(seed)
+    q, k, v = rand(rng, (2, L, 4), np.float32, 3), rand(rng, (2, S, 4), np.float32, 3), rand(rng, (2, S, 5), np.float32)
+    out = sdpa(q, k, v, backend="cpu")
+    lo, hi = v.min(axis=1, keepdims=True), v.max(axis=1, keepdims=True)
+    assert np.all(out >= lo - 1e-5) and np.all(out <= hi + 1e-5)
+
+
+# ----------------------------------------------------------------------------------------------
+# multi-head attention and positional encoding
+# ----------------------------------------------------------------------------------------------
+def mha_oracle(xq, xkv, wq, wk, wv, wo, H, biases=None, mask=None, is_causal=False):
+    bq, bk, bv, bo = biases if biases is not None else (0, 0, 0, 0)
+    B, L, E = xq.shape
+    S = xkv.shape[1]
+    q = (xq @ wq.T + bq).reshape(B, L, H, E // H).transpose(0, 2, 1, 3)
+    k = (xkv @ wk.T + bk).reshape(B, S, H, E // H).transpose(0, 2, 1, 3)
+    v = (xkv @ wv.T + bv).reshape(B, S, H, E // H).transpose(0, 2, 1, 3)
+    o = naive(q, k, v, mask=mask, is_causal=is_causal)[0]
+    return o.transpose(0, 2, 1, 3).reshape(B, L, E) @ wo.T + bo
+
+
+def test_multi_head_attention(backend, dtype, rng):
+    B, L, S, E, H = (1, 5, 6, 8, 2) if backend == "cuda" and CUDA_SIM else (2, 7, 9, 12, 3)
+    xq, xkv = rand(rng, (B, L, E), dtype), rand(rng, (B, S, E), dtype)
+    ws = [rand(rng, (E, E), dtype, 0.3) for _ in range(4)]
+    biases = tuple(rand(rng, (E,), dtype) for _ in range(4))
+    out = bf.multi_head_attention(xq, xkv, *ws, H, biases=biases, backend=backend)
+    assert out.dtype == dtype and out.shape == (B, L, E)
+    assert_close(out, mha_oracle(xq, xkv, *ws, H, biases=biases), dtype)
+    kpm = np.ones((B, 1, 1, S), bool)
+    kpm[0, ..., -2:] = False
+    out = bf.multi_head_attention(xq, xkv, *ws, H, mask=kpm, backend=backend)
+    assert_close(out, mha_oracle(xq, xkv, *ws, H, mask=kpm), dtype)
+    out = bf.multi_head_attention(xq, xq, *ws, H, is_causal=True, backend=backend)
+    assert_close(out, mha_oracle(xq, xq, *ws, H, is_causal=True), dtype)
+
+
+def test_positional_encoding_matches_formula():
+    pe = bf.sinusoidal_positional_encoding(50, 7)
+    assert pe.shape == (50, 7) and pe.dtype == np.float64
+    for pos, i in [(0, 0), (1, 0), (3, 1), (17, 2), (49, 3), (49, 6), (10, 5)]:
+        angle = pos / 10000 ** ((i - i % 2) / 7)
+        assert pe[pos, i] == pytest.approx(math.sin(angle) if i % 2 == 0 else math.cos(angle), rel=1e-12, abs=1e-15)
+    pe32 = bf.sinusoidal_positional_encoding(4, 6, dtype=np.float32)
+    assert pe32.dtype == np.float32
+    assert_close(pe32, bf.sinusoidal_positional_encoding(4, 6), np.float32)
+    assert bf.sinusoidal_positional_encoding(0, 4).shape == (0, 4)
+    assert bf.sinusoidal_positional_encoding(3, 1)[:, 0].tolist() == pytest.approx([0, math.sin(1), math.sin(2)])
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input
+# ----------------------------------------------------------------------------------------------
+Q = np.zeros((2, 4, 5, 8), np.float32)
+K = np.zeros((2, 4, 6, 8), np.float32)
+V = np.zeros((2, 4, 6, 3), np.float32)
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,exc,match",
+    [
+        ((Q, K[..., :7], V), {}, ValueError, "key"),
+        ((Q, K, V[..., :5, :]), {}, ValueError, "value"),
+        ((Q, K, V), {"attn_mask": np.ones((5, 5), bool)}, ValueError, "attn_mask"),
+        ((Q, K, V), {"attn_mask": np.ones((3, 4, 5, 6), bool)}, ValueError, "attn_mask"),
+        ((Q, K, V), {"attn_mask": np.ones((5, 6), np.int32)}, TypeError, "attn_mask"),
+        ((Q, K, V), {"attn_mask": np.full((5, 6), np.nan, np.float32)}, ValueError, "attn_mask"),
+        ((Q, K, V), {"attn_mask": np.ones((5, 6), bool), "is_causal": True}, ValueError, "attn_mask"),
+        ((Q, K[:, :3], V[:, :3]), {"enable_gqa": True}, ValueError, "heads"),
+        ((Q, K[:, :2], V[:, :1]), {"enable_gqa": True}, ValueError, "heads"),
+        ((Q, K[:, :2], V[:, :2]), {}, ValueError, "enable_gqa"),
+        ((Q, K, V), {"window": (-1, 3)}, ValueError, "window"),
+        ((Q, K, V), {"window": (2, -5)}, ValueError, "window"),
+        ((Q, K, V), {"window": (1.5, 2)}, TypeError, "window"),
+        ((Q, K, V), {"window": (1, 2, 3)}, ValueError, "window"),
+        ((Q, K, V), {"window": 3}, TypeError, "window"),
+        ((Q, K, V.astype(np.float64)), {}, TypeError, "value"),
+        ((Q.astype(np.int64), K, V), {}, TypeError, "query"),
+        ((Q, K.astype(np.float16), V), {}, TypeError, "key"),
+        ((Q, K, V), {"scale": float("nan")}, ValueError, "scale"),
+        ((Q, K, V), {"scale": float("inf")}, ValueError, "scale"),
+        ((Q, K, V), {"scale": 0.0}, ValueError, "scale"),
+        ((Q, K, V), {"scale": -1.0}, ValueError, "scale"),
+        ((Q, K, V), {"scale": "1"}, TypeError, "scale"),
+        ((Q, K, V), {"softcap": 0.0}, ValueError, "softcap"),
+        ((Q, K, V), {"softcap": -2.0}, ValueError, "softcap"),
+        ((Q[0, 0, 0], K[0, 0], V[0, 0]), {}, ValueError, "query"),
+        ((Q[0], K[0], V[0, 0]), {"enable_gqa": True}, ValueError, "value"),
+        ((Q[..., :0], K[..., :0], V), {}, ValueError, "query"),
+        ((Q, K, V), {"is_causal": 1}, TypeError, "is_causal"),
+        ((Q, K, V), {"backend": "gpu"}, ValueError, "backend"),
+        ((Q, K, V), {"return_lse": "yes"}, TypeError, "return_lse"),
+    ],
+)
+def test_sdpa_bad_input(args, kwargs, exc, match):
+    copies = [a.copy() for a in args]
+    with pytest.raises(exc, match=match):
+        sdpa(*args, **kwargs)
+    for a, c in zip(args, copies):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_mha_bad_input(rng):
+    xq, xkv, w = np.zeros((2, 3, 6)), np.zeros((2, 4, 6)), np.zeros((6, 6))
+    with pytest.raises(ValueError, match="num_heads"):
+        bf.multi_head_attention(xq, xkv, w, w, w, w, 4)
+    with pytest.raises(ValueError, match="num_heads"):
+        bf.multi_head_attention(xq, xkv, w, w, w, w, 0)
+    with pytest.raises(TypeError, match="num_heads"):
+        bf.multi_head_attention(xq, xkv, w, w, w, w, 2.0)
+    with pytest.raises(ValueError, match="w_k"):
+        bf.multi_head_attention(xq, xkv, w, w[:5], w, w, 2)
+    with pytest.raises(ValueError, match="x_kv"):
+        bf.multi_head_attention(xq, xkv[:1], w, w, w, w, 2)
+    with pytest.raises(ValueError, match="x_q"):
+        bf.multi_head_attention(xq[0], xkv, w, w, w, w, 2)
+    with pytest.raises(TypeError, match="w_o"):
+        bf.multi_head_attention(xq, xkv, w, w, w, w.astype(np.float32), 2)
+    with pytest.raises(TypeError, match="biases"):
+        bf.multi_head_attention(xq, xkv, w, w, w, w, 2, biases=(np.zeros(6),) * 3)
+    with pytest.raises(ValueError, match=r"biases\[2\]"):
+        bf.multi_head_attention(xq, xkv, w, w, w, w, 2, biases=(np.zeros(6), np.zeros(6), np.zeros(5), np.zeros(6)))
+
+
+def test_positional_encoding_bad_input():
+    with pytest.raises(ValueError, match="max_len"):
+        bf.sinusoidal_positional_encoding(-1, 4)
+    with pytest.raises(ValueError, match="d_model"):
+        bf.sinusoidal_positional_encoding(4, 0)
+    with pytest.raises(TypeError, match="dtype"):
+        bf.sinusoidal_positional_encoding(4, 4, dtype=np.int32)
+    with pytest.raises(TypeError, match="max_len"):
+        bf.sinusoidal_positional_encoding(4.0, 4)
