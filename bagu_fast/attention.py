@@ -60,7 +60,7 @@ def _broadcast(shapes: Sequence[tuple], names: str, hint: str = "") -> tuple:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
         raise ValueError(
-            f"{names} have leading (batch / head) dimensions {' , '.join(map(str, shapes))} that do not "
+            f"{names} have leading (batch / head) dimensions {', '.join(map(str, shapes))} that do not "
             f"broadcast together{hint}"
         ) from None
 
@@ -94,7 +94,7 @@ def _flag(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, heads: int, on_device: bool):
+def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, on_device: bool):
     """Check ``attn_mask`` against ``full = batch + (heads, L, S)`` and return the kernel's
     ``[Bm, Hm, Lm, S]`` additive mask of ``dtype`` (size-1 dimensions kept, never expanded to L x S
     when the user's mask does not have them)."""
@@ -107,18 +107,14 @@ def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, heads:
         fits = False
     if not fits:
         raise ValueError(f"attn_mask of shape {tuple(mask.shape)} does not broadcast to {full} ([..., L, S])")
-    L, S = full[-2], full[-1]
+    S = full[-1]
     host = _host(mask)  # masks are read on the host: the bool -> 0/-inf conversion and checks
     if host.dtype != np.bool_ and (np.isnan(host).any() or np.isposinf(host).any()):
         raise ValueError("attn_mask must not hold NaN or +inf (use -inf or False to hide a key)")
     shape = (1,) * (len(full) - host.ndim) + tuple(host.shape)
     host = host.reshape(shape)
     lead, hm, lm = shape[:-3], shape[-3], shape[-2]
-    B = int(np.prod(batch, dtype=np.int64))
-    if all(d == 1 for d in lead):
-        bm = 1
-    else:
-        bm = B
+    bm = 1 if all(d == 1 for d in lead) else int(np.prod(batch, dtype=np.int64))
     target = (batch if bm > 1 else (1,) * len(batch)) + (hm, lm, S)
     host = np.broadcast_to(host, target)
     if host.dtype == np.bool_:
@@ -189,7 +185,7 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
     mask = None
     if attn_mask is not None:
         m = _dispatch.prepare_array(attn_mask, "attn_mask")
-        mask = _additive_mask(m, dtype, batch + (heads, L, S), batch, heads, on_device)
+        mask = _additive_mask(m, dtype, batch + (heads, L, S), batch, on_device)
     return backend, (q, k, v, mask, is_causal, scale, wl, wr, softcap), out_lead + (L,), Dv, dtype
 
 

@@ -143,6 +143,11 @@ CASES = {
     "key padding": ((3, 2, 29, 16), (3, 2, 300, 16), (3, 2, 300, 16), {"mask": "key padding"}),
     "per-head mask": ((2, 3, 29, 16), (2, 3, 35, 16), (2, 3, 35, 16), {"mask": "per head"}),
     "decode split-K": ((1, 2, 1, 32), (1, 2, 5000, 32), (1, 2, 5000, 32), {}),
+    "gqa decode per-head mask": ((1, 8, 3, 16), (1, 2, 4100, 16), (1, 2, 4100, 16),
+                                 {"enable_gqa": True, "mask": "per head"}),
+    "gqa blocks of several heads": ((8, 8, 50, 8), (8, 2, 37, 8), (8, 2, 37, 8),
+                                    {"enable_gqa": True, "mask": "per head", "window": (3, 5)}),
+    "gqa causal odd": ((2, 6, 133, 16), (2, 3, 140, 16), (2, 3, 140, 4), {"enable_gqa": True, "is_causal": True}),
     "decode split-K masked": ((1, 1, 3, 16), (1, 1, 4100, 16), (1, 1, 4100, 16),
                               {"mask": "key padding", "window": (None, 2500)}),
 }
@@ -487,3 +492,52 @@ def test_positional_encoding_bad_input():
         bf.sinusoidal_positional_encoding(4, 4, dtype=np.int32)
     with pytest.raises(TypeError, match="max_len"):
         bf.sinusoidal_positional_encoding(4.0, 4)
+
+
+# ----------------------------------------------------------------------------------------------
+# cpu kernel internals: the float32 exp and the row maximum
+# ----------------------------------------------------------------------------------------------
+def test_cpu_float32_exp_is_accurate_and_keeps_inf_nan_semantics():
+    from numba import njit
+
+    from bagu_fast.kernels.cpu import attention as cpu
+
+    @njit
+    def exp_shift(row, shift):
+        return cpu._exp_shift_sum(row, row.size, shift)
+
+    x = np.concatenate([-np.geomspace(1e-8, 100.0, 2000), [0.0, -np.inf, -86.9, -87.1]]).astype(np.float32)
+    row = x.copy()
+    total = exp_shift(row, np.float32(0.0))
+    expected = np.exp(x.astype(np.float64))
+    expected[x < -87] = 0.0  # below e^-87 the kernel flushes to zero (never matters after a max shift)
+    np.testing.assert_allclose(row, expected, rtol=5e-7, atol=1e-38)
+    assert row[-3] == 0.0 and total == pytest.approx(expected.sum(), rel=1e-6)
+    nan_row = np.array([0.0, np.nan, -1.0], np.float32)
+    exp_shift(nan_row, np.float32(0.0))
+    assert np.isnan(nan_row[1])
+
+
+@pytest.mark.skipif(__import__("platform").machine() not in ("x86_64", "AMD64"), reason="x86 assembly check")
+def test_cpu_exp_and_max_loops_vectorise():
+    import re
+
+    from numba import njit
+
+    from bagu_fast.kernels.cpu import attention as cpu
+
+    @njit
+    def exp_shift(row, shift):
+        return cpu._exp_shift_sum(row, row.size, shift)
+
+    @njit
+    def row_max(row):
+        return cpu._row_max(row, row.size, row[0])
+
+    row = np.zeros(64, np.float32)
+    exp_shift(row, np.float32(0.0))
+    row_max(row)
+    asm_exp = exp_shift.inspect_asm(exp_shift.signatures[0])
+    asm_max = row_max.inspect_asm(row_max.signatures[0])
+    assert re.search(r"\bv?(fmadd\w*|mul)ps\b", asm_exp), "float32 exp loop is not vectorised"
+    assert re.search(r"\bv?maxps\b", asm_max), "row max loop is not vectorised"

@@ -2,17 +2,21 @@
 
 Raw signature and semantics: see :mod:`bagu_fast.kernels.reference.attention`.
 
-Work is split into tasks of (batch, head, block of ``br`` query rows) run with ``prange``.  Each
-task walks the key blocks of ``bc`` keys it can see (blocks entirely above the causal diagonal or
-outside the sliding window are skipped, not masked), computes the score tile ``Q_blk K_blk^T``
-with BLAS (``np.dot``), keeps a running row maximum and row sum, rescales its ``br x Dv``
-accumulator when the maximum grows, adds ``P V_blk`` (BLAS again) and divides once at the end.
-Nothing of size ``L x S`` is ever allocated: the extra memory is a few tiles per thread.
+Work is split into tasks of (batch, kv head, block of ``br`` rows) run with ``prange``.  The query
+heads sharing a kv head are adjacent in ``q``, so ``q`` is viewed as ``[B, Hkv, group * L, D]``
+and a row block may hold several whole query heads when ``L`` is short (grouped-query decoding
+then reads each key / value once, not once per query head).  Each task walks the key tiles of
+``bc`` keys it can see (tiles entirely above the causal diagonal or outside the sliding window
+are skipped, not masked), computes the score tile ``Q_blk K_tile^T`` with BLAS (``np.dot``),
+keeps a running row maximum and row sum, rescales its ``br x Dv`` accumulator when the maximum
+grows, adds ``P V_tile`` (BLAS again) and divides once at the end.  Nothing of size ``L x S`` is
+ever allocated: the extra memory is a few tiles per thread.
 
 When there are fewer tasks than ``_MIN_TASKS`` (decoding: one query row, few heads) the keys are
 split into chunks as well (split-K); the partial maxima / sums / accumulators are merged in a
 second pass.  Block sizes and the split depend on the shapes only, so results do not depend on
-the number of threads.
+the number of threads; tasks are handed out one at a time (chunk size 1) because causal and
+windowed tasks differ in cost.
 
 BLAS is held to one thread while the kernel runs (threadpoolctl): the parallelism is ``prange``'s.
 ``exp`` for float32 is a vectorisable Cody–Waite + polynomial implementation (Numba has no SVML
@@ -26,13 +30,15 @@ import math
 import threading
 
 import numpy as np
+import numba
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
 BR = 256  # query rows per task (at most)
-BR_CAUSAL = 128  # ... when causal
+BR_CAUSAL = 256  # ... when causal (the diagonal square is sliced, see _DIAG_ROWS)
 BC = 256  # keys per tile
+_DIAG_ROWS = 64  # causal: the diagonal square of a row block is done in slices of this many rows
 _MIN_TASKS = 16  # fewer (batch, head, query-block) tasks than this: also split the keys
 _MIN_SPLIT_KEYS = 1024  # ... into chunks of at least this many keys
 
@@ -70,7 +76,7 @@ def _pow2_f32(typingctx, n):
     return types.float32(types.float32), codegen
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _exp_nonpos32(x):
     """e^x for float32 x <= 0 (or -inf -> 0); relative error ~1e-7; branch-free, vectorises."""
     xc = _LO32 if x < _LO32 else x  # NaN stays NaN
@@ -127,7 +133,7 @@ def _max_fast(typingctx, a, b):
     return a(a, b), codegen
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _row_max(row, n, start):
     mx = start
     for j in range(n):
@@ -135,7 +141,7 @@ def _row_max(row, n, start):
     return mx
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _key_range(i0, i1, S, is_causal, wl, wr):
     """Keys [lo, hi) that any query row in [i0, i1) can see."""
     lo, hi = 0, S
@@ -148,23 +154,27 @@ def _key_range(i0, i1, S, is_causal, wl, wr):
     return lo, max(lo, hi)
 
 
-@njit(inline="always")
-def _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
-                  b, h, hk, i0, i1, klo, khi, bc, qs, sbuf, pv, acc, m, l):
-    """Accumulate keys [klo, khi) into (acc, m, l) for query rows [i0, i1) of (b, h)."""
-    nr = i1 - i0
-    D = q.shape[3]
+@njit(cache=True, nogil=True)
+def _attend_block(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, group,
+                  b, hk, R0, R1, klo, khi, bc, qs, sbuf, pv, acc, m, l):
+    """Accumulate keys [klo, khi) into (acc, m, l) for rows [R0, R1) of kv head (b, hk).
+
+    ``qv`` is q viewed as ``[B, Hkv, group * L, D]``: row ``R`` is query position ``R % L`` of
+    query head ``hk * group + R // L`` (the query heads sharing a kv head are adjacent in q).
+    """
+    nr = R1 - R0
+    D = qv.shape[3]
     Dv = v.shape[3]
-    dt = q.dtype.type
+    dt = qv.dtype.type
     neg_inf = dt(-np.inf)
     cap = dt(softcap)
     inv_cap = dt(1.0 / softcap) if softcap > 0.0 else dt(0.0)
+    pmin, pmax = _positions(R0, R1, L)
     qsv = qs[: nr * D].reshape((nr, D))
     for r in range(nr):
         for d in range(D):
-            qsv[r, d] = q[b, h, i0 + r, d] * dt(scale)
+            qsv[r, d] = qv[b, hk, R0 + r, d] * dt(scale)
     bm = b if mask.shape[0] > 1 else 0
-    hm = h if mask.shape[1] > 1 else 0
     for j0 in range(klo, khi, bc):
         j1 = min(j0 + bc, khi)
         nc = j1 - j0
@@ -172,19 +182,20 @@ def _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
         np.dot(qsv, k[b, hk][j0:j1].T, s)
         # is every (row, key) of this tile structurally visible?
         full = True
-        if is_causal and j1 - 1 > i0:
+        if is_causal and j1 - 1 > pmin:
             full = False
-        if wr >= 0 and j1 - 1 > i0 + wr:
+        if wr >= 0 and j1 - 1 > pmin + wr:
             full = False
-        if wl >= 0 and j0 < i1 - 1 - wl:
+        if wl >= 0 and j0 < pmax - wl:
             full = False
         for r in range(nr):
-            i = i0 + r
+            i = (R0 + r) % L
             row = s[r]
             if softcap > 0.0:
                 for j in range(nc):
                     row[j] = cap * np.tanh(row[j] * inv_cap)
             if has_mask:
+                hm = hk * group + (R0 + r) // L if mask.shape[1] > 1 else 0
                 mrow = mask[bm, hm, i if mask.shape[2] > 1 else 0, j0:j1]
                 for j in range(nc):
                     row[j] += mrow[j]
@@ -195,12 +206,12 @@ def _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
                 if wr >= 0:
                     hi = min(hi, i + wr + 1)
                 if wl >= 0:
-                    lo = max(lo, i - wl)
+                    lo = min(max(lo, i - wl), j1)  # stay inside this row of the tile
                 if hi < lo:
                     hi = lo
                 for j in range(j0, lo):
                     row[j - j0] = neg_inf
-                for j in range(max(hi, lo), j1):
+                for j in range(hi, j1):
                     row[j - j0] = neg_inf
             mnew = _row_max(row, nc, m[r])
             if mnew == neg_inf:  # nothing visible yet: contributes nothing
@@ -223,90 +234,131 @@ def _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
                 acc[r, d] += pvv[r, d]
 
 
-@njit(inline="always")
-def _finish_row(acc, m, l, r, out, lse, b, h, i):
+@njit(inline="always", cache=True)
+def _positions(R0, R1, L):
+    """Smallest and largest query position among rows [R0, R1)."""
+    if R0 // L == (R1 - 1) // L:
+        return R0 % L, (R1 - 1) % L
+    return 0, L - 1
+
+
+@njit(inline="always", cache=True)
+def _n_blocks(L, group, br):
+    """Row blocks per kv head: ``br``-row blocks inside each query head when L >= br, else
+    blocks of whole query heads (decoding with grouped heads: one pass over the keys)."""
+    if L >= br:
+        return group * ((L + br - 1) // br)
+    hpb = br // L
+    return (group + hpb - 1) // hpb
+
+
+@njit(inline="always", cache=True)
+def _block_rows(t, L, group, br):
+    """Rows [R0, R1) of block ``t`` of a kv head (see _n_blocks)."""
+    if L >= br:
+        per_head = (L + br - 1) // br
+        hh = t // per_head
+        i0 = (t % per_head) * br
+        return hh * L + i0, hh * L + min(i0 + br, L)
+    rows = (br // L) * L
+    return t * rows, min((t + 1) * rows, group * L)
+
+
+@njit(inline="always", cache=True)
+def _finish_row(acc, m, l, r, outv, lsev, b, hk, R):
     Dv = acc.shape[1]
     if l[r] > 0:
         inv = 1.0 / l[r]
         for d in range(Dv):
-            out[b, h, i, d] = acc[r, d] * inv
-        lse[b, h, i] = m[r] + math.log(l[r])
+            outv[b, hk, R, d] = acc[r, d] * inv
+        lsev[b, hk, R] = m[r] + math.log(l[r])
     else:
         for d in range(Dv):
-            out[b, h, i, d] = 0.0
-        lse[b, h, i] = -np.inf
+            outv[b, hk, R, d] = 0.0
+        lsev[b, hk, R] = -np.inf
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _sdpa_blocks(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, br, bc, out, lse):
-    """One task per (batch, head, query block), all its keys."""
-    B, Hq, L, D = q.shape
-    group = Hq // k.shape[1]
+def _sdpa_blocks(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, br, bc, outv, lsev):
+    """One task per (batch, kv head, row block), all its keys."""
+    B, Hkv, R, D = qv.shape
+    group = R // L
     S = k.shape[2]
     Dv = v.shape[3]
-    nqb = (L + br - 1) // br
-    for t in prange(B * Hq * nqb):
-        b = t // (Hq * nqb)
-        h = (t // nqb) % Hq
-        i0 = (t % nqb) * br
-        i1 = min(i0 + br, L)
-        nr = i1 - i0
-        qs = np.empty(br * D, q.dtype)
-        sbuf = np.empty(br * bc, q.dtype)
-        pv = np.empty(br * Dv, q.dtype)
-        acc = np.zeros((nr, Dv), q.dtype)
-        m = np.full(nr, -np.inf, q.dtype)
-        l = np.zeros(nr, q.dtype)
-        klo, khi = _key_range(i0, i1, S, is_causal, wl, wr)
-        _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
-                      b, h, h // group, i0, i1, klo, khi, bc, qs, sbuf, pv, acc, m, l)
+    nblk = _n_blocks(L, group, br)
+    for t in prange(B * Hkv * nblk):
+        b = t // (Hkv * nblk)
+        hk = (t // nblk) % Hkv
+        R0, R1 = _block_rows(t % nblk, L, group, br)
+        nr = R1 - R0
+        qs = np.empty(br * D, qv.dtype)
+        sbuf = np.empty(br * bc, qv.dtype)
+        pv = np.empty(br * Dv, qv.dtype)
+        acc = np.zeros((nr, Dv), qv.dtype)
+        m = np.full(nr, -np.inf, qv.dtype)
+        l = np.zeros(nr, qv.dtype)
+        pmin, pmax = _positions(R0, R1, L)
+        klo, khi = _key_range(pmin, pmax + 1, S, is_causal, wl, wr)
+        if is_causal and pmax - pmin + 1 == nr and nr > _DIAG_ROWS and pmin < khi:
+            # causal block inside one head: the keys left of the diagonal are seen by every row;
+            # the diagonal square [pmin, khi) goes in row slices that stop at their own diagonal
+            diag = max(klo, pmin)
+            _attend_block(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, group,
+                          b, hk, R0, R1, klo, diag, bc, qs, sbuf, pv, acc, m, l)
+            for r0 in range(0, nr, _DIAG_ROWS):
+                r1 = min(r0 + _DIAG_ROWS, nr)
+                _attend_block(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, group,
+                              b, hk, R0 + r0, R0 + r1, diag, min(khi, pmin + r1), bc, qs, sbuf, pv,
+                              acc[r0:r1], m[r0:r1], l[r0:r1])
+        else:
+            _attend_block(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, group,
+                          b, hk, R0, R1, klo, khi, bc, qs, sbuf, pv, acc, m, l)
         for r in range(nr):
-            _finish_row(acc, m, l, r, out, lse, b, h, i0 + r)
+            _finish_row(acc, m, l, r, outv, lsev, b, hk, R0 + r)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _sdpa_split(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, br, bc, nsplit, out, lse):
-    """Split-K: one task per (batch, head, query block, key chunk), then a merge pass."""
-    B, Hq, L, D = q.shape
-    group = Hq // k.shape[1]
+def _sdpa_split(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, br, bc, nsplit, outv, lsev):
+    """Split-K: one task per (batch, kv head, row block, key chunk), then a merge pass."""
+    B, Hkv, R, D = qv.shape
+    group = R // L
     S = k.shape[2]
     Dv = v.shape[3]
-    nqb = (L + br - 1) // br
-    ntask = B * Hq * nqb
-    pacc = np.zeros((ntask, nsplit, br, Dv), q.dtype)
-    pm = np.full((ntask, nsplit, br), -np.inf, q.dtype)
-    pl = np.zeros((ntask, nsplit, br), q.dtype)
+    nblk = _n_blocks(L, group, br)
+    ntask = B * Hkv * nblk
+    pacc = np.zeros((ntask, nsplit, br, Dv), qv.dtype)
+    pm = np.full((ntask, nsplit, br), -np.inf, qv.dtype)
+    pl = np.zeros((ntask, nsplit, br), qv.dtype)
     for u in prange(ntask * nsplit):
         t = u // nsplit
         c = u % nsplit
-        b = t // (Hq * nqb)
-        h = (t // nqb) % Hq
-        i0 = (t % nqb) * br
-        i1 = min(i0 + br, L)
-        nr = i1 - i0
-        klo, khi = _key_range(i0, i1, S, is_causal, wl, wr)
+        b = t // (Hkv * nblk)
+        hk = (t // nblk) % Hkv
+        R0, R1 = _block_rows(t % nblk, L, group, br)
+        nr = R1 - R0
+        pmin, pmax = _positions(R0, R1, L)
+        klo, khi = _key_range(pmin, pmax + 1, S, is_causal, wl, wr)
         # chunk c of [klo, khi), chunk boundaries on multiples of bc
-        nblk = (khi - klo + bc - 1) // bc
-        per = (nblk + nsplit - 1) // nsplit
+        nkb = (khi - klo + bc - 1) // bc
+        per = (nkb + nsplit - 1) // nsplit
         c0 = min(khi, klo + c * per * bc)
         c1 = min(khi, klo + (c + 1) * per * bc)
         if c1 <= c0:
             continue
-        qs = np.empty(br * D, q.dtype)
-        sbuf = np.empty(br * bc, q.dtype)
-        pv = np.empty(br * Dv, q.dtype)
-        _attend_block(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap,
-                      b, h, h // group, i0, i1, c0, c1, bc, qs, sbuf, pv,
+        qs = np.empty(br * D, qv.dtype)
+        sbuf = np.empty(br * bc, qv.dtype)
+        pv = np.empty(br * Dv, qv.dtype)
+        _attend_block(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, group,
+                      b, hk, R0, R1, c0, c1, bc, qs, sbuf, pv,
                       pacc[t, c, :nr], pm[t, c, :nr], pl[t, c, :nr])
     for t in prange(ntask):
-        b = t // (Hq * nqb)
-        h = (t // nqb) % Hq
-        i0 = (t % nqb) * br
-        i1 = min(i0 + br, L)
-        nr = i1 - i0
-        acc = np.zeros((nr, Dv), q.dtype)
-        m = np.full(nr, -np.inf, q.dtype)
-        l = np.zeros(nr, q.dtype)
+        b = t // (Hkv * nblk)
+        hk = (t // nblk) % Hkv
+        R0, R1 = _block_rows(t % nblk, L, group, br)
+        nr = R1 - R0
+        acc = np.zeros((nr, Dv), qv.dtype)
+        m = np.full(nr, -np.inf, qv.dtype)
+        l = np.zeros(nr, qv.dtype)
         for r in range(nr):
             mx = m[r]
             for c in range(nsplit):
@@ -320,7 +372,7 @@ def _sdpa_split(q, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, br, 
                     acc[r, d] += w * pacc[t, c, r, d]
             m[r] = mx
         for r in range(nr):
-            _finish_row(acc, m, l, r, out, lse, b, h, i0 + r)
+            _finish_row(acc, m, l, r, outv, lsev, b, hk, R0 + r)
 
 
 class _OneBlasThread:
@@ -356,16 +408,21 @@ class _OneBlasThread:
 _one_blas_thread = _OneBlasThread()
 
 
-def _tiles(B: int, Hq: int, L: int, S: int, is_causal: bool) -> tuple[int, int, int]:
-    """(query rows per task, keys per tile, key chunks per task) from the shapes alone, so the
+def _tiles(B: int, Hkv: int, group: int, L: int, S: int, is_causal: bool) -> tuple[int, int, int]:
+    """(rows per task, keys per tile, key chunks per task) from the shapes alone, so the
     result never depends on the thread count.  Big tiles keep BLAS efficient; causal attention
-    uses shorter query blocks (less work wasted on the diagonal); too few tasks shrink the query
+    uses shorter row blocks (less work wasted on the diagonal); too few tasks shrink the row
     block, then split the keys (decoding)."""
+    def n_tasks(br):
+        if L >= br:
+            return B * Hkv * group * ((L + br - 1) // br)
+        hpb = br // L
+        return B * Hkv * ((group + hpb - 1) // hpb)
+
     br = BR_CAUSAL if is_causal else BR
-    while br > 16 and B * Hq * ((L + br - 1) // br) < _MIN_TASKS:
+    while br > 16 and n_tasks(br) < _MIN_TASKS:
         br //= 2
-    br = max(1, min(br, L))
-    ntask = B * Hq * ((L + br - 1) // br)
+    ntask = n_tasks(br)
     nsplit = 1
     if ntask < _MIN_TASKS and S >= 2 * _MIN_SPLIT_KEYS:
         nsplit = int(max(1, min((_MIN_TASKS + ntask - 1) // ntask, S // _MIN_SPLIT_KEYS)))
@@ -374,18 +431,34 @@ def _tiles(B: int, Hq: int, L: int, S: int, is_causal: bool) -> tuple[int, int, 
 
 def sdpa(q, k, v, mask, is_causal, scale, window_left, window_right, softcap):
     B, Hq, L, _ = q.shape
-    S, Dv = k.shape[2], v.shape[3]
+    Hkv, S, Dv = k.shape[1], k.shape[2], v.shape[3]
+    group = Hq // Hkv
     out = np.empty((B, Hq, L, Dv), dtype=q.dtype)
     lse = np.empty((B, Hq, L), dtype=q.dtype)
+    if out.size == 0 and lse.size == 0:
+        return out, lse
+    if S == 0:
+        out[...] = 0
+        lse[...] = -np.inf
+        return out, lse
     has_mask = mask is not None
     if not has_mask:
         mask = np.zeros((1, 1, 1, 1), dtype=q.dtype)
-    args = (q, k, v, mask, has_mask, bool(is_causal), float(scale), int(window_left),
-            int(window_right), float(softcap))
-    br, bc, nsplit = _tiles(B, Hq, L, S, bool(is_causal))
-    with _one_blas_thread:
-        if nsplit == 1:
-            _sdpa_blocks(*args, br, bc, out, lse)
-        else:
-            _sdpa_split(*args, br, bc, nsplit, out, lse)
+    # The query heads that share a kv head are adjacent: view them as one block of rows.
+    qv = q.reshape(B, Hkv, group * L, q.shape[3])
+    outv = out.reshape(B, Hkv, group * L, Dv)
+    lsev = lse.reshape(B, Hkv, group * L)
+    args = (qv, k, v, mask, has_mask, bool(is_causal), float(scale), int(window_left),
+            int(window_right), float(softcap), L)
+    br, bc, nsplit = _tiles(B, Hkv, group, L, S, bool(is_causal))
+    # Tasks differ in cost (causal / window): hand them out one at a time, not in equal halves.
+    saved_chunk = numba.set_parallel_chunksize(1)
+    try:
+        with _one_blas_thread:
+            if nsplit == 1:
+                _sdpa_blocks(*args, br, bc, outv, lsev)
+            else:
+                _sdpa_split(*args, br, bc, nsplit, outv, lsev)
+    finally:
+        numba.set_parallel_chunksize(saved_chunk)
     return out, lse

@@ -11,6 +11,11 @@ score.  Patterns longer than 64 symbols use Hyyrö's blocked version (words link
 horizontal +1 / -1 carries).  Bits above the pattern length only ever influence higher bits
 (additions, left shifts), so they are garbage that the final mask ignores.
 
+``insert == delete == w`` with ``substitute >= 2 w`` is the Indel distance
+``w (m + n - 2 LCS)`` (a substitution never beats a delete plus an insert); it runs the
+bit-parallel LCS of Allison–Dix / Hyyrö (2004), ``S = (S + u) | (S & ~u)`` with
+``u = S & match``, through the same kernels (flag ``lcs``).
+
 ``cdist`` vectorises across many patterns at once (the trick behind RapidFuzz's cdist): one side
 (the one that needs fewer vector operations, usually the queries) is sorted by length and cut
 into blocks of ``B`` patterns; a block keeps its masks as ``pm[symbol, lane]`` (built once per
@@ -23,13 +28,21 @@ with ``W`` words and per-lane carries.  Symbols are first mapped to a dense alph
 pattern side (symbols only on the text side share one extra id whose masks are all zero).  Work
 is split into (block, chunk of texts) tasks run with ``prange``.
 
-``cpdist`` runs one pair per iteration (``prange`` over chunks of pairs): common prefix and suffix
-are stripped, the shorter string is the pattern, its masks go to per-chunk scratch (rows indexed
-directly by ``code - min`` when the code range is small, else by local ids from a small open
-addressing hash table) and are cleared again after the pair.
+``cpdist`` runs ``prange`` over chunks of pairs: common prefix and suffix are stripped and the
+shorter string is the pattern.  Single-word pairs are queued and run four at a time, interleaved,
+so that four independent dependency chains fill the core (one pair alone is latency-bound).
+When the chunk's codes span fewer than 255 values a pattern is 64 bytes ``code - min`` and a
+text symbol's match mask is a single vector compare (:func:`_eqmask64`, ``vpcmpeqb`` + ``kmov``):
+no mask table is built or cleared.  Otherwise masks go to per-chunk scratch, rows indexed by
+``code - min`` (small code range) or by local ids from a small open-addressing hash table, and
+are cleared again after the pair.  Long patterns use the blocked algorithm with two columns
+advancing as a wavefront (two independent carry chains).  Nothing is allocated per pair.
 
 Other weights use Wagner–Fischer with one row over the shorter string (insert / delete costs
 swapped when the roles are swapped), after stripping the common affix.
+
+The wrappers check that offsets are non-decreasing positions inside the codes (ValueError
+otherwise), so no kernel can index out of bounds whatever the caller passed.
 
 ``editops`` runs the blocked bit-parallel pass once, keeping ``VP`` / ``VN`` of every column
 (``2 n ceil(m / 64)`` words: 25 MB for two 10 000-symbol strings), and traces back from the end
@@ -43,6 +56,7 @@ changes only how work is split), so results never depend on the number of thread
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import get_num_threads, njit, prange, types
 from numba.extending import intrinsic, overload
 
@@ -57,6 +71,7 @@ _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _LANES = {np.dtype(np.uint8): 256, np.dtype(np.uint16): 128, np.dtype(np.uint32): 64, np.dtype(np.uint64): 64}
 _LANES_MULTI = 32  # lanes per block for patterns longer than 64 (uint64, W words each)
 _STAGE = 32  # texts whose lane results are staged before they are scattered to the output
+_LOCAL_ALPHA = 1024  # cdist: larger pattern alphabets get block-local symbol ids per task
 _DIRECT_PM_WORDS = 1 << 16  # cpdist: masks indexed by code - min when range * words <= this
 _DIRECT_TABLE = 1 << 16  # dense alphabet by lookup table when the code range is at most this
 
@@ -74,6 +89,31 @@ def _popcount(typingctx, x):
 
         return x(x), codegen
     return None
+
+
+@intrinsic
+def _eqmask64(typingctx, pat, off, c):
+    """Bit i set where ``pat[off + i] == c`` for i < 64 (uint8 bytes): one vector compare
+    (vpcmpeqb + kmov on AVX-512, two compares + movemask on AVX2)."""
+    if not (isinstance(pat, types.Array) and pat.dtype == types.uint8 and isinstance(off, types.Integer)
+            and isinstance(c, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, value=args[0])
+        i8 = ir.IntType(8)
+        vec = ir.VectorType(i8, 64)
+        ptr = builder.gep(ary.data, [args[1]])
+        v = builder.load(builder.bitcast(ptr, vec.as_pointer()), align=1)
+        cv = args[2]
+        if cv.type.width > 8:
+            cv = builder.trunc(cv, i8)
+        splat = builder.insert_element(ir.Constant(vec, None), cv, ir.Constant(ir.IntType(32), 0))
+        splat = builder.shuffle_vector(splat, ir.Constant(vec, None),
+                                       ir.Constant(ir.VectorType(ir.IntType(32), 64), [0] * 64))
+        return builder.bitcast(builder.icmp_unsigned("==", v, splat), ir.IntType(64))
+
+    return types.uint64(pat, off, c), codegen
 
 
 def _as(x, like):  # pragma: no cover - replaced by the overload inside jitted code
@@ -159,49 +199,73 @@ def _dense(p_codes: np.ndarray, t_codes: np.ndarray):
 # --------------------------------------------------------------------------------------------
 # cdist, unit weights: lanes of patterns
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True, parallel=True)
-def _cdist_lanes(p_ids, p_off, order, blk_lo, blk_hi, blk_lanes, t_ids, t_off, chunks, n_sym, w, out, marker):
-    """Patterns of at most one lane word (the lane type of ``marker``), ``B`` per block.
+@njit(cache=True, nogil=True)
+def _task_alphabet(p_ids, p_off, order, k0, nk, t_ids, t_off, j0, j1, n_sym):
+    """Rows of a task's mask table.  Small alphabets: the global ids (``bmap`` empty, texts read
+    ``t_ids``).  Large ones: the block's own symbols get rows 0..L-1 (``bmap``), every other
+    symbol row L, and the task's texts are remapped once into ``tsrc`` (indexed ``p - tbase``),
+    so the table holds L + 1 rows instead of one per symbol of the whole pattern side."""
+    if n_sym + 1 <= _LOCAL_ALPHA:
+        return n_sym + 1, t_ids, 0, np.empty(0, np.int64)
+    bmap = np.full(n_sym + 1, -1, np.int64)
+    nloc = 0
+    for k in range(nk):
+        q = order[k0 + k]
+        for i in range(p_off[q], p_off[q + 1]):
+            if bmap[p_ids[i]] < 0:
+                bmap[p_ids[i]] = nloc
+                nloc += 1
+    tbase = t_off[j0]
+    tsrc = np.empty(t_off[j1] - tbase, np.int64)
+    for p in range(tbase, t_off[j1]):
+        v = bmap[t_ids[p]]
+        tsrc[p - tbase] = v if v >= 0 else nloc
+    return nloc + 1, tsrc, tbase, bmap
 
-    ``out[p, t]`` (``out`` may be a transposed view) receives ``w * distance``.
-    """
+
+@njit(cache=True, nogil=True)
+def _lane_task(p_ids, p_off, order, k0, nk, lanes, t_ids, t_off, j0, j1, n_sym, w, out, marker, lcs):
+    """One block of ``nk`` patterns of at most one lane word each (the lane type of ``marker``)
+    against texts ``j0..j1-1``: ``out[p, t] = w * distance`` (``out`` may be a transposed view).
+    ``lcs``: Indel distance m + n - 2 LCS (bit-parallel LCS; ``vp_`` holds S)."""
     z = marker[0]
     one = _as(1, z)
     ones = _as(~_U0, z)
     zero = _as(0, z)
-    nblk = blk_lo.shape[0]
-    nch = chunks.shape[0] - 1
-    for task in prange(nblk * nch):
-        b = task % nblk
-        ch = task // nblk
-        lanes = blk_lanes[b]
-        k0 = blk_lo[b]
-        nk = blk_hi[b] - k0
-        pm = np.zeros((n_sym + 1, lanes), marker.dtype)
-        mask = np.zeros(lanes, marker.dtype)
-        for k in range(nk):
-            q = order[k0 + k]
-            s = p_off[q]
-            m = p_off[q + 1] - s
-            for i in range(m):
-                pm[p_ids[s + i], k] |= _as(_U1 << np.uint64(i), z)
-            mask[k] = _as(_low_mask(m), z)
-        vp_ = np.empty(lanes, marker.dtype)
-        vn_ = np.empty(lanes, marker.dtype)
-        res = np.empty((_STAGE, lanes), np.int64)
-        j0 = chunks[ch]
-        j1 = chunks[ch + 1]
-        for jb in range(j0, j1, _STAGE):
-            je = min(jb + _STAGE, j1)
-            for j in range(jb, je):
-                s = t_off[j]
-                e = t_off[j + 1]
-                for k in range(lanes):
-                    vp_[k] = ones
-                    vn_[k] = zero
+    rows, tsrc, tbase, bmap = _task_alphabet(p_ids, p_off, order, k0, nk, t_ids, t_off, j0, j1, n_sym)
+    local = bmap.shape[0] > 0
+    pm = np.zeros((rows, lanes), marker.dtype)
+    mask = np.zeros(lanes, marker.dtype)
+    for k in range(nk):
+        q = order[k0 + k]
+        s = p_off[q]
+        m = p_off[q + 1] - s
+        for i in range(m):
+            sym = p_ids[s + i]
+            pm[bmap[sym] if local else sym, k] |= _as(_U1 << np.uint64(i), z)
+        mask[k] = _as(_low_mask(m), z)
+    vp_ = np.empty(lanes, marker.dtype)
+    vn_ = np.empty(lanes, marker.dtype)
+    res = np.empty((_STAGE, lanes), np.int64)
+    for jb in range(j0, j1, _STAGE):
+        je = min(jb + _STAGE, j1)
+        for j in range(jb, je):
+            s = t_off[j]
+            e = t_off[j + 1]
+            for k in range(lanes):
+                vp_[k] = ones
+                vn_[k] = zero
+            if lcs:
                 for p in range(s, e):
-                    row = pm[t_ids[p]]
-                    for k in range(lanes):
+                    row = pm[tsrc[p - tbase]]
+                    for k in range(lanes):  # vectorised across the block's patterns
+                        sv = vp_[k]
+                        u = _as(sv & row[k], z)
+                        vp_[k] = _as(_as(sv + u, z) | _as(sv & _as(~u, z), z), z)
+            else:
+                for p in range(s, e):
+                    row = pm[tsrc[p - tbase]]
+                    for k in range(lanes):  # vectorised across the block's patterns
                         x = row[k]
                         vp = vp_[k]
                         vn = vn_[k]
@@ -212,138 +276,175 @@ def _cdist_lanes(p_ids, p_off, order, blk_lo, blk_hi, blk_lanes, t_ids, t_off, c
                         hn = _as(hn + hn, z)
                         vp_[k] = _as(hn | _as(~_as(d0 | hp, z), z), z)
                         vn_[k] = _as(hp & d0, z)
-                n = e - s
-                jj = j - jb
+            n = e - s
+            r = res[j - jb]
+            if lcs:
                 for k in range(lanes):
-                    res[jj, k] = n + np.int64(_popcount(_as(vp_[k] & mask[k], z))) - np.int64(
+                    r[k] = n + np.int64(_popcount(mask[k])) - 2 * np.int64(_popcount(_as(~vp_[k] & mask[k], z)))
+            else:
+                for k in range(lanes):
+                    r[k] = n + np.int64(_popcount(_as(vp_[k] & mask[k], z))) - np.int64(
                         _popcount(_as(vn_[k] & mask[k], z)))
-            for k in range(nk):
-                q = order[k0 + k]
-                for j in range(jb, je):
-                    out[q, j] = res[j - jb, k] * w
+        for k in range(nk):
+            q = order[k0 + k]
+            for j in range(jb, je):
+                out[q, j] = res[j - jb, k] * w
+
+
+@njit(cache=True, nogil=True)
+def _multi_task(p_ids, p_off, order, k0, nk, lanes, nw, t_ids, t_off, j0, j1, n_sym, w, out, lcs):
+    """One block of patterns longer than 64: uint64 lanes of ``nw`` words with per-lane carries."""
+    rows, tsrc, tbase, bmap = _task_alphabet(p_ids, p_off, order, k0, nk, t_ids, t_off, j0, j1, n_sym)
+    local = bmap.shape[0] > 0
+    pm = np.zeros((rows, nw, lanes), np.uint64)
+    mask = np.zeros((nw, lanes), np.uint64)
+    for k in range(nk):
+        q = order[k0 + k]
+        s = p_off[q]
+        m = p_off[q + 1] - s
+        for i in range(m):
+            sym = p_ids[s + i]
+            pm[bmap[sym] if local else sym, i >> 6, k] |= _U1 << np.uint64(i & 63)
+        for wd in range(nw):
+            mask[wd, k] = _low_mask(min(max(m - 64 * wd, 0), 64))
+    vp_ = np.empty((nw, lanes), np.uint64)
+    vn_ = np.empty((nw, lanes), np.uint64)
+    hpc_ = np.empty(lanes, np.uint64)
+    hnc_ = np.empty(lanes, np.uint64)
+    res = np.empty((_STAGE, lanes), np.int64)
+    for jb in range(j0, j1, _STAGE):
+        je = min(jb + _STAGE, j1)
+        for j in range(jb, je):
+            s = t_off[j]
+            e = t_off[j + 1]
+            for wd in range(nw):
+                for k in range(lanes):
+                    vp_[wd, k] = _ALL
+                    vn_[wd, k] = _U0
+            for p in range(s, e):
+                row = pm[tsrc[p - tbase]]
+                for k in range(lanes):
+                    hpc_[k] = _U0 if lcs else _U1
+                    hnc_[k] = _U0
+                if lcs:
+                    for wd in range(nw):
+                        roww = row[wd]
+                        vpw = vp_[wd]
+                        for k in range(lanes):  # LCS: S = (S + u + carry) | (S & ~u), u = S & match
+                            sv = vpw[k]
+                            u = sv & roww[k]
+                            sm = sv + u + hpc_[k]
+                            hpc_[k] = ((sv & u) | ((sv | u) & ~sm)) >> _U63
+                            vpw[k] = sm | (sv & ~u)
+                    continue
+                for wd in range(nw):
+                    roww = row[wd]
+                    vpw = vp_[wd]
+                    vnw = vn_[wd]
+                    for k in range(lanes):  # vectorised across the block's patterns
+                        hnc = hnc_[k]
+                        hpc = hpc_[k]
+                        x = roww[k] | hnc
+                        vp = vpw[k]
+                        vn = vnw[k]
+                        d0 = (((x & vp) + vp) ^ vp) | x | vn
+                        hp = vn | ~(d0 | vp)
+                        hn = d0 & vp
+                        hpc_[k] = hp >> _U63
+                        hnc_[k] = hn >> _U63
+                        hp = (hp << _U1) | hpc
+                        hn = (hn << _U1) | hnc
+                        vpw[k] = hn | ~(d0 | hp)
+                        vnw[k] = hp & d0
+            n = e - s
+            r = res[j - jb]
+            for k in range(lanes):
+                r[k] = n
+            if lcs:
+                for wd in range(nw):
+                    for k in range(lanes):
+                        r[k] += np.int64(_popcount(mask[wd, k])) - 2 * np.int64(_popcount(~vp_[wd, k] & mask[wd, k]))
+            else:
+                for wd in range(nw):
+                    for k in range(lanes):
+                        r[k] += np.int64(_popcount(vp_[wd, k] & mask[wd, k])) - np.int64(
+                            _popcount(vn_[wd, k] & mask[wd, k]))
+        for k in range(nk):
+            q = order[k0 + k]
+            for j in range(jb, je):
+                out[q, j] = res[j - jb, k] * w
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _cdist_lanes_multi(p_ids, p_off, order, blk_lo, blk_hi, blk_lanes, blk_words, t_ids, t_off, chunks, n_sym,
-                       w, out):
-    """Patterns longer than 64: uint64 lanes of ``W`` words with per-lane carries."""
+def _cdist_lanes(p_ids, p_off, order, blk_cls, blk_lo, blk_hi, blk_lanes, blk_words, t_ids, t_off, chunks, n_sym,
+                 w, out, lcs):
+    """All (block, text chunk) tasks in one parallel region; each block runs the kernel of its
+    lane class (0: uint8, 1: uint16, 2: uint32, 3: uint64, 4: several uint64 words)."""
     nblk = blk_lo.shape[0]
     nch = chunks.shape[0] - 1
     for task in prange(nblk * nch):
         b = task % nblk
         ch = task // nblk
-        lanes = blk_lanes[b]
-        nw = blk_words[b]
+        c = blk_cls[b]
         k0 = blk_lo[b]
         nk = blk_hi[b] - k0
-        pm = np.zeros((n_sym + 1, nw, lanes), np.uint64)
-        mask = np.zeros((nw, lanes), np.uint64)
-        for k in range(nk):
-            q = order[k0 + k]
-            s = p_off[q]
-            m = p_off[q + 1] - s
-            for i in range(m):
-                pm[p_ids[s + i], i >> 6, k] |= _U1 << np.uint64(i & 63)
-            for wd in range(nw):
-                mask[wd, k] = _low_mask(min(max(m - 64 * wd, 0), 64))
-        vp_ = np.empty((nw, lanes), np.uint64)
-        vn_ = np.empty((nw, lanes), np.uint64)
-        hpc_ = np.empty(lanes, np.uint64)
-        hnc_ = np.empty(lanes, np.uint64)
-        res = np.empty((_STAGE, lanes), np.int64)
+        lanes = blk_lanes[b]
         j0 = chunks[ch]
         j1 = chunks[ch + 1]
-        for jb in range(j0, j1, _STAGE):
-            je = min(jb + _STAGE, j1)
-            for j in range(jb, je):
-                s = t_off[j]
-                e = t_off[j + 1]
-                for wd in range(nw):
-                    for k in range(lanes):
-                        vp_[wd, k] = _ALL
-                        vn_[wd, k] = _U0
-                for p in range(s, e):
-                    row = pm[t_ids[p]]
-                    for k in range(lanes):
-                        hpc_[k] = _U1
-                        hnc_[k] = _U0
-                    for wd in range(nw):
-                        roww = row[wd]
-                        vpw = vp_[wd]
-                        vnw = vn_[wd]
-                        for k in range(lanes):
-                            hnc = hnc_[k]
-                            hpc = hpc_[k]
-                            x = roww[k] | hnc
-                            vp = vpw[k]
-                            vn = vnw[k]
-                            d0 = (((x & vp) + vp) ^ vp) | x | vn
-                            hp = vn | ~(d0 | vp)
-                            hn = d0 & vp
-                            hpc_[k] = hp >> _U63
-                            hnc_[k] = hn >> _U63
-                            hp = (hp << _U1) | hpc
-                            hn = (hn << _U1) | hnc
-                            vpw[k] = hn | ~(d0 | hp)
-                            vnw[k] = hp & d0
-                n = e - s
-                r = res[j - jb]
-                for k in range(lanes):
-                    r[k] = n
-                for wd in range(nw):
-                    for k in range(lanes):
-                        r[k] += np.int64(_popcount(vp_[wd, k] & mask[wd, k])) - np.int64(
-                            _popcount(vn_[wd, k] & mask[wd, k]))
-            for k in range(nk):
-                q = order[k0 + k]
-                for j in range(jb, je):
-                    out[q, j] = res[j - jb, k] * w
-
-
-def _lane_class(lengths: np.ndarray) -> np.ndarray:
-    """0: uint8 (<= 8), 1: uint16, 2: uint32, 3: uint64 (<= 64), 4: several words."""
-    return np.searchsorted(np.array([8, 16, 32, 64]), lengths, side="left")
+        if c == 0:
+            _lane_task(p_ids, p_off, order, k0, nk, lanes, t_ids, t_off, j0, j1, n_sym, w, out,
+                       np.zeros(1, np.uint8), lcs)
+        elif c == 1:
+            _lane_task(p_ids, p_off, order, k0, nk, lanes, t_ids, t_off, j0, j1, n_sym, w, out,
+                       np.zeros(1, np.uint16), lcs)
+        elif c == 2:
+            _lane_task(p_ids, p_off, order, k0, nk, lanes, t_ids, t_off, j0, j1, n_sym, w, out,
+                       np.zeros(1, np.uint32), lcs)
+        elif c == 3:
+            _lane_task(p_ids, p_off, order, k0, nk, lanes, t_ids, t_off, j0, j1, n_sym, w, out,
+                       np.zeros(1, np.uint64), lcs)
+        else:
+            _multi_task(p_ids, p_off, order, k0, nk, lanes, blk_words[b], t_ids, t_off, j0, j1, n_sym, w, out, lcs)
 
 
 _CLASS_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64))
 
 
 def _plan(lengths: np.ndarray):
-    """Blocks of patterns sorted by length: list of (class, order, lo, hi, lanes, words)."""
+    """Patterns sorted by length, cut into blocks: (order, cls, lo, hi, lanes, words) arrays.
+
+    Class 0..3: one lane word of uint8 / uint16 / uint32 / uint64 (length <= 8 / 16 / 32 / 64);
+    class 4: several uint64 words.  Lanes are padded to whole 64-byte vectors."""
     order = np.argsort(lengths, kind="stable").astype(np.int64)
     sl = lengths[order]
-    cls = _lane_class(sl)
-    plans = []
+    cls_of = np.searchsorted(np.array([8, 16, 32, 64]), sl, side="left")
+    cls_l, lo_l, hi_l, lanes_l, words_l = [], [], [], [], []
     for c in range(5):
-        idx = np.nonzero(cls == c)[0]
+        idx = np.nonzero(cls_of == c)[0]
         if idx.shape[0] == 0:
             continue
         start, stop = int(idx[0]), int(idx[-1]) + 1
         if c < 4:
             dt = _CLASS_DTYPES[c]
             bmax, vec = _LANES[dt], 64 // dt.itemsize
-            words = 1
         else:
-            dt = np.dtype(np.uint64)
             bmax, vec = _LANES_MULTI, 8
-        lo_l, hi_l, lanes_l, words_l = [], [], [], []
         for s in range(start, stop, bmax):
             e = min(s + bmax, stop)
+            cls_l.append(c)
             lo_l.append(s)
             hi_l.append(e)
             lanes_l.append(-(-(e - s) // vec) * vec)
             words_l.append(-(-int(sl[e - 1]) // 64) if c == 4 else 1)
-        plans.append((c, dt, np.array(lo_l, np.int64), np.array(hi_l, np.int64),
-                      np.array(lanes_l, np.int64), np.array(words_l, np.int64)))
-    return order, plans
+    as64 = lambda v: np.array(v, np.int64)  # noqa: E731
+    return order, as64(cls_l), as64(lo_l), as64(hi_l), as64(lanes_l), as64(words_l)
 
 
-def _plan_cost(plans, text_total: int, n_text: int) -> float:
-    cost = 0.0
-    for c, dt, lo, hi, lanes, words in plans:
-        per_char = float(np.sum(lanes * words)) * dt.itemsize
-        cost += per_char * (text_total + 4 * n_text)
-    return cost
+def _plan_cost(plan, text_total: int, n_text: int) -> float:
+    """Bytes of lane state touched per text symbol, times the text symbols (+ per-text work)."""
+    order, cls, lo, hi, lanes, words = plan
+    item = np.where(cls < 4, 1 << np.minimum(cls, 3), 8)
+    return float(np.sum(lanes * words * item)) * (text_total + 4 * n_text)
 
 
 def _chunks(t_off: np.ndarray, nblk: int, n_sym: int) -> np.ndarray:
@@ -352,38 +453,30 @@ def _chunks(t_off: np.ndarray, nblk: int, n_sym: int) -> np.ndarray:
     nt = t_off.shape[0] - 1
     total = int(t_off[-1] - t_off[0])
     want = -(-16 * get_num_threads() // max(nblk, 1))
-    nch = max(1, min(want, nt // 16, max(total, 1) // (2 * (n_sym + 1))))
+    rows = min(n_sym + 1, _LOCAL_ALPHA)
+    nch = max(1, min(want, nt // 16, max(total, 1) // (2 * rows)))
     if nch <= 1:
         return np.array([0, nt], np.int64)
     targets = t_off[0] + (np.arange(1, nch, dtype=np.int64) * total) // nch
     cuts = np.searchsorted(t_off, targets, side="left")
-    bounds = np.unique(np.concatenate(([0], cuts, [nt]))).astype(np.int64)
-    return bounds
+    return np.unique(np.concatenate(([0], cuts, [nt]))).astype(np.int64)
 
 
-def _cdist_unit(q_codes, q_off, c_codes, c_off, w: int, out: np.ndarray) -> None:
+def _cdist_unit(q_codes, q_off, c_codes, c_off, w: int, out: np.ndarray, lcs: bool) -> None:
     q_len = np.diff(q_off)
     c_len = np.diff(c_off)
-    order_q, plans_q = _plan(q_len)
-    order_c, plans_c = _plan(c_len)
-    cost_q = _plan_cost(plans_q, int(c_len.sum()), c_len.shape[0])
-    cost_c = _plan_cost(plans_c, int(q_len.sum()), q_len.shape[0])
-    if cost_q <= cost_c:
-        p_codes, p_off, t_codes, t_off, order, plans, target = q_codes, q_off, c_codes, c_off, order_q, plans_q, out
+    plan_q = _plan(q_len)
+    plan_c = _plan(c_len)
+    # the side whose blocks need fewer vector operations becomes the patterns
+    if _plan_cost(plan_q, int(c_len.sum()), c_len.shape[0]) <= _plan_cost(plan_c, int(q_len.sum()), q_len.shape[0]):
+        p_codes, p_off, t_codes, t_off, plan, target = q_codes, q_off, c_codes, c_off, plan_q, out
     else:
-        p_codes, p_off, t_codes, t_off, order, plans, target = c_codes, c_off, q_codes, q_off, order_c, plans_c, out.T
+        p_codes, p_off, t_codes, t_off, plan, target = c_codes, c_off, q_codes, q_off, plan_c, out.T
     p_ids, t_ids, n_sym = _dense(p_codes, t_codes)
-    p_off = np.ascontiguousarray(p_off - p_off[0])
-    t_off = np.ascontiguousarray(t_off - t_off[0])
-    w64 = np.int64(w)
-    for c, dt, lo, hi, lanes, words in plans:
-        chunks = _chunks(t_off, lo.shape[0], n_sym)
-        if c < 4:
-            _cdist_lanes(p_ids, p_off, order, lo, hi, lanes, t_ids, t_off, chunks, np.int64(n_sym), w64, target,
-                         np.zeros(1, dt))
-        else:
-            _cdist_lanes_multi(p_ids, p_off, order, lo, hi, lanes, words, t_ids, t_off, chunks, np.int64(n_sym),
-                               w64, target)
+    order, cls, lo, hi, lanes, words = plan
+    chunks = _chunks(t_off, lo.shape[0], n_sym)
+    _cdist_lanes(p_ids, p_off, order, cls, lo, hi, lanes, words, t_ids, t_off, chunks, np.int64(n_sym), np.int64(w),
+                 target, lcs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,13 +494,10 @@ def _wf(a, sa, m, b, sb, n, ins, dele, sub, row):
         ca = a[sa + i - 1]
         for j in range(1, n + 1):
             up = row[j]
-            v = up + dele
-            t = left + ins
-            if t < v:
-                v = t
-            t = diag + (0 if ca == b[sb + j - 1] else sub)
-            if t < v:
-                v = t
+            # the part that does not depend on the left neighbour first: the loop-carried chain
+            # is then one add and one min
+            v = min(up + dele, diag + (0 if ca == b[sb + j - 1] else sub))
+            v = min(v, left + ins)
             row[j] = v
             diag = up
             left = v
@@ -473,27 +563,35 @@ def _cpdist_weighted(a_codes, a_off, b_codes, b_off, ins, dele, sub, out, nchunk
 # --------------------------------------------------------------------------------------------
 # cpdist, unit weights: one pair at a time
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _hyyro_word(pm, t, ts, n, lo, m):
-    """Unit distance, pattern of 1..64 symbols whose masks are pm[:, 0]; text t[ts:ts+n]."""
-    vp = _ALL
-    vn = _U0
-    for j in range(n):
-        x = pm[t[ts + j] - lo, 0]
-        d0 = (((x & vp) + vp) ^ vp) | x | vn
-        hp = vn | ~(d0 | vp)
-        hn = d0 & vp
-        hp = (hp << _U1) | _U1
-        hn = hn << _U1
-        vp = hn | ~(d0 | hp)
-        vn = hp & d0
+@njit(cache=True, nogil=True, inline="always")
+def _result1(vp, vn, m, n, lcs):
+    """Distance from the last column of a single-word pattern of length m (1..64)."""
     mask = _low_mask(m)
+    if lcs:  # Indel distance m + n - 2 LCS
+        return m + n - 2 * np.int64(_popcount(~vp & mask))
     return n + np.int64(_popcount(vp & mask)) - np.int64(_popcount(vn & mask))
 
 
+@njit(cache=True, nogil=True)
+def _hyyro_word(pm, t, ts, n, lo, m, lcs):
+    """Unit (or Indel) distance, pattern of 1..64 symbols whose masks are pm[:, 0]; text t[ts:ts+n]."""
+    vp = _ALL
+    vn = _U0
+    for j in range(n):
+        vp, vn = _step1(pm[np.uint64(t[np.uint64(ts + j)] - lo), 0], vp, vn, lcs)
+    return _result1(vp, vn, m, n, lcs)
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _step(x, hpc, hnc, vp, vn):
-    """One word of one column of Hyyrö's blocked algorithm: (vp, vn, hp carry, hn carry)."""
+def _step(x, hpc, hnc, vp, vn, lcs):
+    """One word of one column of Hyyrö's blocked algorithm: (vp, vn, hp carry, hn carry).
+
+    With ``lcs`` it is one word of the bit-parallel LCS (Allison–Dix / Hyyrö 2004) instead:
+    ``vp`` holds S, ``hpc`` the addition carry (``vn`` and ``hnc`` unused)."""
+    if lcs:
+        u = vp & x
+        sm = vp + u + hpc
+        return sm | (vp & ~u), vn, ((vp & u) | ((vp | u) & ~sm)) >> _U63, hnc
     x = x | hnc
     d0 = (((x & vp) + vp) ^ vp) | x | vn
     hp = vn | ~(d0 | vp)
@@ -506,41 +604,47 @@ def _step(x, hpc, hnc, vp, vn):
 
 
 @njit(cache=True, nogil=True)
-def _hyyro_block(pm, t, ts, n, lo, m, vp_, vn_):
+def _hyyro_block(pm, t, ts, n, lo, m, vp_, vn_, lcs):
     """Unit distance, pattern of m > 64 symbols in W = ceil(m / 64) words (Hyyrö's blocks).
 
     Two columns advance together as a wavefront (column j on word w while column j + 1 is on
     word w - 1): two independent carry chains instead of one keep the core busy."""
     nw = (m + 63) >> 6
+    c0 = _U0 if lcs else _U1  # carry into word 0: +1 boundary (Levenshtein), none (LCS)
     for wd in range(nw):
         vp_[wd] = _ALL
         vn_[wd] = _U0
     j = 0
     while j + 1 < n:
-        r1 = pm[t[ts + j] - lo]
-        r2 = pm[t[ts + j + 1] - lo]
-        vp_[0], vn_[0], hpc1, hnc1 = _step(r1[0], _U1, _U0, vp_[0], vn_[0])
-        hpc2 = _U1
+        r1 = pm[np.uint64(t[np.uint64(ts + j)] - lo)]
+        r2 = pm[np.uint64(t[np.uint64(ts + j + 1)] - lo)]
+        vp_[0], vn_[0], hpc1, hnc1 = _step(r1[0], c0, _U0, vp_[0], vn_[0], lcs)
+        hpc2 = c0
         hnc2 = _U0
         for wd in range(1, nw):
-            a_vp, a_vn, hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vp_[wd], vn_[wd])
-            b_vp, b_vn, hpc2, hnc2 = _step(r2[wd - 1], hpc2, hnc2, vp_[wd - 1], vn_[wd - 1])
+            a_vp, a_vn, hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vp_[wd], vn_[wd], lcs)
+            b_vp, b_vn, hpc2, hnc2 = _step(r2[wd - 1], hpc2, hnc2, vp_[wd - 1], vn_[wd - 1], lcs)
             vp_[wd] = a_vp
             vn_[wd] = a_vn
             vp_[wd - 1] = b_vp
             vn_[wd - 1] = b_vn
-        vp_[nw - 1], vn_[nw - 1], hpc2, hnc2 = _step(r2[nw - 1], hpc2, hnc2, vp_[nw - 1], vn_[nw - 1])
+        vp_[nw - 1], vn_[nw - 1], hpc2, hnc2 = _step(r2[nw - 1], hpc2, hnc2, vp_[nw - 1], vn_[nw - 1], lcs)
         j += 2
     if j < n:
-        r1 = pm[t[ts + j] - lo]
-        hpc1 = _U1
+        r1 = pm[np.uint64(t[np.uint64(ts + j)] - lo)]
+        hpc1 = c0
         hnc1 = _U0
         for wd in range(nw):
-            vp_[wd], vn_[wd], hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vp_[wd], vn_[wd])
+            vp_[wd], vn_[wd], hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vp_[wd], vn_[wd], lcs)
+    mask = _low_mask(m - 64 * (nw - 1))
+    if lcs:
+        common = np.int64(_popcount(~vp_[nw - 1] & mask))
+        for wd in range(nw - 1):
+            common += np.int64(_popcount(~vp_[wd]))
+        return m + n - 2 * common
     d = n
     for wd in range(nw - 1):
         d += np.int64(_popcount(vp_[wd])) - np.int64(_popcount(vn_[wd]))
-    mask = _low_mask(m - 64 * (nw - 1))
     d += np.int64(_popcount(vp_[nw - 1] & mask)) - np.int64(_popcount(vn_[nw - 1] & mask))
     return d
 
@@ -557,17 +661,20 @@ def _hash_slot(keys, used, key):
 
 
 @njit(cache=True, nogil=True)
-def _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_):
+def _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_, lcs):
     """Unit distance of a[sa:sa+m] (pattern, m >= 1) and b[sb:sb+n] with masks in pm rows
     ``code - lo`` (already built by the caller)."""
     if m <= 64:
-        return _hyyro_word(pm, pb, sb, n, lo, m)
-    return _hyyro_block(pm, pb, sb, n, lo, m, vp_, vn_)
+        return _hyyro_word(pm, pb, sb, n, lo, m, lcs)
+    return _hyyro_block(pm, pb, sb, n, lo, m, vp_, vn_, lcs)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _step1(x, vp, vn):
-    """One column of the single-word algorithm: (vp, vn)."""
+def _step1(x, vp, vn, lcs):
+    """One column of the single-word algorithm: (vp, vn); with ``lcs`` the LCS step on S = vp."""
+    if lcs:
+        u = vp & x
+        return (vp + u) | (vp & ~u), vn
     d0 = (((x & vp) + vp) ^ vp) | x | vn
     hp = vn | ~(d0 | vp)
     hn = d0 & vp
@@ -577,8 +684,9 @@ def _step1(x, vp, vn):
 
 
 @njit(cache=True, nogil=True)
-def _group4(pm4, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out):
-    """Four single-word pairs interleaved (four independent dependency chains)."""
+def _group4(pm4, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out, lcs):
+    """Four single-word pairs interleaved (four independent dependency chains).  Indices are
+    cast to unsigned so Numba emits no negative-index wraparound (fewer registers, no spills)."""
     for g in range(4):
         pa = b_codes if g_swap[g] else a_codes
         sa = g_sa[g]
@@ -600,18 +708,18 @@ def _group4(pm4, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out
     vp0 = vp1 = vp2 = vp3 = _ALL
     vn0 = vn1 = vn2 = vn3 = _U0
     for j in range(nmin):
-        vp0, vn0 = _step1(p0[t0[s0 + j] - lo], vp0, vn0)
-        vp1, vn1 = _step1(p1[t1[s1 + j] - lo], vp1, vn1)
-        vp2, vn2 = _step1(p2[t2[s2 + j] - lo], vp2, vn2)
-        vp3, vn3 = _step1(p3[t3[s3 + j] - lo], vp3, vn3)
+        vp0, vn0 = _step1(p0[np.uint64(t0[np.uint64(s0 + j)] - lo)], vp0, vn0, lcs)
+        vp1, vn1 = _step1(p1[np.uint64(t1[np.uint64(s1 + j)] - lo)], vp1, vn1, lcs)
+        vp2, vn2 = _step1(p2[np.uint64(t2[np.uint64(s2 + j)] - lo)], vp2, vn2, lcs)
+        vp3, vn3 = _step1(p3[np.uint64(t3[np.uint64(s3 + j)] - lo)], vp3, vn3, lcs)
     for j in range(nmin, g_n[0]):
-        vp0, vn0 = _step1(p0[t0[s0 + j] - lo], vp0, vn0)
+        vp0, vn0 = _step1(p0[np.uint64(t0[np.uint64(s0 + j)] - lo)], vp0, vn0, lcs)
     for j in range(nmin, g_n[1]):
-        vp1, vn1 = _step1(p1[t1[s1 + j] - lo], vp1, vn1)
+        vp1, vn1 = _step1(p1[np.uint64(t1[np.uint64(s1 + j)] - lo)], vp1, vn1, lcs)
     for j in range(nmin, g_n[2]):
-        vp2, vn2 = _step1(p2[t2[s2 + j] - lo], vp2, vn2)
+        vp2, vn2 = _step1(p2[np.uint64(t2[np.uint64(s2 + j)] - lo)], vp2, vn2, lcs)
     for j in range(nmin, g_n[3]):
-        vp3, vn3 = _step1(p3[t3[s3 + j] - lo], vp3, vn3)
+        vp3, vn3 = _step1(p3[np.uint64(t3[np.uint64(s3 + j)] - lo)], vp3, vn3, lcs)
     for g in range(4):
         if g == 0:
             vp, vn = vp0, vn0
@@ -621,176 +729,251 @@ def _group4(pm4, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out
             vp, vn = vp2, vn2
         else:
             vp, vn = vp3, vn3
-        mask = _low_mask(g_m[g])
-        out[g_pair[g]] = g_n[g] + np.int64(_popcount(vp & mask)) - np.int64(_popcount(vn & mask))
+        out[g_pair[g]] = _result1(vp, vn, g_m[g], g_n[g], lcs)
         pa = b_codes if g_swap[g] else a_codes
         sa = g_sa[g]
         for i in range(g_m[g]):
             pm4[g, pa[sa + i] - lo] = _U0
 
 
+@njit(cache=True, nogil=True)
+def _group4_bytes(pat, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out, lcs):
+    """As :func:`_group4` when the codes span fewer than 255 values: each pattern is 64 bytes
+    ``code - lo`` (padded with 255) and a text symbol's match mask is one vector compare, so
+    no mask table is built or cleared."""
+    for g in range(4):
+        pa = b_codes if g_swap[g] else a_codes
+        sa = g_sa[g]
+        base = 64 * g
+        for i in range(64):
+            pat[base + i] = 255
+        for i in range(g_m[g]):
+            pat[base + i] = np.uint8(pa[sa + i] - lo)
+    t0 = a_codes if g_swap[0] else b_codes
+    t1 = a_codes if g_swap[1] else b_codes
+    t2 = a_codes if g_swap[2] else b_codes
+    t3 = a_codes if g_swap[3] else b_codes
+    s0 = g_sb[0]
+    s1 = g_sb[1]
+    s2 = g_sb[2]
+    s3 = g_sb[3]
+    nmin = min(min(g_n[0], g_n[1]), min(g_n[2], g_n[3]))
+    vp0 = vp1 = vp2 = vp3 = _ALL
+    vn0 = vn1 = vn2 = vn3 = _U0
+    for j in range(nmin):
+        vp0, vn0 = _step1(_eqmask64(pat, 0, t0[np.uint64(s0 + j)] - lo), vp0, vn0, lcs)
+        vp1, vn1 = _step1(_eqmask64(pat, 64, t1[np.uint64(s1 + j)] - lo), vp1, vn1, lcs)
+        vp2, vn2 = _step1(_eqmask64(pat, 128, t2[np.uint64(s2 + j)] - lo), vp2, vn2, lcs)
+        vp3, vn3 = _step1(_eqmask64(pat, 192, t3[np.uint64(s3 + j)] - lo), vp3, vn3, lcs)
+    for j in range(nmin, g_n[0]):
+        vp0, vn0 = _step1(_eqmask64(pat, 0, t0[np.uint64(s0 + j)] - lo), vp0, vn0, lcs)
+    for j in range(nmin, g_n[1]):
+        vp1, vn1 = _step1(_eqmask64(pat, 64, t1[np.uint64(s1 + j)] - lo), vp1, vn1, lcs)
+    for j in range(nmin, g_n[2]):
+        vp2, vn2 = _step1(_eqmask64(pat, 128, t2[np.uint64(s2 + j)] - lo), vp2, vn2, lcs)
+    for j in range(nmin, g_n[3]):
+        vp3, vn3 = _step1(_eqmask64(pat, 192, t3[np.uint64(s3 + j)] - lo), vp3, vn3, lcs)
+    for g in range(4):
+        if g == 0:
+            vp, vn = vp0, vn0
+        elif g == 1:
+            vp, vn = vp1, vn1
+        elif g == 2:
+            vp, vn = vp2, vn2
+        else:
+            vp, vn = vp3, vn3
+        out[g_pair[g]] = _result1(vp, vn, g_m[g], g_n[g], lcs)
+
+
+@njit(cache=True, nogil=True)
+def _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, p0, p1, lcs):
+    """Unit distances of pairs p0..p1-1.  Masks in rows ``code - lo`` (direct: the chunk's code
+    range is small; below 255 values the single-word pairs use byte compares instead) or in rows
+    of per-pair local ids (hash table)."""
+    max_m = 0
+    max_n = 0
+    for p in range(p0, p1):
+        la = a_off[p + 1] - a_off[p]
+        lb = b_off[p + 1] - b_off[p]
+        max_m = max(max_m, min(la, lb))
+        max_n = max(max_n, max(la, lb))
+    lo = np.int64(0x7FFFFFFFFFFFFFFF)
+    hi = np.int64(-0x7FFFFFFFFFFFFFFF - 1)
+    for i in range(a_off[p0], a_off[p1]):
+        lo = min(lo, a_codes[i])
+        hi = max(hi, a_codes[i])
+    for i in range(b_off[p0], b_off[p1]):
+        lo = min(lo, b_codes[i])
+        hi = max(hi, b_codes[i])
+    if hi < lo:  # no symbols at all
+        lo = 0
+        hi = 0
+    span = hi - lo  # wraps negative when the true span is >= 2**63
+    direct = span >= 0 and (span + 1) * (((max_m + 63) >> 6) + 4) <= _DIRECT_PM_WORDS
+    n_rows = span + 1 if direct else 0
+    if not direct:
+        lo = 0
+    nw = max((max_m + 63) >> 6, 1)
+    rows = n_rows if direct else max_m + 1
+    pm = np.zeros((rows, nw), np.uint64)
+    vp_ = np.empty(nw, np.uint64)
+    vn_ = np.empty(nw, np.uint64)
+    cap = 16
+    if not direct:
+        while cap < 2 * max_m + 2:
+            cap *= 2
+    keys = np.zeros(cap if not direct else 1, np.int64)
+    vals = np.zeros(cap if not direct else 1, np.int64)
+    used = np.zeros(cap if not direct else 1, np.bool_)
+    pid = np.empty(max_m if not direct else 0, np.int64)
+    slots = np.empty(max_m if not direct else 0, np.int64)
+    tid = np.empty(max_n if not direct else 0, np.int64)
+    use_bytes = direct and span < 255
+    pm4 = np.zeros((4, n_rows if direct and not use_bytes else 1), np.uint64)
+    pat = np.empty(256, np.uint8)
+    g_sa = np.empty(4, np.int64)
+    g_m = np.empty(4, np.int64)
+    g_sb = np.empty(4, np.int64)
+    g_n = np.empty(4, np.int64)
+    g_swap = np.empty(4, np.bool_)
+    g_pair = np.empty(4, np.int64)
+    ng = 0
+    for p in range(p0, p1):
+        sa = a_off[p]
+        m = a_off[p + 1] - sa
+        sb = b_off[p]
+        n = b_off[p + 1] - sb
+        while m > 0 and n > 0 and a_codes[sa] == b_codes[sb]:
+            sa += 1
+            sb += 1
+            m -= 1
+            n -= 1
+        while m > 0 and n > 0 and a_codes[sa + m - 1] == b_codes[sb + n - 1]:
+            m -= 1
+            n -= 1
+        if m == 0 or n == 0:
+            out[p] = m + n
+            continue
+        swap = m > n
+        if swap:  # the shorter string is the pattern
+            sa, sb = sb, sa
+            m, n = n, m
+        if direct and m <= 64:  # queue it: four such pairs run interleaved
+            g_sa[ng] = sa
+            g_m[ng] = m
+            g_sb[ng] = sb
+            g_n[ng] = n
+            g_swap[ng] = swap
+            g_pair[ng] = p
+            ng += 1
+            if ng == 4:
+                if use_bytes:
+                    _group4_bytes(pat, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out, lcs)
+                else:
+                    _group4(pm4, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out, lcs)
+                ng = 0
+            continue
+        pa, pb = a_codes, b_codes
+        if swap:
+            pa, pb = b_codes, a_codes
+        if direct:
+            for i in range(m):
+                pm[pa[sa + i] - lo, i >> 6] |= _U1 << np.uint64(i & 63)
+            out[p] = _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_, lcs)
+            for i in range(m):
+                pm[pa[sa + i] - lo, i >> 6] = _U0
+        else:
+            nloc = 0
+            for i in range(m):
+                key = pa[sa + i]
+                s = _hash_slot(keys, used, key)
+                if not used[s]:
+                    used[s] = True
+                    keys[s] = key
+                    vals[s] = nloc
+                    slots[nloc] = s
+                    nloc += 1
+                pid[i] = vals[s]
+                pm[vals[s], i >> 6] |= _U1 << np.uint64(i & 63)
+            for j in range(n):
+                s = _hash_slot(keys, used, pb[sb + j])
+                tid[j] = vals[s] if used[s] else max_m  # row max_m stays all zero
+            out[p] = _unit_pair(pid, 0, m, tid, 0, n, pm, 0, vp_, vn_, lcs)
+            for i in range(m):
+                pm[pid[i], i >> 6] = _U0
+            for u in range(nloc):
+                used[slots[u]] = False
+    if ng > 0:  # leftovers: pad the group with copies of its first pair
+        for g in range(ng, 4):
+            g_sa[g] = g_sa[0]
+            g_m[g] = g_m[0]
+            g_sb[g] = g_sb[0]
+            g_n[g] = g_n[0]
+            g_swap[g] = g_swap[0]
+            g_pair[g] = g_pair[0]
+        if use_bytes:
+            _group4_bytes(pat, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out, lcs)
+        else:
+            _group4(pm4, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out, lcs)
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def _cpdist_unit(a_codes, a_off, b_codes, b_off, out, nchunk):
-    """Unit distances of pairs; masks in rows ``code - lo`` (direct: the chunk's code range is
-    small) or in rows of per-pair local ids (hash table)."""
+def _cpdist_unit(a_codes, a_off, b_codes, b_off, out, nchunk, lcs):
     npairs = a_off.shape[0] - 1
     for ch in prange(nchunk):
-        p0 = npairs * ch // nchunk
-        p1 = npairs * (ch + 1) // nchunk
-        max_m = 0
-        max_n = 0
-        for p in range(p0, p1):
-            la = a_off[p + 1] - a_off[p]
-            lb = b_off[p + 1] - b_off[p]
-            max_m = max(max_m, min(la, lb))
-            max_n = max(max_n, max(la, lb))
-        lo = np.int64(0x7FFFFFFFFFFFFFFF)
-        hi = np.int64(-0x7FFFFFFFFFFFFFFF - 1)
-        for i in range(a_off[p0], a_off[p1]):
-            lo = min(lo, a_codes[i])
-            hi = max(hi, a_codes[i])
-        for i in range(b_off[p0], b_off[p1]):
-            lo = min(lo, b_codes[i])
-            hi = max(hi, b_codes[i])
-        if hi < lo:  # no symbols at all
-            lo = 0
-            hi = 0
-        span = hi - lo  # wraps negative when the true span is >= 2**63
-        direct = span >= 0 and (span + 1) * (((max_m + 63) >> 6) + 4) <= _DIRECT_PM_WORDS
-        n_rows = span + 1 if direct else 0
-        if not direct:
-            lo = 0
-        nw = max((max_m + 63) >> 6, 1)
-        rows = n_rows if direct else max_m + 1
-        pm = np.zeros((rows, nw), np.uint64)
-        vp_ = np.empty(nw, np.uint64)
-        vn_ = np.empty(nw, np.uint64)
-        cap = 16
-        if not direct:
-            while cap < 2 * max_m + 2:
-                cap *= 2
-        keys = np.zeros(cap if not direct else 1, np.int64)
-        vals = np.zeros(cap if not direct else 1, np.int64)
-        used = np.zeros(cap if not direct else 1, np.bool_)
-        pid = np.empty(max_m if not direct else 0, np.int64)
-        slots = np.empty(max_m if not direct else 0, np.int64)
-        tid = np.empty(max_n if not direct else 0, np.int64)
-        pm4 = np.zeros((4, n_rows if direct else 1), np.uint64)
-        g_sa = np.empty(4, np.int64)
-        g_m = np.empty(4, np.int64)
-        g_sb = np.empty(4, np.int64)
-        g_n = np.empty(4, np.int64)
-        g_swap = np.empty(4, np.bool_)
-        g_pair = np.empty(4, np.int64)
-        ng = 0
-        for p in range(p0, p1):
-            sa = a_off[p]
-            m = a_off[p + 1] - sa
-            sb = b_off[p]
-            n = b_off[p + 1] - sb
-            while m > 0 and n > 0 and a_codes[sa] == b_codes[sb]:
-                sa += 1
-                sb += 1
-                m -= 1
-                n -= 1
-            while m > 0 and n > 0 and a_codes[sa + m - 1] == b_codes[sb + n - 1]:
-                m -= 1
-                n -= 1
-            if m == 0 or n == 0:
-                out[p] = m + n
-                continue
-            swap = m > n
-            if swap:  # the shorter string is the pattern
-                sa, sb = sb, sa
-                m, n = n, m
-            if direct and m <= 64:  # queue it: four such pairs run interleaved
-                g_sa[ng] = sa
-                g_m[ng] = m
-                g_sb[ng] = sb
-                g_n[ng] = n
-                g_swap[ng] = swap
-                g_pair[ng] = p
-                ng += 1
-                if ng == 4:
-                    _group4(pm4, a_codes, b_codes, g_sa, g_m, g_sb, g_n, g_swap, g_pair, lo, out)
-                    ng = 0
-                continue
-            pa, pb = a_codes, b_codes
-            if swap:
-                pa, pb = b_codes, a_codes
-            if direct:
-                for i in range(m):
-                    pm[pa[sa + i] - lo, i >> 6] |= _U1 << np.uint64(i & 63)
-                out[p] = _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_)
-                for i in range(m):
-                    pm[pa[sa + i] - lo, i >> 6] = _U0
-            else:
-                nloc = 0
-                for i in range(m):
-                    key = pa[sa + i]
-                    s = _hash_slot(keys, used, key)
-                    if not used[s]:
-                        used[s] = True
-                        keys[s] = key
-                        vals[s] = nloc
-                        slots[nloc] = s
-                        nloc += 1
-                    pid[i] = vals[s]
-                    pm[vals[s], i >> 6] |= _U1 << np.uint64(i & 63)
-                for j in range(n):
-                    s = _hash_slot(keys, used, pb[sb + j])
-                    tid[j] = vals[s] if used[s] else max_m  # row max_m stays all zero
-                out[p] = _unit_pair(pid, 0, m, tid, 0, n, pm, 0, vp_, vn_)
-                for i in range(m):
-                    pm[pid[i], i >> 6] = _U0
-                for u in range(nloc):
-                    used[slots[u]] = False
-        for g in range(ng):  # leftovers of the queue, one at a time
-            pa = b_codes if g_swap[g] else a_codes
-            pb = a_codes if g_swap[g] else b_codes
-            sa = g_sa[g]
-            m = g_m[g]
-            for i in range(m):
-                pm[pa[sa + i] - lo, 0] |= _U1 << np.uint64(i)
-            out[g_pair[g]] = _hyyro_word(pm, pb, g_sb[g], g_n[g], lo, m)
-            for i in range(m):
-                pm[pa[sa + i] - lo, 0] = _U0
+        _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, npairs * ch // nchunk, npairs * (ch + 1) // nchunk, lcs)
+
+
+def _packed(codes, offsets, name: str):
+    """int64 C-contiguous (codes, offsets); offsets must be non-decreasing within the codes, so
+    that no kernel can read out of bounds whatever the caller passed."""
+    codes = np.ascontiguousarray(codes, dtype=np.int64).reshape(-1)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
+    if offsets.shape[0] == 0:
+        raise ValueError(f"{name} offsets must hold n + 1 >= 1 entries")
+    if offsets[0] < 0 or offsets[-1] > codes.shape[0] or np.any(offsets[1:] < offsets[:-1]):
+        raise ValueError(f"{name} offsets must be non-decreasing positions within its codes")
+    return codes, offsets
 
 
 def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
-    npairs = a_offsets.shape[0] - 1
+    a_codes, a_off = _packed(a_codes, a_offsets, "a")
+    b_codes, b_off = _packed(b_codes, b_offsets, "b")
+    if a_off.shape[0] != b_off.shape[0]:
+        raise ValueError("a and b must hold the same number of strings")
+    npairs = a_off.shape[0] - 1
     out = np.zeros(npairs, np.int64)
     if npairs <= 0:
         return out
     ins, dele, sub = (int(x) for x in weights)
-    a_codes = np.ascontiguousarray(a_codes, dtype=np.int64)
-    b_codes = np.ascontiguousarray(b_codes, dtype=np.int64)
-    a_off = np.ascontiguousarray(a_offsets, dtype=np.int64)
-    b_off = np.ascontiguousarray(b_offsets, dtype=np.int64)
     nchunk = max(1, min(npairs, 8 * get_num_threads(), (a_codes.shape[0] + b_codes.shape[0]) // 4096))
-    if ins == dele == sub:
-        if ins != 0:
-            _cpdist_unit(a_codes, a_off, b_codes, b_off, out, nchunk)
+    if ins == dele and sub >= ins:  # Levenshtein (sub == ins) or Indel (sub >= 2 ins) times ins
+        if ins == 0:
+            return out
+        if sub == ins or sub >= 2 * ins:
+            lcs = sub != ins
+            if nchunk == 1:  # no thread launch for a single pair / tiny inputs
+                _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, 0, npairs, lcs)
+            else:
+                _cpdist_unit(a_codes, a_off, b_codes, b_off, out, nchunk, lcs)
             if ins != 1:
                 out *= ins
-        return out
+            return out
     _cpdist_weighted(a_codes, a_off, b_codes, b_off, np.int64(ins), np.int64(dele), np.int64(sub), out, nchunk)
     return out
 
 
 def cdist(q_codes, q_offsets, c_codes, c_offsets, weights) -> np.ndarray:
-    nq = q_offsets.shape[0] - 1
-    nc = c_offsets.shape[0] - 1
+    q_codes, q_off = _packed(q_codes, q_offsets, "q")
+    c_codes, c_off = _packed(c_codes, c_offsets, "c")
+    nq = q_off.shape[0] - 1
+    nc = c_off.shape[0] - 1
     ins, dele, sub = (int(x) for x in weights)
-    if nq <= 0 or nc <= 0 or (ins == dele == sub == 0):
-        return np.zeros((max(nq, 0), max(nc, 0)), np.int64)
-    q_codes = np.ascontiguousarray(q_codes, dtype=np.int64)
-    c_codes = np.ascontiguousarray(c_codes, dtype=np.int64)
-    q_off = np.ascontiguousarray(q_offsets, dtype=np.int64)
-    c_off = np.ascontiguousarray(c_offsets, dtype=np.int64)
+    if nq == 0 or nc == 0 or (ins == dele == 0):
+        return np.zeros((nq, nc), np.int64)
     out = np.empty((nq, nc), np.int64)
-    if ins == dele == sub:
-        _cdist_unit(q_codes, q_off, c_codes, c_off, ins, out)
+    if ins == dele and (sub == ins or sub >= 2 * ins):  # Levenshtein / Indel, times ins
+        _cdist_unit(q_codes, q_off, c_codes, c_off, ins, out, sub != ins)
         return out
     nchunk = max(1, min(nq, 8 * get_num_threads()))
     _cdist_weighted(q_codes, q_off, c_codes, c_off, np.int64(ins), np.int64(dele), np.int64(sub), out, nchunk)
