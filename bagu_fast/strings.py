@@ -36,6 +36,18 @@ EDIT_KINDS = ("replace", "insert", "delete")  # index = kind code used by the ke
 _TOKEN_ID_BASE = 1 << 40
 
 
+# Packed code arrays are uint8 (ASCII, bytes), uint32 (Unicode) or int64 (tokens, integer arrays);
+# the kernels compare values across these dtypes.
+_CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint32), np.dtype(np.int64))
+
+
+def _str_codes(s: str) -> np.ndarray:
+    """Code points of ``s`` without a per-character loop: uint8 for ASCII, else uint32."""
+    if s.isascii():
+        return np.frombuffer(s.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
 class _Encoder:
     """Turns string-likes into int64 code arrays; one instance per call so that equal tokens
     get equal ids across every argument of that call."""
@@ -55,9 +67,9 @@ class _Encoder:
 
     def encode(self, s: Any, name: str) -> np.ndarray:
         if isinstance(s, str):
-            return np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+            return _str_codes(s)
         if isinstance(s, (bytes, bytearray, memoryview)):
-            return np.frombuffer(bytes(s), dtype=np.uint8).astype(np.int64)
+            return np.frombuffer(bytes(s), dtype=np.uint8)
         if isinstance(s, np.ndarray):
             if s.ndim != 1:
                 raise ValueError(f"{name} must be 1-D when given as an array, got shape {s.shape}")
@@ -67,7 +79,7 @@ class _Encoder:
                 raise TypeError(f"{name} must hold integers when given as an array, got dtype {s.dtype}")
             if s.dtype == np.uint64 and s.size and s.max() > np.iinfo(np.int64).max:
                 raise ValueError(f"{name} holds integers too large for int64")
-            return s.astype(np.int64)
+            return s if s.dtype in _CODE_DTYPES else s.astype(np.int64)
         if s is None:
             raise TypeError(f"{name} must be a str, bytes, sequence or 1-D integer array, got None")
         if not isinstance(s, Iterable) or isinstance(s, (dict, set, frozenset)):
@@ -81,12 +93,11 @@ class _Encoder:
         items = list(strings)
         if items and all(type(s) is str for s in items):  # fast path: one encode for all
             lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-            codes = np.frombuffer("".join(items).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-            codes = codes.astype(np.int64)
+            codes = _str_codes("".join(items))
         else:
             arrays = [self.encode(s, f"{name}[{i}]") for i, s in enumerate(items)]
             lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-            codes = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
+            codes = np.concatenate([a.astype(np.int64, copy=False) for a in arrays]) if arrays else np.empty(0, dtype=np.int64)
         offsets = np.zeros(len(items) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return codes, offsets

@@ -2,7 +2,8 @@
 
 Raw signatures shared with the cpu and cuda modules (inputs already validated):
 
-* strings are packed as ``codes`` (int64, all strings concatenated) and ``offsets`` (int64,
+* strings are packed as ``codes`` (uint8, uint32 or int64 symbol values, all strings
+  concatenated; values compare across dtypes) and ``offsets`` (int64,
   ``n + 1`` entries; string ``i`` is ``codes[offsets[i]:offsets[i + 1]]``);
 * ``weights`` is an int64 array ``[insert, delete, substitute]``.
 
