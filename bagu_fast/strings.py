@@ -90,10 +90,14 @@ class _Encoder:
         """Pack a collection of string-likes into (codes, offsets)."""
         if strings is None or isinstance(strings, (str, bytes)) or not isinstance(strings, Iterable):
             raise TypeError(f"{name} must be a sequence of strings, got {type(strings).__name__}")
-        items = list(strings)
-        if items and all(type(s) is str for s in items):  # fast path: one encode for all
+        items = strings if isinstance(strings, list) else list(strings)
+        try:  # fast path, all str: one join and one encode (join raises TypeError otherwise)
+            joined = "".join(items) if items and isinstance(items[0], str) else None
+        except TypeError:
+            joined = None
+        if joined is not None:
             lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-            codes = _str_codes("".join(items))
+            codes = _str_codes(joined)
         else:
             arrays = [self.encode(s, f"{name}[{i}]") for i, s in enumerate(items)]
             lengths = np.array([len(a) for a in arrays], dtype=np.int64)

@@ -80,9 +80,20 @@ def _rss_mib() -> float:
     return float("nan")
 
 
+def _release_free_memory() -> None:
+    """Return freed heap pages to the OS, so that reused allocations show up in RSS again."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the measurement may read low
+        pass
+
+
 def _peak_rss_delta(fn: Callable[[], Any]) -> tuple[Any, float]:
     """Run ``fn`` once while sampling RSS; return (result, peak RSS above the start, MiB)."""
-    gc.collect()
+    _release_free_memory()
     start = _rss_mib()
     peak = [start]
     done = threading.Event()
@@ -127,11 +138,11 @@ def run_case(case: Case, backends: tuple[str, ...], quick: bool, progress: Calla
         progress(f"{case.family}: {case.name} [{case.size}] — {name}")
         row = Row(case.family, case.name, case.size, name, kind, unit=case.unit)
         try:
-            if case.measure_memory:
-                result, row.peak_rss_mib = _peak_rss_delta(lambda: fn(inputs))
-            else:
-                result = fn(inputs)  # warm-up: JIT compile, caches, first-touch
+            result = fn(inputs)  # warm-up: JIT compile, caches, first-touch
             case.check(inputs, result)
+            if case.measure_memory:
+                del result
+                _, row.peak_rss_mib = _peak_rss_delta(lambda: fn(inputs))
         except AssertionError as exc:
             row.status = f"WRONG: {str(exc)[:120]}"
             rows.append(row)
@@ -140,18 +151,8 @@ def run_case(case: Case, backends: tuple[str, ...], quick: bool, progress: Calla
             row.status = f"error: {type(exc).__name__}: {str(exc)[:100]}"
             rows.append(row)
             continue
-        once = name in case.slow
-        if once and not case.measure_memory:
-            row.times_s = time_runner(lambda: fn(inputs), once=True, budget_s=0, max_repeats=1)
-        elif once:
-            row.times_s = []
-        else:
-            row.times_s = time_runner(lambda: fn(inputs), once=False, budget_s=1.0 if quick else 3.0,
-                                      max_repeats=5 if quick else 15)
-        if not row.times_s:  # slow + memory: the one measured call is the time
-            t0 = time.perf_counter()
-            fn(inputs)
-            row.times_s = [time.perf_counter() - t0]
+        row.times_s = time_runner(lambda: fn(inputs), once=name in case.slow, budget_s=1.0 if quick else 3.0,
+                                  max_repeats=5 if quick else 15)
         row.median_s = statistics.median(row.times_s)
         if case.work:
             row.throughput = case.work / row.median_s

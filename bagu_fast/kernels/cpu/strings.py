@@ -924,10 +924,17 @@ def _cpdist_unit(a_codes, a_off, b_codes, b_off, out, nchunk, lcs):
         _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, npairs * ch // nchunk, npairs * (ch + 1) // nchunk, lcs)
 
 
+_NATIVE_CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint32), np.dtype(np.int64))
+
+
 def _packed(codes, offsets, name: str):
-    """int64 C-contiguous (codes, offsets); offsets must be non-decreasing within the codes, so
-    that no kernel can read out of bounds whatever the caller passed."""
-    codes = np.ascontiguousarray(codes, dtype=np.int64).reshape(-1)
+    """C-contiguous (codes, offsets); offsets must be non-decreasing within the codes, so that no
+    kernel can read out of bounds whatever the caller passed.  Narrow code arrays (uint8 ASCII,
+    uint32 Unicode) are kept as they are: widening them costs a fresh allocation per call that
+    is slower than the kernels themselves; the kernels compile one specialisation per dtype."""
+    codes = np.asarray(codes).reshape(-1)
+    if codes.dtype not in _NATIVE_CODE_DTYPES or not codes.flags.c_contiguous:
+        codes = np.ascontiguousarray(codes, dtype=np.int64)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
     if offsets.shape[0] == 0:
         raise ValueError(f"{name} offsets must hold n + 1 >= 1 entries")
