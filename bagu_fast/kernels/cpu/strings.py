@@ -943,9 +943,18 @@ def _packed(codes, offsets, name: str):
     return codes, offsets
 
 
+def _same_dtype(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both code arrays in one dtype (the kernels pick either side as the pattern)."""
+    if a.dtype == b.dtype:
+        return a, b
+    common = np.promote_types(a.dtype, b.dtype)
+    return a.astype(common), b.astype(common)
+
+
 def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
     a_codes, a_off = _packed(a_codes, a_offsets, "a")
     b_codes, b_off = _packed(b_codes, b_offsets, "b")
+    a_codes, b_codes = _same_dtype(a_codes, b_codes)
     if a_off.shape[0] != b_off.shape[0]:
         raise ValueError("a and b must hold the same number of strings")
     npairs = a_off.shape[0] - 1
@@ -973,6 +982,7 @@ def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
 def cdist(q_codes, q_offsets, c_codes, c_offsets, weights) -> np.ndarray:
     q_codes, q_off = _packed(q_codes, q_offsets, "q")
     c_codes, c_off = _packed(c_codes, c_offsets, "c")
+    q_codes, c_codes = _same_dtype(q_codes, c_codes)
     nq = q_off.shape[0] - 1
     nc = c_off.shape[0] - 1
     ins, dele, sub = (int(x) for x in weights)
