@@ -191,3 +191,19 @@ def test_inputs_not_modified(backend):
     bf.cdist(q, c, backend=backend)
     for x, y in zip(q + c, copies):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("other", ["unicode", "tokens", "bytes"])
+def test_mixed_code_widths(backend, rng, other):
+    """ASCII (packed as uint8) against Unicode (uint32), tokens (int64) and bytes."""
+    ascii_side = random_strings(rng, 5, 0, 70, alphabet=3)
+    uni = random_strings(rng, 5, 0, 70, alphabet=3, base=0x61) + ["é" * 3 + "a"]
+    if other == "tokens":
+        uni = [list(s) + ["word"] for s in uni]
+    elif other == "bytes":
+        uni = [s.encode("utf-8") for s in uni]
+    naive = np.array([[naive_levenshtein(list(a), list(b) if not isinstance(b, bytes) else [chr(x) for x in b])
+                       for b in uni] for a in ascii_side])
+    np.testing.assert_array_equal(bf.cdist(ascii_side, uni, backend=backend), naive)
+    np.testing.assert_array_equal(bf.cdist(uni, ascii_side, backend=backend), naive.T)
+    np.testing.assert_array_equal(bf.cpdist(ascii_side, uni[:5], backend=backend), naive.diagonal())
