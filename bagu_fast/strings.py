@@ -140,8 +140,7 @@ def _maximum(len1: np.ndarray, len2: np.ndarray, weights: np.ndarray) -> np.ndar
 
 
 def _backend_for_strings(backend: Any) -> str:
-    backend = _dispatch.resolve_backend(backend)
-    return "cpu" if backend == "auto" else backend
+    return _dispatch.resolve_backend(backend)  # strings live on the host: "auto" means "cpu"
 
 
 class _Threads:
@@ -302,6 +301,22 @@ def _out_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+def _batch(kind: str, queries, choices, weights, score_cutoff, dtype, workers, backend) -> np.ndarray:
+    """Shared body of :func:`cdist` and :func:`cpdist`: validate, pack, run ``kind``, finish."""
+    w, cutoff, out_dtype = _weights(weights), _cutoff(score_cutoff), _out_dtype(dtype)
+    backend, workers = _backend_for_strings(backend), _workers(workers)
+    enc = _Encoder()
+    a_codes, a_off = enc.pack(queries, "queries")
+    b_codes, b_off = enc.pack(choices, "choices")
+    if kind == "cpdist" and len(a_off) != len(b_off):
+        raise ValueError(
+            f"queries and choices must have the same length, got {len(a_off) - 1} and {len(b_off) - 1}"
+        )
+    with _Threads(workers, backend):
+        dist = getattr(_dispatch.kernels("strings", backend), kind)(a_codes, a_off, b_codes, b_off, w)
+    return _finish(dist, cutoff, out_dtype)
+
+
 def cdist(
     queries: Iterable[StringLike],
     choices: Iterable[StringLike],
@@ -330,14 +345,7 @@ def cdist(
     numpy.ndarray
         ``[len(queries), len(choices)]`` distances.
     """
-    w, cutoff, out_dtype = _weights(weights), _cutoff(score_cutoff), _out_dtype(dtype)
-    backend, workers = _backend_for_strings(backend), _workers(workers)
-    enc = _Encoder()
-    q_codes, q_off = enc.pack(queries, "queries")
-    c_codes, c_off = enc.pack(choices, "choices")
-    with _Threads(workers, backend):
-        dist = _dispatch.kernels("strings", backend).cdist(q_codes, q_off, c_codes, c_off, w)
-    return _finish(dist, cutoff, out_dtype)
+    return _batch("cdist", queries, choices, weights, score_cutoff, dtype, workers, backend)
 
 
 def cpdist(
@@ -354,14 +362,4 @@ def cpdist(
 
     ``queries`` and ``choices`` must have the same length.  Other parameters as :func:`cdist`.
     """
-    w, cutoff, out_dtype = _weights(weights), _cutoff(score_cutoff), _out_dtype(dtype)
-    backend, workers = _backend_for_strings(backend), _workers(workers)
-    enc = _Encoder()
-    a_codes, a_off = enc.pack(queries, "queries")
-    b_codes, b_off = enc.pack(choices, "choices")
-    if len(a_off) != len(b_off):
-        raise ValueError(
-            f"queries and choices must have the same length, got {len(a_off) - 1} and {len(b_off) - 1}"
-        )
-    dist = _pair_distances(a_codes, a_off, b_codes, b_off, w, backend, workers)
-    return _finish(dist, cutoff, out_dtype)
+    return _batch("cpdist", queries, choices, weights, score_cutoff, dtype, workers, backend)
