@@ -207,3 +207,14 @@ def test_mixed_code_widths(backend, rng, other):
     np.testing.assert_array_equal(bf.cdist(ascii_side, uni, backend=backend), naive)
     np.testing.assert_array_equal(bf.cdist(uni, ascii_side, backend=backend), naive.T)
     np.testing.assert_array_equal(bf.cpdist(ascii_side, uni[:5], backend=backend), naive.diagonal())
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(max_size=80), min_size=1, max_size=5), st.lists(st.text(max_size=80), min_size=1, max_size=5),
+       st.sampled_from(WEIGHTS))
+def test_cpu_matches_textbook_on_any_unicode(queries, choices, weights):
+    expected = np.array([[naive_levenshtein(a, b, weights) for b in choices] for a in queries])
+    np.testing.assert_array_equal(bf.cdist(queries, choices, weights=weights, backend="cpu"), expected)
+    n = min(len(queries), len(choices))
+    np.testing.assert_array_equal(bf.cpdist(queries[:n], choices[:n], weights=weights, backend="cpu"),
+                                  expected.diagonal()[:n])
