@@ -1,8 +1,9 @@
 """bagu_fast: fast kernels for classic ML algorithms.
 
-Every public function takes ``backend="auto" | "cpu" | "cuda" | "reference"``: a Numba JIT CPU
+Every kernel-backed function takes ``backend="auto" | "cpu" | "cuda" | "reference"``: a Numba JIT CPU
 kernel, a Numba CUDA kernel, or an obviously correct NumPy reference.
 """
+from .attention import multi_head_attention, scaled_dot_product_attention, sinusoidal_positional_encoding
 from .strings import (
     apply_editops,
     cdist,
@@ -20,9 +21,8 @@ __all__ = [
     "cpdist",
     "levenshtein",
     "levenshtein_editops",
+    "multi_head_attention",
     "normalized_levenshtein",
+    "scaled_dot_product_attention",
+    "sinusoidal_positional_encoding",
 ]
-
-from .attention import multi_head_attention, scaled_dot_product_attention, sinusoidal_positional_encoding
-
-__all__ += ["multi_head_attention", "scaled_dot_product_attention", "sinusoidal_positional_encoding"]

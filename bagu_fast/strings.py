@@ -49,8 +49,8 @@ def _str_codes(s: str) -> np.ndarray:
 
 
 class _Encoder:
-    """Turns string-likes into int64 code arrays; one instance per call so that equal tokens
-    get equal ids across every argument of that call."""
+    """Turns string-likes into code arrays (see ``_CODE_DTYPES``); one instance per call so that
+    equal tokens get equal ids across every argument of that call."""
 
     def __init__(self) -> None:
         self.token_ids: dict[Hashable, int] = {}
@@ -139,10 +139,6 @@ def _maximum(len1: np.ndarray, len2: np.ndarray, weights: np.ndarray) -> np.ndar
     return np.minimum(worst, via_sub)
 
 
-def _backend_for_strings(backend: Any) -> str:
-    return _dispatch.resolve_backend(backend)  # strings live on the host: "auto" means "cpu"
-
-
 class _Threads:
     """Run CPU kernels with ``workers`` Numba threads (-1: all), restoring the old count."""
 
@@ -171,9 +167,15 @@ def _workers(workers: Any) -> int:
     return value
 
 
-def _pair_distances(a_codes, a_off, b_codes, b_off, weights, backend, workers=1) -> np.ndarray:
+def _run(kind: str, a_codes, a_off, b_codes, b_off, weights, backend: str, workers: int = 1) -> np.ndarray:
+    """Call kernel ``kind`` ("cdist" / "cpdist") of ``backend`` on packed strings."""
     with _Threads(workers, backend):
-        return _dispatch.kernels("strings", backend).cpdist(a_codes, a_off, b_codes, b_off, weights)
+        return getattr(_dispatch.kernels("strings", backend), kind)(a_codes, a_off, b_codes, b_off, weights)
+
+
+def _pair_distance(a: np.ndarray, b: np.ndarray, weights: np.ndarray, backend: str) -> int:
+    """Distance of two encoded sequences (a batch of one pair)."""
+    return int(_run("cpdist", a, np.array([0, len(a)]), b, np.array([0, len(b)]), weights, backend)[0])
 
 
 def levenshtein(
@@ -207,10 +209,9 @@ def levenshtein(
     >>> levenshtein("kitten", "sitting")
     3
     """
-    w, cutoff, backend = _weights(weights), _cutoff(score_cutoff), _backend_for_strings(backend)
+    w, cutoff, backend = _weights(weights), _cutoff(score_cutoff), _dispatch.resolve_backend(backend)
     enc = _Encoder()
-    a, b = enc.encode(s1, "s1"), enc.encode(s2, "s2")
-    dist = int(_pair_distances(a, np.array([0, len(a)]), b, np.array([0, len(b)]), w, backend)[0])
+    dist = _pair_distance(enc.encode(s1, "s1"), enc.encode(s2, "s2"), w, backend)
     return dist if cutoff is None or dist <= cutoff else cutoff + 1
 
 
@@ -229,10 +230,10 @@ def normalized_levenshtein(
     ``score_cutoff`` (a float in [0, 1]) is returned as 1.0.  Other parameters as
     :func:`levenshtein`.
     """
-    w, cutoff = _weights(weights), _norm_cutoff(score_cutoff)
+    w, cutoff, backend = _weights(weights), _norm_cutoff(score_cutoff), _dispatch.resolve_backend(backend)
     enc = _Encoder()
     a, b = enc.encode(s1, "s1"), enc.encode(s2, "s2")
-    dist = levenshtein(a, b, weights=tuple(w), backend=backend)
+    dist = _pair_distance(a, b, w, backend)
     maximum = int(_maximum(np.int64(len(a)), np.int64(len(b)), w))
     norm = dist / maximum if maximum else 0.0
     return norm if cutoff is None or norm <= cutoff else 1.0
@@ -247,7 +248,7 @@ def levenshtein_editops(s1: StringLike, s2: StringLike, *, backend: str = "auto"
     ``levenshtein(s1, s2)``; :func:`apply_editops` replays it.  Backends: ``"reference"`` and
     ``"cpu"`` (a single traceback has nothing to gain from a GPU; ``"cuda"`` raises).
     """
-    backend = _backend_for_strings(backend)
+    backend = _dispatch.resolve_backend(backend)
     if backend == "cuda":
         raise ValueError("levenshtein_editops runs on backend 'cpu' or 'reference', not 'cuda'")
     enc = _Encoder()
@@ -304,7 +305,7 @@ def _out_dtype(dtype: Any) -> np.dtype:
 def _batch(kind: str, queries, choices, weights, score_cutoff, dtype, workers, backend) -> np.ndarray:
     """Shared body of :func:`cdist` and :func:`cpdist`: validate, pack, run ``kind``, finish."""
     w, cutoff, out_dtype = _weights(weights), _cutoff(score_cutoff), _out_dtype(dtype)
-    backend, workers = _backend_for_strings(backend), _workers(workers)
+    backend, workers = _dispatch.resolve_backend(backend), _workers(workers)
     enc = _Encoder()
     a_codes, a_off = enc.pack(queries, "queries")
     b_codes, b_off = enc.pack(choices, "choices")
@@ -312,9 +313,7 @@ def _batch(kind: str, queries, choices, weights, score_cutoff, dtype, workers, b
         raise ValueError(
             f"queries and choices must have the same length, got {len(a_off) - 1} and {len(b_off) - 1}"
         )
-    with _Threads(workers, backend):
-        dist = getattr(_dispatch.kernels("strings", backend), kind)(a_codes, a_off, b_codes, b_off, w)
-    return _finish(dist, cutoff, out_dtype)
+    return _finish(_run(kind, a_codes, a_off, b_codes, b_off, w, backend, workers), cutoff, out_dtype)
 
 
 def cdist(
