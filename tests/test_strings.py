@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bagu_fast as bf
-from bagu_fast.kernels.reference import strings as ref_kernels
 
 from .conftest import CUDA_SIM, sim_small
 
