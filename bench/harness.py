@@ -24,7 +24,7 @@ from typing import Any, Callable
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # Set by `python -m bench --gpu` (or BAGU_BENCH_GPU=1): cases then add GPU peers (torch CUDA, CuPy).
 GPU = os.environ.get("BAGU_BENCH_GPU") == "1"
-FAMILIES = ("strings", "attention")
+FAMILIES = ("strings", "attention", "recurrent", "hmm", "trees")
 OUR_BACKENDS = ("reference", "cpu", "cuda")
 
 
@@ -169,9 +169,14 @@ def run_case(case: Case, backends: tuple[str, ...], quick: bool, progress: Calla
 
 def load_cases(families: tuple[str, ...], quick: bool) -> list[Case]:
     cases: list[Case] = []
+    import pkgutil
+
+    available = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]))
     for fam in families:
-        module = importlib.import_module(f"bench.cases_{fam}")
-        cases.extend(module.cases(quick))
+        # a family's cases: bench/cases_<family>.py and any bench/cases_<family>_<part>.py
+        for name in available:
+            if name == f"cases_{fam}" or name.startswith(f"cases_{fam}_"):
+                cases.extend(importlib.import_module(f"bench.{name}").cases(quick))
     return cases
 
 
@@ -180,7 +185,8 @@ def machine_info() -> dict:
 
     info = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
             "numpy": numpy.__version__, "peak_rss_mib_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    for mod in ("numba", "rapidfuzz", "torch", "editdistance"):
+    for mod in ("numba", "rapidfuzz", "torch", "editdistance", "hmmlearn", "torchcrf", "lightgbm", "xgboost",
+                "sklearn"):
         if installed(mod):
             info[mod] = getattr(importlib.import_module(mod), "__version__", "?")
     try:

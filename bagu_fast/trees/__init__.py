@@ -1,0 +1,6 @@
+"""Histogram-based decision trees: binning, histogram and split kernels, gradient boosting,
+classic decision trees and random forests, with scikit-learn's estimator API.
+
+One concept per module (binning.py, histogram.py, boosting.py, criteria.py, tree.py,
+forest.py); this package re-exports the public names.
+"""
