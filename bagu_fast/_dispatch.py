@@ -19,9 +19,20 @@ import numpy as np
 BACKENDS = ("auto", "cpu", "cuda", "reference")
 
 
+def _is_simulator_array(x: Any) -> bool:
+    """Numba CUDA simulator device arrays carry no ``__cuda_array_interface__``; recognise them
+    by type so the device paths run (and are tested) without a GPU."""
+    return type(x).__module__.startswith("numba.cuda.simulator")
+
+
 def is_device_array(x: Any) -> bool:
-    """True for CuPy arrays, PyTorch CUDA tensors, Numba device arrays (anything on a GPU)."""
-    return hasattr(x, "__cuda_array_interface__")
+    """True for CuPy arrays, PyTorch CUDA tensors, Numba device arrays (anything on a GPU), and
+    Numba CUDA simulator device arrays."""
+    return hasattr(x, "__cuda_array_interface__") or _is_simulator_array(x)
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.split(".")[0] == "torch"
 
 
 def resolve_backend(backend: Any, *inputs: Any) -> str:
@@ -68,20 +79,26 @@ def kernels(family: str, backend: str) -> ModuleType:
 def prepare_array(x: Any, name: str) -> Any:
     """NumPy array for host input; a C-contiguous Numba device array view for GPU input.
 
-    Host inputs are converted with :func:`numpy.asarray` (no copy when already an array);
-    the caller's object is never written to.  Non-contiguous device arrays are made contiguous
-    by their own library (CuPy / PyTorch) before viewing.
+    Host inputs are converted with :func:`numpy.asarray` (no copy when already an array; torch
+    CPU tensors are read through a detached view); the caller's object is never written to.
+    Non-contiguous device arrays are made contiguous by their own library (CuPy / PyTorch)
+    before viewing.
     """
     if not is_device_array(x):
+        if _is_torch(x) and hasattr(x, "detach"):
+            x = x.detach()  # a tensor that requires grad refuses __array__
         try:
             return np.asarray(x)
         except Exception as exc:  # ragged nested lists and the like
             raise TypeError(f"{name} must be array-like, got {type(x).__name__}: {exc}") from None
     from numba import cuda
 
-    module = type(x).__module__.split(".")[0]
-    arr = cuda.as_cuda_array(x)
+    if _is_simulator_array(x) or cuda.is_cuda_array(x) and type(x).__module__.startswith("numba"):
+        arr = x  # already a Numba device array
+    else:
+        arr = cuda.as_cuda_array(x)
     if not arr.is_c_contiguous():
+        module = type(x).__module__.split(".")[0]
         if module == "cupy":
             import cupy
 
@@ -94,12 +111,22 @@ def prepare_array(x: Any, name: str) -> Any:
 
 
 def wrap_like(result: Any, template: Any) -> Any:
-    """Return a kernel's device result as an array of ``template``'s library.
+    """Return a kernel's result as an array of ``template``'s library and device.
 
-    NumPy templates get NumPy back (the CUDA launchers already copy out for host inputs).
+    NumPy templates get NumPy back (the CUDA launchers already copy out for host inputs), torch
+    CPU tensors get torch CPU tensors, CuPy / torch CUDA inputs get CuPy / torch CUDA arrays,
+    Numba device arrays (real or simulated) get Numba device arrays.
     """
-    if not is_device_array(template) or isinstance(result, np.ndarray):
+    if not is_device_array(template):
+        if _is_torch(template) and isinstance(result, np.ndarray):
+            import torch
+
+            return torch.from_numpy(np.ascontiguousarray(result))
         return result
+    if isinstance(result, np.ndarray):  # a host result for device input: move it over
+        from numba import cuda
+
+        result = cuda.to_device(result)
     module = type(template).__module__.split(".")[0]
     if module == "cupy":
         import cupy

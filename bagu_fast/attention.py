@@ -139,9 +139,9 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
     dtype = _validate.float_arrays(query=q, key=k, value=v)
     for arr, name in ((q, "query"), (k, "key"), (v, "value")):
         _validate.min_ndim(arr, name, 3 if enable_gqa else 2)
-    L, D = q.shape[-2:]
-    S, Dk = k.shape[-2:]
-    Sv, Dv = v.shape[-2:]
+    L, D = tuple(q.shape)[-2:]
+    S, Dk = tuple(k.shape)[-2:]
+    Sv, Dv = tuple(v.shape)[-2:]
     if D < 1:
         raise ValueError(f"query must have a last (feature) dimension >= 1, got shape {tuple(q.shape)}")
     if Dk != D:
@@ -156,7 +156,7 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
 
     on_device = not isinstance(q, np.ndarray)
     if enable_gqa:
-        hq, hk, hv = q.shape[-3], k.shape[-3], v.shape[-3]
+        hq, hk, hv = tuple(q.shape)[-3], tuple(k.shape)[-3], tuple(v.shape)[-3]
         if hk != hv:
             raise ValueError(f"key has {hk} heads (dim -3) but value has {hv}; they must match")
         if hk == 0 or hq % hk:
@@ -174,8 +174,8 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
         out_lead = lead
         # A key/value head dimension of 1 against several query heads is multi-query attention:
         # the kernel reads it in place instead of a broadcast copy.
-        k_heads = k.shape[-3] if len(k.shape) >= 3 else 1
-        v_heads = v.shape[-3] if len(v.shape) >= 3 else 1
+        k_heads = tuple(k.shape)[-3] if len(k.shape) >= 3 else 1
+        v_heads = tuple(v.shape)[-3] if len(v.shape) >= 3 else 1
         hkv = 1 if (k_heads == 1 and v_heads == 1) else heads
         qb, kb, vb = (batch + (heads, L, D), batch + (hkv, S, D), batch + (hkv, S, Dv))
     B = int(np.prod(batch, dtype=np.int64))

@@ -11,6 +11,7 @@ other token (a word, a tuple, ...) equals only an equal token.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Union
@@ -31,14 +32,21 @@ __all__ = [
 StringLike = Union[str, bytes, Sequence[Hashable], np.ndarray]
 EDIT_KINDS = ("replace", "insert", "delete")  # index = kind code used by the kernels
 
-# Tokens that are not integers or single characters get ids from here up, far above any
-# Unicode code point, so they never collide with characters, bytes or small integers.
-_TOKEN_ID_BASE = 1 << 40
+# Element codes.  Every element becomes an int64 code such that two elements get the same code
+# exactly when Python's ``==`` says they are equal (RapidFuzz's rule, with no hash collisions):
+# a character is its code point, an integer (bool, NumPy integer, integral float, ...) in
+# [_DIRECT_MIN, _DIRECT_MAX) is itself, and anything else (other integers, other numbers, words,
+# tuples, ...) gets an id from a per-call dict counting up from _DIRECT_MAX.  Every code then lies
+# within a span far below 2**63, so no kernel arithmetic on codes can overflow.
+_DIRECT_MIN = -(1 << 31)
+_DIRECT_MAX = 1 << 40
+_TOKEN_ID_BASE = _DIRECT_MAX
 
 
-# Packed code arrays are uint8 (ASCII, bytes), uint32 (Unicode) or int64 (tokens, integer arrays);
+# Packed code arrays are uint8 (ASCII, bytes), uint32 (Unicode) or int64 (everything else);
 # the kernels compare values across these dtypes.
 _CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint32), np.dtype(np.int64))
+_ELEMENT_TYPES = "a str, bytes, a sequence of hashable elements, a buffer or a 1-D array"
 
 
 def _str_codes(s: str) -> np.ndarray:
@@ -50,41 +58,83 @@ def _str_codes(s: str) -> np.ndarray:
 
 class _Encoder:
     """Turns string-likes into code arrays (see ``_CODE_DTYPES``); one instance per call so that
-    equal tokens get equal ids across every argument of that call."""
+    equal elements get equal codes across every argument of that call."""
 
     def __init__(self) -> None:
         self.token_ids: dict[Hashable, int] = {}
 
+    def _token_id(self, key: Hashable) -> int:
+        return self.token_ids.setdefault(key, _TOKEN_ID_BASE + len(self.token_ids))
+
     def token(self, item: Any, name: str) -> int:
-        if isinstance(item, (numbers.Integral, np.integer)) and not isinstance(item, bool):
-            return int(item)
-        if isinstance(item, str) and len(item) == 1:
-            return ord(item)
+        if type(item) is int or isinstance(item, (numbers.Integral, np.integer, np.bool_)):  # True == 1
+            value = int(item)
+            return value if _DIRECT_MIN <= value < _DIRECT_MAX else self._token_id(value)
+        if isinstance(item, str):
+            return ord(item) if len(item) == 1 else self._token_id(item)
+        if isinstance(item, (numbers.Number, np.number)):
+            if isinstance(item, (complex, np.complexfloating)) and item.imag == 0:
+                item = item.real  # 1+0j == 1
+            try:
+                as_int = int(item)
+            except (TypeError, ValueError, OverflowError):  # complex, NaN, inf
+                as_int = None
+            if as_int is not None and as_int == item:  # 1.0 == 1, Fraction(2, 1) == 2
+                return self.token(as_int, name)
         try:
-            return self.token_ids.setdefault(item, _TOKEN_ID_BASE + len(self.token_ids))
+            return self._token_id(item)
         except TypeError:
             raise TypeError(f"{name} holds an unhashable element of type {type(item).__name__}") from None
+
+    def _array(self, s: np.ndarray, name: str) -> np.ndarray:
+        if s.ndim != 1:
+            raise ValueError(f"{name} must be 1-D when given as an array or buffer, got shape {s.shape}")
+        if s.size == 0:
+            return np.empty(0, dtype=np.int64)
+        kind = s.dtype.kind
+        if kind == "b":
+            return s.astype(np.int64)
+        if kind in "iu":
+            in_range = s < _DIRECT_MAX if kind == "u" else (s >= _DIRECT_MIN) & (s < _DIRECT_MAX)
+            if in_range.all():
+                return s if s.dtype in _CODE_DTYPES else s.astype(np.int64)
+            return self._mixed(s, in_range, name)
+        if kind == "f":
+            with np.errstate(invalid="ignore"):
+                in_range = (s >= _DIRECT_MIN) & (s < _DIRECT_MAX) & (s == np.trunc(s))
+            if in_range.all():
+                return s.astype(np.int64)
+            return self._mixed(s, in_range, name)
+        return np.array([self.token(x, name) for x in s.tolist()], dtype=np.int64)
+
+    def _mixed(self, s: np.ndarray, direct: np.ndarray, name: str) -> np.ndarray:
+        """Codes of a numeric array whose entries outside ``direct`` need token ids."""
+        out = np.empty(s.shape[0], dtype=np.int64)
+        out[direct] = s[direct].astype(np.int64)
+        rest = ~direct
+        out[rest] = [self.token(x, name) for x in s[rest].tolist()]
+        return out
 
     def encode(self, s: Any, name: str) -> np.ndarray:
         if isinstance(s, str):
             return _str_codes(s)
-        if isinstance(s, (bytes, bytearray, memoryview)):
-            return np.frombuffer(bytes(s), dtype=np.uint8)
+        if isinstance(s, (bytes, bytearray)):
+            return np.frombuffer(s, dtype=np.uint8)
         if isinstance(s, np.ndarray):
-            if s.ndim != 1:
-                raise ValueError(f"{name} must be 1-D when given as an array, got shape {s.shape}")
-            if s.size and not np.issubdtype(s.dtype, np.integer):
-                if s.dtype == object:
-                    return np.array([self.token(x, name) for x in s], dtype=np.int64)
-                raise TypeError(f"{name} must hold integers when given as an array, got dtype {s.dtype}")
-            if s.dtype == np.uint64 and s.size and s.max() > np.iinfo(np.int64).max:
-                raise ValueError(f"{name} holds integers too large for int64")
-            return s if s.dtype in _CODE_DTYPES else s.astype(np.int64)
-        if s is None:
-            raise TypeError(f"{name} must be a str, bytes, sequence or 1-D integer array, got None")
-        if not isinstance(s, Iterable) or isinstance(s, (dict, set, frozenset)):
-            raise TypeError(f"{name} must be a str, bytes, sequence or 1-D integer array, got {type(s).__name__}")
-        return np.array([self.token(x, name) for x in s], dtype=np.int64)
+            return self._array(s, name)
+        if isinstance(s, memoryview) or hasattr(s, "__array__") or hasattr(s, "__array_interface__"):
+            # buffers and array-likes (memoryview, array.array, torch CPU tensors) hold elements
+            # of their own type: read them as such, never as raw bytes
+            if hasattr(s, "__cuda_array_interface__"):
+                raise TypeError(f"{name} is a GPU array; edit distance takes host sequences")
+            try:
+                arr = np.asarray(s)
+            except Exception as exc:
+                raise TypeError(f"{name} could not be read as an array: {exc}") from None
+            return self._array(arr, name)
+        if s is None or not isinstance(s, Iterable) or isinstance(s, (dict, set, frozenset)):
+            raise TypeError(f"{name} must be {_ELEMENT_TYPES}, got {type(s).__name__}")
+        return np.fromiter((self.token(x, name) for x in s), dtype=np.int64)
 
     def pack(self, strings: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Pack a collection of string-likes into (codes, offsets)."""
@@ -107,19 +157,50 @@ class _Encoder:
         return codes, offsets
 
 
-def _weights(weights: Any) -> np.ndarray:
-    if weights is None:
-        return np.ones(3, dtype=np.int64)
-    values = _validate.number_tuple(weights, "weights", 3, minimum=0)
-    if any(v != int(v) for v in values):
-        raise ValueError(f"weights must be whole numbers (insert, delete, substitute), got {weights!r}")
-    return np.array([int(v) for v in values], dtype=np.int64)
+_INT64_MAX = (1 << 63) - 1
+
+
+class _Weights:
+    """Validated (insert, delete, substitute) weights, divided by their common factor.
+
+    Kernels run on the reduced weights in int64; the exact distance is ``kernel result * scale``
+    in Python integers, so ``weights=(2**62,) * 3`` gives 2**63 exactly, as RapidFuzz does.
+    """
+
+    __slots__ = ("given", "reduced", "scale")
+
+    def __init__(self, weights: Any) -> None:
+        if weights is None:
+            weights = (1, 1, 1)
+        values = _validate.number_tuple(weights, "weights", 3, minimum=0)
+        if any(v != int(v) for v in values):
+            raise ValueError(f"weights must be whole numbers (insert, delete, substitute), got {weights!r}")
+        ints = [int(v) for v in values]
+        if max(ints) > _INT64_MAX:
+            raise ValueError(f"weights must each be below 2**63, got {weights!r}")
+        self.given = tuple(ints)
+        self.scale = math.gcd(*ints) or 1
+        self.reduced = np.array([v // self.scale for v in ints], dtype=np.int64)
+
+    def check_lengths(self, m: int, n: int) -> None:
+        """Refuse inputs whose table cells could overflow int64 inside a kernel: every cell is
+        at most m * delete + n * insert, and one step adds at most the largest weight."""
+        ins, dele, sub = (int(v) for v in self.reduced)
+        if m * dele + n * ins + max(ins, dele, sub) > _INT64_MAX:
+            raise ValueError(
+                f"weights {self.given} are too large for sequences of lengths {m} and {n}: "
+                "distances could exceed the int64 range"
+            )
 
 
 def _cutoff(score_cutoff: Any) -> int | None:
+    """RapidFuzz's distance cutoff: any non-negative real; results above it read ``floor + 1``."""
     if score_cutoff is None:
         return None
-    return _validate.integer(score_cutoff, "score_cutoff", minimum=0)
+    value = _validate.real_number(score_cutoff, "score_cutoff", minimum=0.0, finite=False)
+    if math.isinf(value):
+        return None
+    return int(score_cutoff) if isinstance(score_cutoff, numbers.Integral) else math.floor(value)
 
 
 def _norm_cutoff(score_cutoff: Any) -> float | None:
@@ -131,12 +212,12 @@ def _norm_cutoff(score_cutoff: Any) -> float | None:
     return value
 
 
-def _maximum(len1: np.ndarray, len2: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Largest possible weighted distance for the given lengths (RapidFuzz's definition)."""
-    ins, dele, sub = (int(w) for w in weights)
-    worst = len1 * dele + len2 * ins
-    via_sub = np.where(len1 >= len2, len2 * sub + (len1 - len2) * dele, len1 * sub + (len2 - len1) * ins)
-    return np.minimum(worst, via_sub)
+def _maximum(m: int, n: int, weights: tuple[int, int, int]) -> int:
+    """Largest possible weighted distance for lengths m, n (RapidFuzz's definition), exact."""
+    ins, dele, sub = weights
+    worst = m * dele + n * ins
+    via_sub = n * sub + (m - n) * dele if m >= n else m * sub + (n - m) * ins
+    return min(worst, via_sub)
 
 
 class _Threads:
@@ -173,9 +254,11 @@ def _run(kind: str, a_codes, a_off, b_codes, b_off, weights, backend: str, worke
         return getattr(_dispatch.kernels("strings", backend), kind)(a_codes, a_off, b_codes, b_off, weights)
 
 
-def _pair_distance(a: np.ndarray, b: np.ndarray, weights: np.ndarray, backend: str) -> int:
-    """Distance of two encoded sequences (a batch of one pair)."""
-    return int(_run("cpdist", a, np.array([0, len(a)]), b, np.array([0, len(b)]), weights, backend)[0])
+def _pair_distance(a: np.ndarray, b: np.ndarray, weights: _Weights, backend: str) -> int:
+    """Exact distance of two encoded sequences (a batch of one pair), as a Python int."""
+    weights.check_lengths(len(a), len(b))
+    reduced = _run("cpdist", a, np.array([0, len(a)]), b, np.array([0, len(b)]), weights.reduced, backend)
+    return int(reduced[0]) * weights.scale
 
 
 def levenshtein(
@@ -194,8 +277,8 @@ def levenshtein(
         The two sequences.  Empty sequences are valid.
     weights : (insert, delete, substitute), optional
         Non-negative whole-number costs, as in RapidFuzz.  ``None`` means ``(1, 1, 1)``.
-    score_cutoff : int, optional
-        When the distance exceeds it, ``score_cutoff + 1`` is returned instead.
+    score_cutoff : real, optional
+        When the distance exceeds it, ``floor(score_cutoff) + 1`` is returned instead (RapidFuzz).
     backend : {"auto", "cpu", "cuda", "reference"}
         Which implementation runs; ``"auto"`` is the Numba CPU kernel.
 
@@ -209,7 +292,7 @@ def levenshtein(
     >>> levenshtein("kitten", "sitting")
     3
     """
-    w, cutoff, backend = _weights(weights), _cutoff(score_cutoff), _dispatch.resolve_backend(backend)
+    w, cutoff, backend = _Weights(weights), _cutoff(score_cutoff), _dispatch.resolve_backend(backend)
     enc = _Encoder()
     dist = _pair_distance(enc.encode(s1, "s1"), enc.encode(s2, "s2"), w, backend)
     return dist if cutoff is None or dist <= cutoff else cutoff + 1
@@ -230,11 +313,11 @@ def normalized_levenshtein(
     ``score_cutoff`` (a float in [0, 1]) is returned as 1.0.  Other parameters as
     :func:`levenshtein`.
     """
-    w, cutoff, backend = _weights(weights), _norm_cutoff(score_cutoff), _dispatch.resolve_backend(backend)
+    w, cutoff, backend = _Weights(weights), _norm_cutoff(score_cutoff), _dispatch.resolve_backend(backend)
     enc = _Encoder()
     a, b = enc.encode(s1, "s1"), enc.encode(s2, "s2")
     dist = _pair_distance(a, b, w, backend)
-    maximum = int(_maximum(np.int64(len(a)), np.int64(len(b)), w))
+    maximum = _maximum(len(a), len(b), w.given)
     norm = dist / maximum if maximum else 0.0
     return norm if cutoff is None or norm <= cutoff else 1.0
 
@@ -257,42 +340,61 @@ def levenshtein_editops(s1: StringLike, s2: StringLike, *, backend: str = "auto"
     return [(EDIT_KINDS[k], int(i), int(j)) for k, i, j in ops]
 
 
+def _editop(op: Any, k: int) -> tuple[str, int, int]:
+    if isinstance(op, (str, bytes)) or not isinstance(op, Sequence) or len(op) != 3:
+        raise ValueError(f"ops[{k}] must be a (kind, src_pos, dest_pos) triple, got {op!r}")
+    kind, src_pos, dest_pos = op
+    if kind not in EDIT_KINDS:
+        raise ValueError(f"ops[{k}] has an unknown edit kind {kind!r}; expected one of {EDIT_KINDS}")
+    for pos in (src_pos, dest_pos):
+        if isinstance(pos, bool) or not isinstance(pos, (numbers.Integral, np.integer)):
+            raise ValueError(f"ops[{k}] positions must be integers, got {op!r}")
+    return kind, int(src_pos), int(dest_pos)
+
+
 def apply_editops(ops: Iterable[tuple[str, int, int]], s1: StringLike, s2: StringLike) -> list:
     """Apply edit operations from :func:`levenshtein_editops` to ``s1``.
 
     Returns the result as a list of elements (join it for strings).  Applying the editops of
-    ``(s1, s2)`` to ``s1`` gives ``s2``.
+    ``(s1, s2)`` to ``s1`` gives ``s2``.  Like RapidFuzz's ``Editops.apply``, operations must be
+    ``(kind, src_pos, dest_pos)`` triples in order: a ``"replace"`` / ``"delete"`` names an
+    element of ``s1`` not yet consumed, an ``"insert"`` / ``"replace"`` an element of ``s2``,
+    positions never go backwards; anything else raises ValueError naming the operation.
     """
     src, dest = list(s1), list(s2)
+    if isinstance(ops, (str, bytes)) or not isinstance(ops, Iterable):
+        raise TypeError(f"ops must be a sequence of (kind, src_pos, dest_pos) triples, got {type(ops).__name__}")
     out: list = []
-    i = 0
-    for kind, src_pos, dest_pos in ops:
-        if kind not in EDIT_KINDS:
-            raise ValueError(f"ops holds an unknown edit kind {kind!r}; expected one of {EDIT_KINDS}")
-        if not (0 <= src_pos <= len(src) and 0 <= dest_pos <= len(dest)) or src_pos < i:
-            raise ValueError(f"ops holds an out-of-order or out-of-range operation {(kind, src_pos, dest_pos)!r}")
+    i = 0  # next element of src not yet copied or consumed
+    last_dest = 0
+    for k, op in enumerate(ops):
+        kind, src_pos, dest_pos = _editop(op, k)
+        src_limit = len(src) if kind == "insert" else len(src) - 1  # inserts may append at the end
+        dest_limit = len(dest) if kind == "delete" else len(dest) - 1
+        if not (i <= src_pos <= src_limit and last_dest <= dest_pos <= dest_limit):
+            raise ValueError(
+                f"ops[{k}] = {op!r} is out of order or out of range for sequences of lengths "
+                f"{len(src)} and {len(dest)}"
+            )
         out.extend(src[i:src_pos])
         i = src_pos
+        last_dest = dest_pos
         if kind == "insert":
             out.append(dest[dest_pos])
+            last_dest += 1
         elif kind == "replace":
             out.append(dest[dest_pos])
             i += 1
+            last_dest += 1
         else:
             i += 1
     out.extend(src[i:])
     return out
 
 
-def _finish(dist: np.ndarray, cutoff: int | None, dtype: Any) -> np.ndarray:
-    if cutoff is not None:
-        dist = np.minimum(dist, cutoff + 1)
-    return dist.astype(dtype, copy=False)
-
-
 def _out_dtype(dtype: Any) -> np.dtype:
     if dtype is None:
-        return np.dtype(np.int32)
+        return np.dtype(np.uint32)  # RapidFuzz's default for distances
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -302,9 +404,37 @@ def _out_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+def _finish(reduced: np.ndarray, weights: _Weights, cutoff: int | None, dtype: np.dtype) -> np.ndarray:
+    """Exact distances (``reduced * scale``, cut off) in ``dtype``, or a ValueError naming
+    ``dtype`` when a value would not be represented exactly: never a wrapped number."""
+    scale = weights.scale
+    real_max = int(reduced.max()) * scale if reduced.size else 0
+    cut = cutoff is not None and cutoff < real_max
+    largest = cutoff + 1 if cut else real_max
+    if np.issubdtype(dtype, np.integer):
+        exact_max = int(np.iinfo(dtype).max)
+    else:
+        exact_max = 1 << (np.finfo(dtype).nmant + 1)  # every integer up to here is a float
+    if largest > exact_max:
+        raise ValueError(
+            f"dtype {dtype} cannot hold the distance {largest} exactly; pass dtype=np.int64 or "
+            "np.uint64 (or smaller weights)"
+        )
+    work = np.dtype(np.uint64) if largest > _INT64_MAX else np.dtype(np.int64)
+    if cut:  # compare in the reduced domain, so values above the cutoff are never multiplied
+        over = reduced > cutoff // scale
+        out = np.where(over, 0, reduced).astype(work) * work.type(scale)
+        out[over] = cutoff + 1
+    elif scale != 1 or work != reduced.dtype:
+        out = reduced.astype(work) * work.type(scale)
+    else:
+        out = reduced
+    return out.astype(dtype, copy=False)
+
+
 def _batch(kind: str, queries, choices, weights, score_cutoff, dtype, workers, backend) -> np.ndarray:
     """Shared body of :func:`cdist` and :func:`cpdist`: validate, pack, run ``kind``, finish."""
-    w, cutoff, out_dtype = _weights(weights), _cutoff(score_cutoff), _out_dtype(dtype)
+    w, cutoff, out_dtype = _Weights(weights), _cutoff(score_cutoff), _out_dtype(dtype)
     backend, workers = _dispatch.resolve_backend(backend), _workers(workers)
     enc = _Encoder()
     a_codes, a_off = enc.pack(queries, "queries")
@@ -313,7 +443,9 @@ def _batch(kind: str, queries, choices, weights, score_cutoff, dtype, workers, b
         raise ValueError(
             f"queries and choices must have the same length, got {len(a_off) - 1} and {len(b_off) - 1}"
         )
-    return _finish(_run(kind, a_codes, a_off, b_codes, b_off, w, backend, workers), cutoff, out_dtype)
+    longest = [int(np.diff(off).max()) if len(off) > 1 else 0 for off in (a_off, b_off)]
+    w.check_lengths(*longest)
+    return _finish(_run(kind, a_codes, a_off, b_codes, b_off, w.reduced, backend, workers), w, cutoff, out_dtype)
 
 
 def cdist(
@@ -334,7 +466,8 @@ def cdist(
         Each element as accepted by :func:`levenshtein`.
     weights, score_cutoff : as :func:`levenshtein`
     dtype : NumPy dtype, optional
-        Output dtype; int32 by default, as RapidFuzz.
+        Output dtype; uint32 by default, as RapidFuzz.  A distance the dtype cannot hold
+        exactly raises ValueError (never a wrapped value).
     workers : int
         CPU threads (-1: all cores), as RapidFuzz.
     backend : {"auto", "cpu", "cuda", "reference"}

@@ -32,7 +32,7 @@ def test_import_is_lazy():
 
 
 @pytest.mark.parametrize("bad, exc", [(None, TypeError), (3, TypeError), (3.5, TypeError), ({"a": 1}, TypeError),
-                                      (np.zeros((2, 2), int), ValueError), (np.array([0.5]), TypeError),
+                                      (np.zeros((2, 2), int), ValueError),
                                       ([[1, 2]], TypeError), ([{}], TypeError)])
 def test_levenshtein_bad_sequence(bad, exc):
     with pytest.raises(exc, match="s1"):
@@ -49,7 +49,7 @@ def test_bad_weights(weights, exc):
         bf.cdist(["a"], ["b"], weights=weights)
 
 
-@pytest.mark.parametrize("cutoff, exc", [(-1, ValueError), (1.5, TypeError), ("2", TypeError)])
+@pytest.mark.parametrize("cutoff, exc", [(-1, ValueError), (-0.5, ValueError), (float("nan"), ValueError), ("2", TypeError)])
 def test_bad_score_cutoff(cutoff, exc):
     with pytest.raises(exc, match="score_cutoff"):
         bf.levenshtein("a", "b", score_cutoff=cutoff, backend="reference")

@@ -809,7 +809,7 @@ def _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, p0, p1, lcs):
         lo = 0
         hi = 0
     span = hi - lo  # wraps negative when the true span is >= 2**63
-    direct = span >= 0 and (span + 1) * (((max_m + 63) >> 6) + 4) <= _DIRECT_PM_WORDS
+    direct = 0 <= span < _DIRECT_PM_WORDS and (span + 1) * (((max_m + 63) >> 6) + 4) <= _DIRECT_PM_WORDS
     n_rows = span + 1 if direct else 0
     if not direct:
         lo = 0
