@@ -4,3 +4,5 @@ classic decision trees and random forests, with scikit-learn's estimator API.
 One concept per module (binning.py, histogram.py, boosting.py, criteria.py, tree.py,
 forest.py); this package re-exports the public names.
 """
+from .binning import BinMapper  # noqa: E402,F401  (issue 8)
+from .histogram import SplitInfo, build_histogram, find_best_split, partition  # noqa: E402,F401  (issue 8)

@@ -3,3 +3,5 @@
 histogram.py: histograms, split finding, partition, prediction (histogram gradient boosting).
 criteria.py: class histograms and the classic split criteria (ID3 / C4.5 / CART, MSE).
 Each submodule adds one import line below.
+"""
+from .histogram import build_histogram, find_best_split, partition  # noqa: E402,F401  (issue 8)

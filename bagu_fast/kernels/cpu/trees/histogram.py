@@ -1,0 +1,346 @@
+"""Numba CPU kernels for histogram gradient boosting: histograms, split finding, partition.
+
+The public wrappers at the bottom (:func:`build_histogram`, :func:`find_best_split`,
+:func:`partition`) share the raw signatures of :mod:`bagu_fast.kernels.reference.trees.histogram`
+(see its docstring for the split semantics and the tie rule).  The ``@njit`` kernels above them
+are also what the tree grower (:mod:`.grower`) calls on every node, on its own buffers.
+
+Internal histogram layout: float64 ``[n_features, n_bins, 3]``, channels (sum of gradients, sum
+of hessians, count); with constant hessians channel 1 is not accumulated (the split finder uses
+``count * hessian_constant``).  One (feature, bin) entry is 24 contiguous bytes, so a row's update
+touches one cache line per feature.
+
+Threading, deterministic whatever the thread count:
+
+* histograms of large nodes: the node's rows are cut into a number of chunks that depends only on
+  the row count (``_n_chunks``); each chunk fills its own partial histogram (``prange`` over
+  chunks), then the partials are summed in chunk order (``prange`` over features).  Small nodes
+  run ``prange`` over features instead (each feature reads all rows; no reduction).
+* split finding: ``prange`` over features (each a sequential scan), then a serial arg-max in
+  feature order.
+* partition: stable two-pass (count per chunk, scatter) over a fixed chunking.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._parallel import parallel_region
+
+__all__ = ["build_histogram", "find_best_split", "partition"]
+
+CHUNK_ROWS = 16384  # rows per partial histogram (large nodes)
+MAX_CHUNKS = 8  # partial histograms per node at most (scratch: MAX_CHUNKS x F x B x 3 float64)
+PARTITION_CHUNK = 65536
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _n_chunks(n):
+    k = n // CHUNK_ROWS
+    if k > MAX_CHUNKS:
+        k = MAX_CHUNKS
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _hist_rows_g(binned, grad, idx, lo, hi, use_idx, out):
+    """Accumulate gradients and counts of rows ``idx[lo:hi]`` (or ``lo:hi``) into ``out``."""
+    n_features = binned.shape[1]
+    for i in range(lo, hi):
+        r = idx[i] if use_idx else i
+        gv = np.float64(grad[r])
+        for f in range(n_features):
+            b = binned[r, f]
+            out[f, b, 0] += gv
+            out[f, b, 2] += 1.0
+
+
+@njit(cache=True, nogil=True)
+def _hist_rows_gh(binned, grad, hess, idx, lo, hi, use_idx, out):
+    n_features = binned.shape[1]
+    for i in range(lo, hi):
+        r = idx[i] if use_idx else i
+        gv = np.float64(grad[r])
+        hv = np.float64(hess[r])
+        for f in range(n_features):
+            b = binned[r, f]
+            out[f, b, 0] += gv
+            out[f, b, 1] += hv
+            out[f, b, 2] += 1.0
+
+
+@njit(cache=True, nogil=True)
+def _hist_feature(binned, grad, hess, has_hess, idx, lo, hi, use_idx, f, out):
+    """One feature's histogram over rows ``lo:hi`` (``out[f]`` zeroed first)."""
+    out[f, :, :] = 0.0
+    if has_hess:
+        for i in range(lo, hi):
+            r = idx[i] if use_idx else i
+            b = binned[r, f]
+            out[f, b, 0] += np.float64(grad[r])
+            out[f, b, 1] += np.float64(hess[r])
+            out[f, b, 2] += 1.0
+    else:
+        for i in range(lo, hi):
+            r = idx[i] if use_idx else i
+            b = binned[r, f]
+            out[f, b, 0] += np.float64(grad[r])
+            out[f, b, 2] += 1.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def hist_node(binned, grad, hess, has_hess, idx, start, end, use_idx, scratch, out):
+    """Histogram of rows ``idx[start:end]`` (``use_idx``) or ``start:end`` into ``out [F, B, 3]``.
+
+    ``scratch`` is ``[MAX_CHUNKS, F, B, 3]`` float64 (contents ignored).  ``hess`` is read only
+    when ``has_hess``.
+    """
+    n_features = binned.shape[1]
+    n_bins = out.shape[1]
+    n = end - start
+    k = _n_chunks(n)
+    if k < 2:
+        for f in prange(n_features):
+            _hist_feature(binned, grad, hess, has_hess, idx, start, end, use_idx, f, out)
+        return
+    step = (n + k - 1) // k
+    for c in prange(k):
+        part = scratch[c]
+        part[:, :, :] = 0.0
+        lo = start + c * step
+        hi = min(end, lo + step)
+        if has_hess:
+            _hist_rows_gh(binned, grad, hess, idx, lo, hi, use_idx, part)
+        else:
+            _hist_rows_g(binned, grad, idx, lo, hi, use_idx, part)
+    for f in prange(n_features):
+        for b in range(n_bins):
+            for ch in range(3):
+                s = scratch[0, f, b, ch]
+                for c in range(1, k):
+                    s += scratch[c, f, b, ch]
+                out[f, b, ch] = s
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def hist_subtract(parent, child):
+    """``parent -= child`` in place: the sibling's histogram (``[F, B, 3]``)."""
+    n_features, n_bins, _ = parent.shape
+    for f in prange(n_features):
+        for b in range(n_bins):
+            for ch in range(3):
+                parent[f, b, ch] -= child[f, b, ch]
+
+
+# --------------------------------------------------------------------------------------------
+# split finding
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res):
+    """Best split of feature ``f`` (sequential scan); writes ``res[f, :]``:
+    gain, bin, missing_left, g_l, h_l, n_l, g_r, h_r, n_r.  gain = -inf when none."""
+    n_bins = hist.shape[1]
+    miss = n_bins - 1
+    # node totals: sequential running sum over every bin, bin 0 first
+    G = 0.0
+    H = 0.0
+    N = 0.0
+    for b in range(n_bins):
+        G += hist[f, b, 0]
+        N += hist[f, b, 2]
+        if has_hess:
+            H += hist[f, b, 1]
+        else:
+            H += hist[f, b, 2] * hconst
+    mg = hist[f, miss, 0]
+    mc = hist[f, miss, 2]
+    mh = hist[f, miss, 1] if has_hess else mc * hconst
+    has_missing = mc > 0
+    parent = G * G / (H + lam)
+    best = -np.inf
+    bbin = -1
+    bleft = False
+    gl = 0.0
+    hl = 0.0
+    nl = 0.0
+    for b in range(n_bins - 1):
+        gl += hist[f, b, 0]
+        nl += hist[f, b, 2]
+        if has_hess:
+            hl += hist[f, b, 1]
+        else:
+            hl += hist[f, b, 2] * hconst
+        for side in range(2 if has_missing else 1):
+            if side == 0:
+                tgl = gl
+                thl = hl
+                tnl = nl
+            else:
+                tgl = gl + mg
+                thl = hl + mh
+                tnl = nl + mc
+            tgr = G - tgl
+            thr = H - thl
+            tnr = N - tnl
+            if tnl < min_samples_leaf or tnr < min_samples_leaf:
+                continue
+            if thl < min_hessian or thr < min_hessian:
+                continue
+            gain = tgl * tgl / (thl + lam) + tgr * tgr / (thr + lam) - parent
+            if gain > best and gain > min_gain:
+                best = gain
+                bbin = b
+                bleft = side == 1
+                res[f, 3] = tgl
+                res[f, 4] = thl
+                res[f, 5] = tnl
+                res[f, 6] = tgr
+                res[f, 7] = thr
+                res[f, 8] = tnr
+    res[f, 0] = best
+    res[f, 1] = bbin
+    if bbin >= 0 and not has_missing:
+        bleft = res[f, 5] > res[f, 8]
+    res[f, 2] = 1.0 if bleft else 0.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def best_split(hist, has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res):
+    """Best split of a node histogram ``[F, B, 3]``; ``res`` is ``[F, 9]`` scratch.
+
+    Returns the winning feature (-1 when none); its numbers are in ``res[feature]``.
+    """
+    n_features = hist.shape[0]
+    for f in prange(n_features):
+        _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res)
+    best_f = -1
+    best = -np.inf
+    for f in range(n_features):
+        if res[f, 0] > best:
+            best = res[f, 0]
+            best_f = f
+    return best_f
+
+
+# --------------------------------------------------------------------------------------------
+# partition
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _goes_left(code, bin_, missing_left, missing_bin):
+    if code == missing_bin:
+        return missing_left
+    return code <= bin_
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def partition_segment(idx, tmp, binned, start, end, feature, bin_, missing_left, missing_bin, counts):
+    """Stable in-place partition of ``idx[start:end]``; returns the number going left.
+
+    ``tmp`` has ``idx``'s length (scratch); ``counts`` is int64 scratch of ``>= 2 * MAX_PARTS``.
+    """
+    n = end - start
+    k = n // PARTITION_CHUNK
+    if k < 2:
+        nl = start
+        nr = 0
+        for i in range(start, end):
+            r = idx[i]
+            if _goes_left(binned[r, feature], bin_, missing_left, missing_bin):
+                idx[nl] = r
+                nl += 1
+            else:
+                tmp[nr] = r
+                nr += 1
+        for i in range(nr):
+            idx[nl + i] = tmp[i]
+        return nl - start
+    if k > counts.shape[0] // 2:
+        k = counts.shape[0] // 2
+    step = (n + k - 1) // k
+    for c in prange(k):
+        lo = start + c * step
+        hi = min(end, lo + step)
+        cnt = 0
+        for i in range(lo, hi):
+            if _goes_left(binned[idx[i], feature], bin_, missing_left, missing_bin):
+                cnt += 1
+        counts[c] = cnt
+    total_left = 0
+    for c in range(k):
+        cl = counts[c]
+        counts[k + c] = total_left  # left offset of chunk c
+        total_left += cl
+    right_off = 0
+    for c in range(k):
+        lo = start + c * step
+        hi = min(end, lo + step)
+        size = hi - lo if hi > lo else 0
+        cl = counts[c]
+        counts[c] = right_off  # right offset of chunk c
+        right_off += size - cl
+    for c in prange(k):
+        lo = start + c * step
+        hi = min(end, lo + step)
+        pl = start + counts[k + c]
+        pr = start + total_left + counts[c]
+        for i in range(lo, hi):
+            r = idx[i]
+            if _goes_left(binned[r, feature], bin_, missing_left, missing_bin):
+                tmp[pl] = r
+                pl += 1
+            else:
+                tmp[pr] = r
+                pr += 1
+    for i in prange(start, end):
+        idx[i] = tmp[i]
+    return total_left
+
+
+# --------------------------------------------------------------------------------------------
+# raw-signature wrappers (the public layer validated everything)
+# --------------------------------------------------------------------------------------------
+def _scratch(n_features, n_bins):
+    return np.empty((MAX_CHUNKS, n_features, n_bins, 3), dtype=np.float64)
+
+
+def build_histogram(binned, gradients, hessians, sample_indices, n_bins):
+    n_samples, n_features = binned.shape
+    out = np.empty((n_features, n_bins, 3), dtype=np.float64)
+    has_hess = hessians is not None
+    hess = hessians if has_hess else gradients
+    use_idx = sample_indices is not None
+    idx = sample_indices if use_idx else np.zeros(1, dtype=np.intp)
+    end = len(idx) if use_idx else n_samples
+    with parallel_region():
+        hist_node(binned, gradients, hess, has_hess, idx, 0, end, use_idx, _scratch(n_features, n_bins), out)
+    g = np.ascontiguousarray(out[:, :, 0])
+    c = out[:, :, 2].astype(np.int64)
+    h = np.ascontiguousarray(out[:, :, 1]) if has_hess else out[:, :, 2].copy()
+    return g, h, c
+
+
+def find_best_split(g, h, c, l2_regularization, min_samples_leaf, min_hessian_to_split, min_gain_to_split):
+    n_features, n_bins = g.shape
+    hist = np.empty((n_features, n_bins, 3), dtype=np.float64)
+    hist[:, :, 0] = g
+    hist[:, :, 1] = h
+    hist[:, :, 2] = c
+    res = np.zeros((n_features, 9), dtype=np.float64)
+    with parallel_region():
+        f = best_split(hist, True, 1.0, float(l2_regularization), float(min_samples_leaf),
+                       float(min_hessian_to_split), float(min_gain_to_split), res)
+    if f < 0:
+        return (-1, -1, -np.inf, False, 0.0, 0.0, 0, 0.0, 0.0, 0)
+    r = res[f]
+    return (int(f), int(r[1]), float(r[0]), bool(r[2]), float(r[3]), float(r[4]), int(r[5]),
+            float(r[6]), float(r[7]), int(r[8]))
+
+
+def partition(sample_indices, binned, feature, bin, missing_go_to_left, missing_bin):
+    idx = np.array(sample_indices, dtype=np.intp, copy=True)
+    tmp = np.empty_like(idx)
+    counts = np.zeros(2 * 64, dtype=np.int64)
+    with parallel_region():
+        nl = partition_segment(idx, tmp, binned, 0, len(idx), int(feature), int(bin), bool(missing_go_to_left),
+                               int(missing_bin), counts)
+    return idx[:nl], idx[nl:]
