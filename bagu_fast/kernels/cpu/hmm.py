@@ -1,0 +1,552 @@
+"""Numba CPU kernels for the sequence-model family (HMM and linear-chain CRF share them).
+
+Raw signature and semantics: see :mod:`bagu_fast.kernels.reference.hmm`.  Inputs of either float
+dtype are computed in float64 (the recursions are latency-bound, and long sequences need the
+range); results come back in the input dtype.  Every kernel is compiled for one signature only.
+
+* Sequences are independent: ``prange`` over sequences.  Kernels that sum over sequences (the
+  expected counts, the CRF gradient) split them into ``min(S, 64)`` fixed strided chunks, each with
+  its own accumulator, summed in chunk order afterwards, so the result does not depend on the
+  number of threads.  A single long sequence runs on one thread: a step of an ``N = 64`` chain is
+  about a microsecond of work, less than a parallel-region launch.
+* Forward / backward for log-likelihoods, posteriors and counts run in the scaled linear domain:
+  ``A = exp(trans - max trans)`` once per call, then per step one GEMV ``alpha_hat @ A`` times
+  ``exp(em_t - max em_t)`` and a normaliser ``c_t`` (Rabiner's scaling; the backward pass reuses the
+  ``c_t``).  The inner loops run over contiguous rows and vectorise.  The log-space path takes
+  over where scaling could lose accuracy: for every sequence when the finite entries of ``trans``,
+  ``start`` or ``end`` span more than ``_MAX_RANGE`` nats (their exponentials would underflow),
+  and for one sequence when a normaliser falls below ``_TINY`` (an impossible or nearly impossible
+  sequence; the log path gives ``-inf`` exactly).  ``return_alpha`` and ``backward`` return log
+  values, so they always take the log-space path (scaling would turn very unlikely states into
+  ``-inf``).
+* Viterbi is max-plus in log space (no exponentials): for each source state ``i`` a contiguous
+  row update ``cand = delta_i + trans[i, :]; if cand > best: best, arg = cand, i`` that vectorises
+  with selects; ties go to the lowest index because sources are visited in increasing order and
+  only a strictly larger candidate replaces the best.  Back-pointers are int32 ``[R, N]``.
+* No allocation per time step: per-sequence scratch (a few rows) comes from per-chunk buffers.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ._parallel import parallel_region
+
+__all__ = ["forward", "backward", "posteriors", "viterbi", "expected_counts", "crf_grad"]
+
+_MAX_RANGE = 600.0  # nats: exp(-600) ~ 1e-261 keeps every entry a normal float64
+_TINY = 1e-100  # a per-step normaliser below this sends the sequence to the log-space path
+_MAX_CHUNKS = 64  # accumulator chunks for the kernels that sum over sequences
+_FM = {"reassoc", "contract", "nsz"}  # no nnan / ninf: -inf keeps its meaning
+
+NEG_INF = -np.inf
+
+
+# --------------------------------------------------------------------------------------------
+# log-space recursions of one sequence (fallback, and the log-valued outputs)
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _log_alpha(start, transT, e, a):
+    """a[t] = log alpha_t of one sequence (e, a: [L, N]); transT[j, i] = trans[i, j]."""
+    L, N = e.shape
+    for j in range(N):
+        a[0, j] = start[j] + e[0, j]
+    for t in range(1, L):
+        for j in range(N):
+            row = transT[j]
+            m = NEG_INF
+            for i in range(N):
+                v = a[t - 1, i] + row[i]
+                if v > m:
+                    m = v
+            if m == NEG_INF:
+                a[t, j] = NEG_INF
+            else:
+                acc = 0.0
+                for i in range(N):
+                    acc += math.exp(a[t - 1, i] + row[i] - m)
+                a[t, j] = (m + math.log(acc)) + e[t, j]
+
+
+@njit(cache=True, nogil=True)
+def _log_beta(trans, end, e, b, w):
+    """b[t] = log beta_t of one sequence; w: scratch [N]."""
+    L, N = e.shape
+    for i in range(N):
+        b[L - 1, i] = end[i]
+    for t in range(L - 2, -1, -1):
+        for j in range(N):
+            w[j] = e[t + 1, j] + b[t + 1, j]
+        for i in range(N):
+            row = trans[i]
+            m = NEG_INF
+            for j in range(N):
+                v = row[j] + w[j]
+                if v > m:
+                    m = v
+            if m == NEG_INF:
+                b[t, i] = NEG_INF
+            else:
+                acc = 0.0
+                for j in range(N):
+                    acc += math.exp(row[j] + w[j] - m)
+                b[t, i] = m + math.log(acc)
+
+
+@njit(cache=True, nogil=True)
+def _lse_sum(x, y):
+    """log sum_i exp(x[i] + y[i])."""
+    m = NEG_INF
+    for i in range(x.shape[0]):
+        v = x[i] + y[i]
+        if v > m:
+            m = v
+    if m == NEG_INF:
+        return NEG_INF
+    acc = 0.0
+    for i in range(x.shape[0]):
+        acc += math.exp(x[i] + y[i] - m)
+    return m + math.log(acc)
+
+
+@njit(cache=True, nogil=True)
+def _log_posteriors(start, trans, transT, end, e, g, xi, want_xi):
+    """Log-space gamma (into g [L, N]) and xi sum (added to xi) of one sequence; returns logz."""
+    L, N = e.shape
+    a = np.empty((L, N))
+    b = np.empty((L, N))
+    w = np.empty(N)
+    _log_alpha(start, transT, e, a)
+    _log_beta(trans, end, e, b, w)
+    logz = _lse_sum(a[L - 1], end)
+    if logz == NEG_INF:
+        for t in range(L):
+            for j in range(N):
+                g[t, j] = 0.0
+        return logz
+    for t in range(L):
+        for j in range(N):
+            g[t, j] = math.exp(a[t, j] + b[t, j] - logz)
+    if want_xi:
+        for t in range(L - 1):
+            for j in range(N):
+                w[j] = e[t + 1, j] + b[t + 1, j] - logz
+            for i in range(N):
+                ai = a[t, i]
+                if ai == NEG_INF:
+                    continue
+                for j in range(N):
+                    xi[i, j] += math.exp(ai + trans[i, j] + w[j])
+    return logz
+
+
+# --------------------------------------------------------------------------------------------
+# scaled linear-domain recursions of one sequence
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _scaled_forward(sl, smax, A, tmax, el, emax, e, ah, cs, ms, tmp):
+    """Normalised alpha (into ah [L, N]), normalisers cs [L] and emission maxima ms [L].
+
+    Returns (ok, logz): ok is False when a normaliser underflowed (use the log path)."""
+    L, N = e.shape
+    total = 0.0
+    for t in range(L):
+        m = NEG_INF
+        for j in range(N):
+            if e[t, j] > m:
+                m = e[t, j]
+        if m == NEG_INF:
+            return False, 0.0
+        if t == 0:
+            for j in range(N):
+                tmp[j] = sl[j]
+        else:
+            for j in range(N):
+                tmp[j] = 0.0
+            for i in range(N):
+                ai = ah[t - 1, i]
+                if ai != 0.0:
+                    row = A[i]
+                    for j in range(N):
+                        tmp[j] += ai * row[j]
+        c = 0.0
+        for j in range(N):
+            v = tmp[j] * math.exp(e[t, j] - m)
+            tmp[j] = v
+            c += v
+        if not c >= _TINY:
+            return False, 0.0
+        inv = 1.0 / c
+        for j in range(N):
+            ah[t, j] = tmp[j] * inv
+        cs[t] = c
+        ms[t] = m
+        total += math.log(c) + m + (smax if t == 0 else tmax)
+    z = 0.0
+    for j in range(N):
+        z += ah[L - 1, j] * el[j]
+    if not z >= _TINY:
+        return False, 0.0
+    return True, total + math.log(z) + emax
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _scaled_backward(A, el, e, ah, cs, ms, bh, w, xi, want_xi):
+    """Turn ah [L, N] (normalised alpha) into gamma in place; add the xi sum (times A, done by
+    the caller) to xi when want_xi.  bh, w: scratch [N]."""
+    L, N = e.shape
+    z = 0.0
+    for j in range(N):
+        z += ah[L - 1, j] * el[j]
+    for j in range(N):
+        bh[j] = el[j] / z
+    for t in range(L - 1, -1, -1):
+        # gamma_t = ah_t * bh_t (renormalised against rounding)
+        if t < L - 1:
+            # w_j = exp(e_{t+1, j} - m_{t+1}) * bh_{t+1, j} / c_{t+1}, set below for t + 1
+            for i in range(N):
+                acc = 0.0
+                row = A[i]
+                for j in range(N):
+                    acc += row[j] * w[j]
+                bh[i] = acc
+            if want_xi:
+                for i in range(N):
+                    ai = ah[t, i]
+                    if ai != 0.0:
+                        xrow = xi[i]
+                        for j in range(N):
+                            xrow[j] += ai * w[j]
+        s = 0.0
+        for j in range(N):
+            v = ah[t, j] * bh[j]
+            s += v
+        if t > 0:
+            inv_c = 1.0 / cs[t]
+            mt = ms[t]
+            for j in range(N):
+                w[j] = math.exp(e[t, j] - mt) * bh[j] * inv_c
+        inv = 1.0 / s
+        for j in range(N):
+            ah[t, j] = ah[t, j] * bh[j] * inv
+
+
+@njit(cache=True, nogil=True)
+def _setup_scaled(start, trans, end):
+    """Scaled parameters: (use_scaled, sl, smax, A, tmax, el, emax)."""
+    N = start.shape[0]
+
+    def span(x):
+        hi = NEG_INF
+        lo = np.inf
+        for v in x.ravel():
+            if v != NEG_INF:
+                hi = max(hi, v)
+                lo = min(lo, v)
+        return hi, lo
+
+    shi, slo = span(start)
+    thi, tlo = span(trans)
+    ehi, elo = span(end)
+    ok = True
+    for hi, lo in ((shi, slo), (thi, tlo), (ehi, elo)):
+        if hi != NEG_INF and hi - lo > _MAX_RANGE:
+            ok = False
+    if shi == NEG_INF or ehi == NEG_INF:
+        ok = False  # nothing can start / end: every sequence is impossible (log path says -inf)
+    if thi == NEG_INF:
+        thi = 0.0
+    sl = np.empty(N)
+    el = np.empty(N)
+    A = np.empty((N, N))
+    for i in range(N):
+        sl[i] = math.exp(start[i] - shi) if ok else 0.0
+        el[i] = math.exp(end[i] - ehi) if ok else 0.0
+        for j in range(N):
+            A[i, j] = math.exp(trans[i, j] - thi)
+    return ok, sl, shi, A, thi, el, ehi
+
+
+# --------------------------------------------------------------------------------------------
+# kernels over many sequences
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, parallel=True)
+def _forward_loglik(start, trans, end, em, seq_start, seq_len, logz):
+    S = seq_len.shape[0]
+    N = start.shape[0]
+    ok, sl, smax, A, tmax, el, emax = _setup_scaled(start, trans, end)
+    transT = np.ascontiguousarray(trans.T)
+    max_len = 0
+    for s in range(S):
+        max_len = max(max_len, seq_len[s])
+    n_chunks = min(S, _MAX_CHUNKS)
+    ah = np.empty((n_chunks, max_len, N))
+    cs = np.empty((n_chunks, max_len))
+    ms = np.empty((n_chunks, max_len))
+    tmp = np.empty((n_chunks, N))
+    for c in prange(n_chunks):
+        for s in range(c, S, n_chunks):
+            r0 = seq_start[s]
+            L = seq_len[s]
+            e = em[r0:r0 + L]
+            good = False
+            z = 0.0
+            if ok:
+                good, z = _scaled_forward(sl, smax, A, tmax, el, emax, e, ah[c, :L], cs[c, :L], ms[c, :L], tmp[c])
+            if good:
+                logz[s] = z
+            else:
+                a = ah[c, :L]
+                _log_alpha(start, transT, e, a)
+                logz[s] = _lse_sum(a[L - 1], end)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _forward_log(start, trans, end, em, seq_start, seq_len, logz, alpha):
+    S = seq_len.shape[0]
+    transT = np.ascontiguousarray(trans.T)
+    for s in prange(S):
+        r0 = seq_start[s]
+        L = seq_len[s]
+        a = alpha[r0:r0 + L]
+        _log_alpha(start, transT, em[r0:r0 + L], a)
+        logz[s] = _lse_sum(a[L - 1], end)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _backward_log(trans, end, em, seq_start, seq_len, beta):
+    S = seq_len.shape[0]
+    N = trans.shape[0]
+    for s in prange(S):
+        r0 = seq_start[s]
+        L = seq_len[s]
+        w = np.empty(N)
+        _log_beta(trans, end, em[r0:r0 + L], beta[r0:r0 + L], w)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma, xi_chunks):
+    """gamma [R, N] (zero rows outside sequences are the caller's), logz [S], and when want_xi
+    the xi sums per chunk (xi_chunks [n_chunks, N, N], zeroed by the caller)."""
+    S = seq_len.shape[0]
+    N = start.shape[0]
+    ok, sl, smax, A, tmax, el, emax = _setup_scaled(start, trans, end)
+    transT = np.ascontiguousarray(trans.T)
+    max_len = 0
+    for s in range(S):
+        max_len = max(max_len, seq_len[s])
+    n_chunks = xi_chunks.shape[0]
+    cs = np.empty((n_chunks, max_len))
+    ms = np.empty((n_chunks, max_len))
+    scratch = np.empty((n_chunks, 3, N))
+    xs = np.zeros((n_chunks, N, N))  # scaled-path xi (times A at the end)
+    for c in prange(n_chunks):
+        for s in range(c, S, n_chunks):
+            r0 = seq_start[s]
+            L = seq_len[s]
+            e = em[r0:r0 + L]
+            g = gamma[r0:r0 + L]
+            good = False
+            z = 0.0
+            if ok:
+                good, z = _scaled_forward(sl, smax, A, tmax, el, emax, e, g, cs[c, :L], ms[c, :L], scratch[c, 0])
+            if good:
+                logz[s] = z
+                _scaled_backward(A, el, e, g, cs[c, :L], ms[c, :L], scratch[c, 1], scratch[c, 2], xs[c], want_xi)
+            else:
+                logz[s] = _log_posteriors(start, trans, transT, end, e, g, xi_chunks[c], want_xi)
+        if want_xi:
+            for i in range(N):
+                for j in range(N):
+                    xi_chunks[c, i, j] += xs[c, i, j] * A[i, j]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _viterbi(start, trans, end, em, seq_start, seq_len, path, score, bp):
+    S = seq_len.shape[0]
+    N = start.shape[0]
+    for s in prange(S):
+        r0 = seq_start[s]
+        L = seq_len[s]
+        delta = np.empty(N)
+        best = np.empty(N)
+        arg = np.empty(N, dtype=np.int32)
+        for j in range(N):
+            delta[j] = start[j] + em[r0, j]
+        for t in range(1, L):
+            for j in range(N):
+                best[j] = NEG_INF
+                arg[j] = 0
+            for i in range(N):
+                di = delta[i]
+                row = trans[i]
+                ii = np.int32(i)
+                for j in range(N):
+                    cand = di + row[j]
+                    gt = cand > best[j]
+                    best[j] = cand if gt else best[j]
+                    arg[j] = ii if gt else arg[j]
+            r = r0 + t
+            for j in range(N):
+                delta[j] = best[j] + em[r, j]
+                bp[r, j] = arg[j]
+        k = 0
+        top = delta[0] + end[0]
+        for j in range(1, N):
+            v = delta[j] + end[j]
+            if v > top:
+                top = v
+                k = j
+        score[s] = top
+        path[r0 + L - 1] = k
+        for t in range(L - 1, 0, -1):
+            k = bp[r0 + t, k]
+            path[r0 + t - 1] = k
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _crf_observed(start, trans, end, em, tags, seq_start, seq_len, logz, llh, g_em, obs_chunks):
+    """Gold scores, llh = gold - logz, g_em = onehot - gamma (in place), observed counts per chunk
+    (obs_chunks [n_chunks, N + 2, N]: rows 0..N-1 transitions, row N start, row N + 1 end);
+    sequences with logz = -inf get llh = -inf and no gradient."""
+    S = seq_len.shape[0]
+    N = start.shape[0]
+    n_chunks = obs_chunks.shape[0]
+    for c in prange(n_chunks):
+        for s in range(c, S, n_chunks):
+            r0 = seq_start[s]
+            L = seq_len[s]
+            if logz[s] == NEG_INF:
+                llh[s] = NEG_INF
+                for t in range(L):
+                    for j in range(N):
+                        g_em[r0 + t, j] = 0.0
+                continue
+            y0 = tags[r0]
+            gold = start[y0] + em[r0, y0]
+            g_em[r0, y0] += 1.0
+            obs_chunks[c, N, y0] += 1.0
+            for t in range(1, L):
+                y = tags[r0 + t]
+                yp = tags[r0 + t - 1]
+                gold += trans[yp, y] + em[r0 + t, y]
+                g_em[r0 + t, y] += 1.0
+                obs_chunks[c, yp, y] += 1.0
+            yl = tags[r0 + L - 1]
+            gold += end[yl]
+            obs_chunks[c, N + 1, yl] += 1.0
+            llh[s] = gold - logz[s]
+
+
+# --------------------------------------------------------------------------------------------
+# launchers (raw signature of the reference module)
+# --------------------------------------------------------------------------------------------
+def _prep(start, trans, end, em, seq_start, seq_len):
+    f = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
+    return (f(start), f(trans), f(end), f(em), np.ascontiguousarray(seq_start, dtype=np.int64),
+            np.ascontiguousarray(seq_len, dtype=np.int64))
+
+
+def _n_chunks(S: int) -> int:
+    return max(1, min(S, _MAX_CHUNKS))
+
+
+def forward(start, trans, end, em, seq_start, seq_len, return_alpha):
+    dtype = np.dtype(em.dtype)
+    start, trans, end, em, seq_start, seq_len = _prep(start, trans, end, em, seq_start, seq_len)
+    S = seq_len.shape[0]
+    logz = np.empty(S)
+    alpha = None
+    if S:
+        if return_alpha:
+            alpha = np.full(em.shape, -np.inf)
+            with parallel_region():
+                _forward_log(start, trans, end, em, seq_start, seq_len, logz, alpha)
+        else:
+            with parallel_region():
+                _forward_loglik(start, trans, end, em, seq_start, seq_len, logz)
+    elif return_alpha:
+        alpha = np.full(em.shape, -np.inf)
+    return logz.astype(dtype, copy=False), (None if alpha is None else alpha.astype(dtype, copy=False))
+
+
+def backward(start, trans, end, em, seq_start, seq_len):
+    dtype = np.dtype(em.dtype)
+    start, trans, end, em, seq_start, seq_len = _prep(start, trans, end, em, seq_start, seq_len)
+    beta = np.full(em.shape, -np.inf)
+    if seq_len.shape[0]:
+        with parallel_region():
+            _backward_log(trans, end, em, seq_start, seq_len, beta)
+    return beta.astype(dtype, copy=False)
+
+
+def _run_posteriors(start, trans, end, em, seq_start, seq_len, want_xi):
+    S = seq_len.shape[0]
+    N = start.shape[0]
+    logz = np.empty(S)
+    gamma = np.zeros(em.shape)
+    xi = np.zeros((_n_chunks(S), N, N))
+    if S:
+        with parallel_region():
+            _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma, xi)
+    return logz, gamma, xi
+
+
+def posteriors(start, trans, end, em, seq_start, seq_len):
+    dtype = np.dtype(em.dtype)
+    args = _prep(start, trans, end, em, seq_start, seq_len)
+    logz, gamma, _ = _run_posteriors(*args, False)
+    return gamma.astype(dtype, copy=False), logz.astype(dtype, copy=False)
+
+
+def _start_end_counts(gamma, seq_start, seq_len):
+    if seq_len.shape[0] == 0:
+        return np.zeros(gamma.shape[1]), np.zeros(gamma.shape[1])
+    return gamma[seq_start].sum(axis=0), gamma[seq_start + seq_len - 1].sum(axis=0)
+
+
+def expected_counts(start, trans, end, em, seq_start, seq_len):
+    dtype = np.dtype(em.dtype)
+    args = _prep(start, trans, end, em, seq_start, seq_len)
+    logz, gamma, xi = _run_posteriors(*args, True)
+    c_start, c_end = _start_end_counts(gamma, args[4], args[5])
+    xi = xi.sum(axis=0)
+    return tuple(x.astype(dtype, copy=False) for x in (logz, c_start, xi, c_end, gamma))
+
+
+def viterbi(start, trans, end, em, seq_start, seq_len):
+    dtype = np.dtype(em.dtype)
+    start, trans, end, em, seq_start, seq_len = _prep(start, trans, end, em, seq_start, seq_len)
+    S = seq_len.shape[0]
+    path = np.full(em.shape[0], -1, dtype=np.int32)
+    score = np.empty(S)
+    if S:
+        bp = np.empty(em.shape, dtype=np.int32)
+        with parallel_region():
+            _viterbi(start, trans, end, em, seq_start, seq_len, path, score, bp)
+    return path, score.astype(dtype, copy=False)
+
+
+def crf_grad(start, trans, end, em, tags, seq_start, seq_len):
+    dtype = np.dtype(em.dtype)
+    args = _prep(start, trans, end, em, seq_start, seq_len)
+    start, trans, end, em, seq_start, seq_len = args
+    tags = np.ascontiguousarray(tags, dtype=np.int32)
+    S = seq_len.shape[0]
+    N = start.shape[0]
+    logz, gamma, xi = _run_posteriors(*args, True)
+    llh = np.empty(S)
+    obs = np.zeros((_n_chunks(S), N + 2, N))
+    g_em = -gamma
+    if S:
+        with parallel_region():
+            _crf_observed(start, trans, end, em, tags, seq_start, seq_len, logz, llh, g_em, obs)
+    obs = obs.sum(axis=0)
+    c_start, c_end = _start_end_counts(gamma, seq_start, seq_len)
+    g_trans = obs[:N] - xi.sum(axis=0)
+    g_start = obs[N] - c_start
+    g_end = obs[N + 1] - c_end
+    g_em += 0.0  # -0.0 from the negation becomes 0.0
+    return tuple(x.astype(dtype, copy=False) for x in (llh, g_em, g_trans, g_start, g_end))
