@@ -1,0 +1,642 @@
+"""Numba CPU kernels of the classic trees: class histograms, split criteria (ID3 / C4.5 / CART,
+MSE), the whole decision-tree grower and the tree / forest traversals.
+
+Raw signatures of ``build_class_histogram``, ``split_criterion`` and ``split_gain_mse``: see
+:mod:`bagu_fast.kernels.reference.trees.criteria` (same arguments, same results).
+
+The grower (:func:`grow_tree`) is one ``@njit(nogil=True)`` function per tree, so a forest trains
+its trees from Python threads in parallel; it does not use ``prange`` itself (one tree is one
+thread's work), so it needs no :func:`parallel_region`.  The traversals (:func:`predict_forest`,
+:func:`apply_forest`) are ``parallel=True`` over rows and are called inside ``parallel_region``.
+
+Grower
+------
+Depth-first with an explicit stack; each node owns a slice ``[start, end)`` of one in-bag sample
+index array, partitioned in place (two-pointer, deterministic).  Per node:
+
+1. stop (leaf) at ``max_depth``, below ``min_samples_split`` / ``2 * min_samples_leaf`` samples,
+   or when the node is pure (one class with weight / one target value);
+2. the candidate features: all of them, or ``max_features`` non-constant ones drawn without
+   replacement (a partial Fisher-Yates shuffle with the tree's own xorshift generator; constant
+   features do not count, as scikit-learn);
+3. per candidate feature a histogram ``[bin, slot]`` of the node's rows: slots are the weighted
+   class counts and the sample count (classification), or (weight, weight * y, count)
+   (regression); only the bins seen in the node (``[lo, hi]``) are cleared and scanned, so small
+   nodes cost ``O(rows + range)``, not ``O(256)``;
+4. every threshold ``bin <= b`` goes left; when the node has missing values (the NaN bin
+   ``max_bins``) both directions are tried, plus "all non-missing left, missing right"; a node
+   without missing values sends them (at predict time) to its heavier child;
+5. candidates with fewer than ``min_samples_leaf`` rows on a side are skipped; the best gain wins,
+   ties to the first feature visited and the lowest bin.  ``gain_ratio`` applies C4.5's rule: each
+   feature's threshold is chosen by information gain; among features whose information gain is
+   at least the average over the candidate features, the one with the largest gain ratio wins.
+
+Results depend only on the inputs and the seed: no thread count, no timing.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._parallel import parallel_region
+
+__all__ = ["build_class_histogram", "split_criterion", "split_gain_mse", "grow_tree", "predict_forest",
+           "apply_forest", "tree_predict_rows"]
+
+GINI, ENTROPY, GAIN_RATIO, MSE = 0, 1, 2, 3
+_INV_LN2 = 1.0 / np.log(2.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# class histograms
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, parallel=True)
+def _class_hist_counts(binned, y, rows, n_classes, out):
+    n_features = binned.shape[1]
+    m = rows.shape[0]
+    for f in prange(n_features):
+        for k in range(m):
+            i = rows[k]
+            out[f, binned[i, f], y[i]] += 1
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _class_hist_weights(binned, y, rows, w, n_classes, out):
+    n_features = binned.shape[1]
+    m = rows.shape[0]
+    for f in prange(n_features):
+        for k in range(m):
+            i = rows[k]
+            out[f, binned[i, f], y[i]] += w[i]
+
+
+def build_class_histogram(binned, y_codes, n_classes, sample_indices, n_bins, sample_weight):
+    n, n_features = binned.shape
+    rows = np.arange(n, dtype=np.int64) if sample_indices is None else np.ascontiguousarray(sample_indices, dtype=np.int64)
+    b = np.ascontiguousarray(binned, dtype=np.uint8)
+    y = np.ascontiguousarray(y_codes, dtype=np.int64)
+    if sample_weight is None:
+        out = np.zeros((n_features, n_bins, n_classes), dtype=np.int64)
+        if rows.shape[0] and n_features:
+            with parallel_region():
+                _class_hist_counts(b, y, rows, n_classes, out)
+    else:
+        out = np.zeros((n_features, n_bins, n_classes), dtype=np.float64)
+        if rows.shape[0] and n_features:
+            with parallel_region():
+                _class_hist_weights(b, y, rows, np.ascontiguousarray(sample_weight, dtype=np.float64), n_classes, out)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# criteria (shared by the public kernels and the grower)
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _impurity(c, off, C, n, code):
+    """Gini (code 0) or entropy in bits (else) of ``c[off:off + C]`` with total ``n`` (> 0)."""
+    acc = 0.0
+    if code == GINI:
+        for k in range(C):
+            p = c[off + k] / n
+            acc += p * (1.0 - p)
+        return acc
+    for k in range(C):
+        p = c[off + k] / n
+        if p > 0.0:
+            acc += p * (np.log(p) * _INV_LN2)
+    return -acc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _impurity_of_sum(a, b, off, C, n, code):
+    """Impurity of ``a[off:off+C] + b[off:off+C]`` with total ``n`` (> 0): the parent's."""
+    acc = 0.0
+    if code == GINI:
+        for k in range(C):
+            p = (a[off + k] + b[off + k]) / n
+            acc += p * (1.0 - p)
+        return acc
+    for k in range(C):
+        p = (a[off + k] + b[off + k]) / n
+        if p > 0.0:
+            acc += p * (np.log(p) * _INV_LN2)
+    return -acc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _split_value(L, R, off, C, code):
+    """Gain (or gain ratio, code 2) of a split with child class counts ``L[off:off+C]`` and
+    ``R[off:off+C]``; 0 when a side is empty."""
+    nL = 0.0
+    nR = 0.0
+    for k in range(C):
+        nL += L[off + k]
+        nR += R[off + k]
+    if not (nL > 0.0 and nR > 0.0):
+        return 0.0
+    n = nL + nR
+    base = GINI if code == GINI else ENTROPY
+    gain = _impurity_of_sum(L, R, off, C, n, base) - (nL / n) * _impurity(L, off, C, nL, base) - (nR / n) * _impurity(R, off, C, nR, base)
+    if gain < 0.0:
+        gain = 0.0
+    if code == GAIN_RATIO:
+        fl = nL / n
+        fr = nR / n
+        iv = -(fl * (np.log(fl) * _INV_LN2) + fr * (np.log(fr) * _INV_LN2))
+        gain = gain / iv
+    return gain
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _split_criterion_rows(left, right, code, out):
+    m, C = left.shape
+    for r in prange(m):
+        out[r] = _split_value(left[r], right[r], 0, C, code)
+
+
+def split_criterion(left, right, code):
+    out_dtype = np.float32 if left.dtype == np.float32 else np.float64
+    L = np.ascontiguousarray(left, dtype=np.float64)
+    R = np.ascontiguousarray(right, dtype=np.float64)
+    out = np.zeros(L.shape[0], dtype=np.float64)
+    if L.shape[0] and L.shape[1]:
+        with parallel_region():
+            _split_criterion_rows(L, R, np.int64(code), out)
+    return out.astype(out_dtype, copy=False)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mse_gain(sL, nL, sR, nR):
+    if not (nL > 0.0 and nR > 0.0):
+        return 0.0
+    n = nL + nR
+    s = sL + sR
+    gain = (sL * sL / nL + sR * sR / nR - s * s / n) / n
+    return gain if gain > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _mse_rows(sL, nL, sR, nR, out):
+    for r in prange(sL.shape[0]):
+        out[r] = _mse_gain(sL[r], nL[r], sR[r], nR[r])
+
+
+def split_gain_mse(sum_left, count_left, sum_right, count_right):
+    out_dtype = sum_left.dtype
+    args = [np.ascontiguousarray(a, dtype=np.float64) for a in (sum_left, count_left, sum_right, count_right)]
+    out = np.zeros(args[0].shape[0], dtype=np.float64)
+    if out.shape[0]:
+        with parallel_region():
+            _mse_rows(*args, out)
+    return out.astype(out_dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# the decision-tree grower
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _next_rand(state):
+    """xorshift64* step on ``state[0]`` (uint64); returns 31 random bits as int64."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    r = x * np.uint64(2685821657736338717)
+    return np.int64(r >> np.uint64(33))
+
+
+_SMALL_NODE = 2048  # below this many rows, per-row bin-range tracking beats scanning every bin
+
+
+@njit(cache=True, nogil=True)
+def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_bin, max_depth,
+              min_samples_split, min_samples_leaf, max_features, min_impurity_decrease, seed, unit_weight):
+    """Grow one tree; see the module docstring.
+
+    ``binned`` uint8 ``[n, F]``; ``samples`` int64 in-bag row indices (each with weight > 0;
+    consumed: partitioned in place); ``weight`` float64 ``[n]``; ``yc`` int64 class codes
+    (classification, ``n_classes >= 1``) or ``yv`` float64 targets (regression, ``n_classes = 0``,
+    ``code = MSE``); ``max_depth < 0`` = unlimited; ``max_features`` in ``[1, F]``;
+    ``unit_weight``: every weight is 1 (the count slot is then the class sum).
+
+    Returns ``(feature, threshold_bin, missing_left, left, right, value, n_node_samples,
+    weighted_n_node_samples, impurity, importances, depth)`` trimmed to the node count; leaves
+    have ``feature = -1``; ``value`` is ``[nodes, n_classes]`` class probabilities or
+    ``[nodes, 1]`` means; ``importances`` are unnormalised weighted impurity decreases.
+    """
+    n_features = binned.shape[1]
+    m = samples.shape[0]
+    regression = n_classes == 0
+    C = n_classes
+    K = 3 if regression else C + 1  # histogram slots per bin
+    CNT = 2 if regression else C  # the count slot
+    V = 1 if regression else C
+    depth_cap = max_depth if max_depth >= 0 else 1 << 30
+
+    cap = 2 * m - 1 if m > 0 else 1
+    if depth_cap < 30:
+        full = (1 << (depth_cap + 1)) - 1
+        if full < cap:
+            cap = full
+    feature = np.full(cap, -1, dtype=np.int32)
+    threshold = np.zeros(cap, dtype=np.int32)
+    miss_left = np.zeros(cap, dtype=np.uint8)
+    left = np.full(cap, -1, dtype=np.int32)
+    right = np.full(cap, -1, dtype=np.int32)
+    value = np.zeros((cap, V), dtype=np.float64)
+    n_node = np.zeros(cap, dtype=np.int64)
+    w_node = np.zeros(cap, dtype=np.float64)
+    impurity = np.zeros(cap, dtype=np.float64)
+    importances = np.zeros(n_features, dtype=np.float64)
+
+    stack_cap = (m if m < depth_cap else depth_cap) + 4
+    st_start = np.zeros(stack_cap, dtype=np.int64)
+    st_end = np.zeros(stack_cap, dtype=np.int64)
+    st_depth = np.zeros(stack_cap, dtype=np.int64)
+    st_parent = np.zeros(stack_cap, dtype=np.int64)
+    st_isleft = np.zeros(stack_cap, dtype=np.uint8)
+
+    feats = np.arange(n_features)
+    batch = np.zeros(n_features, dtype=np.int64)
+    lo = np.zeros(n_features, dtype=np.int64)
+    hi = np.zeros(n_features, dtype=np.int64)
+    hist = np.zeros(n_features * n_bins * K, dtype=np.float64)
+    tot = np.zeros(K, dtype=np.float64)
+    cumL = np.zeros(K, dtype=np.float64)
+    Lb = np.zeros(K, dtype=np.float64)
+    Rb = np.zeros(K, dtype=np.float64)
+    bufL = np.zeros(K, dtype=np.float64)  # the chosen split's left totals (for the importances)
+    f_gain = np.zeros(n_features, dtype=np.float64)
+    f_ratio = np.zeros(n_features, dtype=np.float64)
+    f_bin = np.zeros(n_features, dtype=np.int64)
+    f_ml = np.zeros(n_features, dtype=np.uint8)
+    f_wl = np.zeros(n_features, dtype=np.float64)
+    f_id = np.zeros(n_features, dtype=np.int64)
+    tmp = np.empty(m, dtype=np.int64)
+    state = np.zeros(1, dtype=np.uint64)
+    state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
+    if state[0] == np.uint64(0):
+        state[0] = np.uint64(1)
+    sample_features = max_features < n_features
+    crit = ENTROPY if code == GAIN_RATIO else code
+
+    n_nodes = 0
+    max_seen_depth = 0
+    sp = 0
+    if m > 0:
+        st_start[0] = 0
+        st_end[0] = m
+        st_depth[0] = 0
+        st_parent[0] = -1
+        sp = 1
+    while sp > 0:
+        sp -= 1
+        s = st_start[sp]
+        e = st_end[sp]
+        depth = st_depth[sp]
+        parent = st_parent[sp]
+        nid = n_nodes
+        n_nodes += 1
+        if parent >= 0:
+            if st_isleft[sp]:
+                left[parent] = nid
+            else:
+                right[parent] = nid
+        if depth > max_seen_depth:
+            max_seen_depth = depth
+        count = e - s
+
+        # node statistics: totals, value, impurity, purity
+        for k in range(K):
+            tot[k] = 0.0
+        pure = True
+        if regression:
+            y0 = yv[samples[s]]
+            s2 = 0.0
+            for q in range(s, e):
+                i = samples[q]
+                wi = weight[i]
+                tot[0] += wi
+                tot[1] += wi * yv[i]
+                s2 += wi * yv[i] * yv[i]
+                if yv[i] != y0:
+                    pure = False
+            tot[2] = count
+            W = tot[0]
+            mean = tot[1] / W
+            value[nid, 0] = mean
+            imp = s2 / W - mean * mean
+            impurity[nid] = imp if imp > 0.0 else 0.0
+        else:
+            for q in range(s, e):
+                i = samples[q]
+                tot[yc[i]] += weight[i]
+            tot[CNT] = count
+            W = 0.0
+            nz = 0
+            for k in range(C):
+                W += tot[k]
+                if tot[k] > 0.0:
+                    nz += 1
+            pure = nz <= 1
+            for k in range(C):
+                value[nid, k] = tot[k] / W
+            impurity[nid] = _impurity(tot, 0, C, W, crit)
+        n_node[nid] = count
+        w_node[nid] = W
+
+        if depth >= depth_cap or count < min_samples_split or count < 2 * min_samples_leaf or pure:
+            continue
+
+        # candidate features: batches of draws until max_features non-constant ones were seen
+        n_cand = 0
+        visited = 0
+        j = 0
+        best_gain = -np.inf
+        best_f = -1
+        best_bin = 0
+        best_ml = 0
+        while visited < max_features and j < n_features:
+            nb = max_features - visited
+            if nb > n_features - j:
+                nb = n_features - j
+            for t in range(nb):
+                if sample_features:
+                    r = j + _next_rand(state) % (n_features - j)
+                    tmpf = feats[j]
+                    feats[j] = feats[r]
+                    feats[r] = tmpf
+                batch[t] = feats[j]
+                j += 1
+            # histograms of the batch in one pass over the node's rows
+            small = count < _SMALL_NODE
+            for t in range(nb):
+                lo[t] = n_bins
+                hi[t] = -1
+            if not small:
+                for t in range(nb):
+                    lo[t] = 0
+                    hi[t] = n_bins - 1
+            for q in range(s, e):
+                i = samples[q]
+                wi = weight[i]
+                if regression:
+                    yi = yv[i]
+                    for t in range(nb):
+                        b = np.int64(binned[i, batch[t]])
+                        base = (t * n_bins + b) * K
+                        hist[base] += wi
+                        hist[base + 1] += wi * yi
+                        hist[base + 2] += 1.0
+                        if small:
+                            if b < lo[t]:
+                                lo[t] = b
+                            if b > hi[t]:
+                                hi[t] = b
+                else:
+                    c = yc[i]
+                    for t in range(nb):
+                        b = np.int64(binned[i, batch[t]])
+                        base = (t * n_bins + b) * K
+                        hist[base + c] += wi
+                        if not unit_weight:
+                            hist[base + CNT] += 1.0
+                        if small:
+                            if b < lo[t]:
+                                lo[t] = b
+                            if b > hi[t]:
+                                hi[t] = b
+            for t in range(nb):
+                f = batch[t]
+                hb = t * n_bins * K
+                # the non-missing range [a, z] and the missing row
+                a = lo[t]
+                z = hi[t] if hi[t] < missing_bin else missing_bin - 1
+                if not small:
+                    while a <= z and _bin_count(hist, hb + a * K, K, C, CNT, regression, unit_weight) == 0.0:
+                        a += 1
+                    while z >= a and _bin_count(hist, hb + z * K, K, C, CNT, regression, unit_weight) == 0.0:
+                        z -= 1
+                mb = hb + missing_bin * K
+                miss_n = _bin_count(hist, mb, K, C, CNT, regression, unit_weight)
+                has_miss = miss_n > 0.0
+                constant = (a >= z and not has_miss) or a > z
+                if not constant:
+                    visited += 1
+                    # scan thresholds
+                    fg = -np.inf
+                    fb = 0
+                    fml = 0
+                    fwl = 0.0
+                    for k in range(K):
+                        cumL[k] = 0.0
+                    last = z if has_miss else z - 1
+                    for b in range(a, last + 1):
+                        off = hb + b * K
+                        nonempty = False
+                        for k in range(K):
+                            v = hist[off + k]
+                            cumL[k] += v
+                        if _bin_count(hist, off, K, C, CNT, regression, unit_weight) > 0.0:
+                            nonempty = True
+                        if not nonempty:
+                            continue
+                        for direction in range(2):
+                            if direction == 1 and not has_miss:
+                                break
+                            if b == z and direction == 1:
+                                break  # all rows left: no split
+                            for k in range(K):
+                                Lb[k] = cumL[k] + (hist[mb + k] if direction == 1 else 0.0)
+                                Rb[k] = tot[k] - Lb[k]
+                            if regression:
+                                nl = Lb[2]
+                                nr = Rb[2]
+                            elif unit_weight:
+                                nl = 0.0
+                                for k in range(C):
+                                    nl += Lb[k]
+                                nr = count - nl
+                            else:
+                                nl = Lb[CNT]
+                                nr = Rb[CNT]
+                            if nl < min_samples_leaf or nr < min_samples_leaf:
+                                continue
+                            if regression:
+                                g = _mse_gain(Lb[1], Lb[0], Rb[1], Rb[0])
+                            else:
+                                g = _split_value(Lb, Rb, 0, C, crit)
+                            if g > fg:
+                                fg = g
+                                fb = b
+                                fml = direction
+                                wl = 0.0
+                                if regression:
+                                    wl = Lb[0]
+                                else:
+                                    for k in range(C):
+                                        wl += Lb[k]
+                                fwl = wl
+                    if fg > -np.inf:
+                        if not has_miss:
+                            fml = 1 if fwl >= W - fwl else 0  # unseen missing: the heavier child
+                        f_id[n_cand] = f
+                        f_gain[n_cand] = fg
+                        f_bin[n_cand] = fb
+                        f_ml[n_cand] = fml
+                        f_wl[n_cand] = fwl
+                        if code == GAIN_RATIO:
+                            fl = fwl / W
+                            fr = 1.0 - fl
+                            iv = 0.0
+                            if fl > 0.0:
+                                iv -= fl * (np.log(fl) * _INV_LN2)
+                            if fr > 0.0:
+                                iv -= fr * (np.log(fr) * _INV_LN2)
+                            f_ratio[n_cand] = fg / iv if iv > 0.0 else 0.0
+                        n_cand += 1
+                # clear this feature's histogram rows
+                ca = lo[t]
+                cz = hi[t]
+                if small:
+                    for b in range(ca, cz + 1):
+                        for k in range(K):
+                            hist[hb + b * K + k] = 0.0
+                else:
+                    for q in range(hb, hb + n_bins * K):
+                        hist[q] = 0.0
+                if small and (missing_bin < ca or missing_bin > cz):
+                    for k in range(K):
+                        hist[mb + k] = 0.0
+
+        if n_cand == 0:
+            continue
+        # choose among the candidate features
+        pick = -1
+        if code == GAIN_RATIO:
+            avg = 0.0
+            for c2 in range(n_cand):
+                avg += f_gain[c2]
+            avg /= n_cand
+            best_r = -np.inf
+            for c2 in range(n_cand):
+                if f_gain[c2] >= avg * (1.0 - 1e-12) and f_ratio[c2] > best_r:
+                    best_r = f_ratio[c2]
+                    pick = c2
+        else:
+            for c2 in range(n_cand):
+                if f_gain[c2] > best_gain:
+                    best_gain = f_gain[c2]
+                    pick = c2
+        best_gain = f_gain[pick]
+        # scikit-learn's min_impurity_decrease: (W / W_root) * decrease >= threshold
+        if min_impurity_decrease > 0.0 and (W / w_node[0]) * best_gain + 1e-12 < min_impurity_decrease:
+            continue
+        best_f = f_id[pick]
+        best_bin = f_bin[pick]
+        best_ml = f_ml[pick]
+
+        # stable partition of [s, e): left rows first
+        nl = 0
+        nr = 0
+        for q in range(s, e):
+            i = samples[q]
+            b = np.int64(binned[i, best_f])
+            go_left = (best_ml == 1) if b == missing_bin else (b <= best_bin)
+            if go_left:
+                samples[s + nl] = i
+                nl += 1
+            else:
+                tmp[nr] = i
+                nr += 1
+        for q in range(nr):
+            samples[s + nl + q] = tmp[q]
+        if nl == 0 or nr == 0:  # cannot happen with consistent histograms; stay a leaf
+            continue
+
+        feature[nid] = best_f
+        threshold[nid] = best_bin
+        miss_left[nid] = best_ml
+        importances[best_f] += W * best_gain
+        # push right, then left (left is grown first: preorder ids as scikit-learn)
+        st_start[sp] = s + nl
+        st_end[sp] = e
+        st_depth[sp] = depth + 1
+        st_parent[sp] = nid
+        st_isleft[sp] = 0
+        sp += 1
+        st_start[sp] = s
+        st_end[sp] = s + nl
+        st_depth[sp] = depth + 1
+        st_parent[sp] = nid
+        st_isleft[sp] = 1
+        sp += 1
+
+    return (feature[:n_nodes].copy(), threshold[:n_nodes].copy(), miss_left[:n_nodes].copy(),
+            left[:n_nodes].copy(), right[:n_nodes].copy(), value[:n_nodes].copy(), n_node[:n_nodes].copy(),
+            w_node[:n_nodes].copy(), impurity[:n_nodes].copy(), importances, max_seen_depth)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bin_count(hist, off, K, C, CNT, regression, unit_weight):
+    """Rows in one histogram bin (the count slot, or the class sum for unit weights)."""
+    if regression or not unit_weight:
+        return hist[off + CNT]
+    acc = 0.0
+    for k in range(C):
+        acc += hist[off + k]
+    return acc
+
+
+# ----------------------------------------------------------------------------------------------
+# traversals
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _leaf(binned, i, root, feature, threshold, miss_left, left, right, missing_bin):
+    node = root
+    while feature[node] >= 0:
+        b = np.int64(binned[i, feature[node]])
+        if b == missing_bin:
+            go_left = miss_left[node] == 1
+        else:
+            go_left = b <= threshold[node]
+        node = root + (left[node] if go_left else right[node])
+    return node
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def predict_forest(binned, offsets, feature, threshold, miss_left, left, right, value, missing_bin, out):
+    """``out[i] = sum over trees of the leaf value of row i`` (``out`` zeroed ``[n, V]``).
+
+    Trees are concatenated: tree ``t`` holds nodes ``offsets[t]:offsets[t + 1]`` and its child
+    indices are local to it."""
+    n = binned.shape[0]
+    n_trees = offsets.shape[0] - 1
+    V = value.shape[1]
+    for i in prange(n):
+        for t in range(n_trees):
+            node = _leaf(binned, i, offsets[t], feature, threshold, miss_left, left, right, missing_bin)
+            for v in range(V):
+                out[i, v] += value[node, v]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def apply_forest(binned, offsets, feature, threshold, miss_left, left, right, missing_bin, out):
+    """``out[i, t]`` = the (tree-local) leaf index of row ``i`` in tree ``t``."""
+    n = binned.shape[0]
+    n_trees = offsets.shape[0] - 1
+    for i in prange(n):
+        for t in range(n_trees):
+            root = offsets[t]
+            out[i, t] = _leaf(binned, i, root, feature, threshold, miss_left, left, right, missing_bin) - root
+
+
+@njit(cache=True, nogil=True)
+def tree_predict_rows(binned, rows, feature, threshold, miss_left, left, right, value, missing_bin, out):
+    """Single-threaded: ``out[k] += value of rows[k]'s leaf`` in one tree (out-of-bag scores)."""
+    V = value.shape[1]
+    for k in range(rows.shape[0]):
+        node = _leaf(binned, rows[k], 0, feature, threshold, miss_left, left, right, missing_bin)
+        for v in range(V):
+            out[k, v] += value[node, v]
