@@ -3,5 +3,12 @@
 histogram.py: histograms, split finding, partition, prediction (histogram gradient boosting).
 criteria.py: class histograms and the classic split criteria (ID3 / C4.5 / CART, MSE).
 Each submodule adds one import line below.
+"""
 
 PTX_SIGNATURES: dict = {}  # merged from each submodule: PTX_SIGNATURES.update(sub.PTX_SIGNATURES)
+from . import criteria  # noqa: E402  (classic trees)
+from .criteria import (  # noqa: F401,E402
+    _class_hist_counts, _class_hist_weights, _mse_rows, _split_rows, build_class_histogram, split_criterion,
+    split_gain_mse,
+)
+PTX_SIGNATURES.update(criteria.PTX_SIGNATURES)
