@@ -30,7 +30,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from ._parallel import parallel_region
 
@@ -42,6 +44,109 @@ _MAX_CHUNKS = 64  # accumulator chunks for the kernels that sum over sequences
 _FM = {"reassoc", "contract", "nsz"}  # no nnan / ninf: -inf keeps its meaning
 
 NEG_INF = -np.inf
+
+# e^x for x <= 0: 2^n e^r, n = round(x log2 e), r = x - n ln 2 (Cody-Waite), degree-12 Taylor
+# polynomial (relative error < 4e-16); branch-free so the loops that call it vectorise (Numba has
+# no SVML here).  x < -708 gives 0 (exp would be subnormal there), -inf gives 0.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.693147180369123816490
+_LN2_LO = 1.90821492927058770002e-10
+_C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12 = (1.0 / math.factorial(k) for k in range(2, 13))
+
+
+@intrinsic
+def _pow2(typingctx, n):
+    """2^n for a whole float64 n in [-1022, 1023] (builds the exponent bits)."""
+    if n != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        e = builder.fptosi(args[0], i64)
+        e = builder.add(e, ir.Constant(i64, 1023))
+        e = builder.shl(e, ir.Constant(i64, 52))
+        return builder.bitcast(e, ir.DoubleType())
+
+    return types.float64(types.float64), codegen
+
+
+@njit(inline="always", cache=True, fastmath=_FM)
+def _exp_nonpos(x):
+    xc = -708.0 if x < -708.0 else x
+    n = np.floor(xc * _LOG2E + 0.5)
+    r = xc - n * _LN2_HI - n * _LN2_LO
+    p = _C12 * r + _C11
+    p = p * r + _C10
+    p = p * r + _C9
+    p = p * r + _C8
+    p = p * r + _C7
+    p = p * r + _C6
+    p = p * r + _C5
+    p = p * r + _C4
+    p = p * r + _C3
+    p = p * r + _C2
+    p = p * r + 1.0
+    p = p * r + 1.0
+    y = p * _pow2(n)
+    return 0.0 if x < -708.0 else y
+
+
+@njit(inline="always", cache=True, fastmath=_FM)
+def _vecmat(x, M, out):
+    """out[j] = sum_i x[i] M[i, j]: contiguous row updates, four rows at a time."""
+    N = x.shape[0]
+    K = out.shape[0]
+    for j in range(K):
+        out[j] = 0.0
+    N4 = N - N % 4
+    for i in range(0, N4, 4):
+        a0 = x[i]
+        a1 = x[i + 1]
+        a2 = x[i + 2]
+        a3 = x[i + 3]
+        r0 = M[i]
+        r1 = M[i + 1]
+        r2 = M[i + 2]
+        r3 = M[i + 3]
+        for j in range(K):
+            out[j] += (a0 * r0[j] + a1 * r1[j]) + (a2 * r2[j] + a3 * r3[j])
+    for i in range(N4, N):
+        a = x[i]
+        r = M[i]
+        for j in range(K):
+            out[j] += a * r[j]
+
+
+@njit(inline="always", cache=True)
+def _mx(a, b):
+    return a if a > b else b
+
+
+@njit(inline="always", cache=True)
+def _maxplus(d, M, out):
+    """out[j] = max_i d[i] + M[i, j] (values only; back-pointers are recomputed on the way back)."""
+    N = d.shape[0]
+    K = out.shape[0]
+    for j in range(K):
+        out[j] = NEG_INF
+    N4 = N - N % 4
+    for i in range(0, N4, 4):
+        d0 = d[i]
+        d1 = d[i + 1]
+        d2 = d[i + 2]
+        d3 = d[i + 3]
+        r0 = M[i]
+        r1 = M[i + 1]
+        r2 = M[i + 2]
+        r3 = M[i + 3]
+        for j in range(K):
+            c = _mx(_mx(d0 + r0[j], d1 + r1[j]), _mx(d2 + r2[j], d3 + r3[j]))
+            out[j] = _mx(c, out[j])
+    for i in range(N4, N):
+        di = d[i]
+        r = M[i]
+        for j in range(K):
+            out[j] = _mx(di + r[j], out[j])
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,25 +260,17 @@ def _scaled_forward(sl, smax, A, tmax, el, emax, e, ah, cs, ms, tmp):
     for t in range(L):
         m = NEG_INF
         for j in range(N):
-            if e[t, j] > m:
-                m = e[t, j]
+            m = _mx(e[t, j], m)
         if m == NEG_INF:
             return False, 0.0
         if t == 0:
             for j in range(N):
                 tmp[j] = sl[j]
         else:
-            for j in range(N):
-                tmp[j] = 0.0
-            for i in range(N):
-                ai = ah[t - 1, i]
-                if ai != 0.0:
-                    row = A[i]
-                    for j in range(N):
-                        tmp[j] += ai * row[j]
+            _vecmat(ah[t - 1], A, tmp)
         c = 0.0
         for j in range(N):
-            v = tmp[j] * math.exp(e[t, j] - m)
+            v = tmp[j] * _exp_nonpos(e[t, j] - m)
             tmp[j] = v
             c += v
         if not c >= _TINY:
@@ -193,9 +290,10 @@ def _scaled_forward(sl, smax, A, tmax, el, emax, e, ah, cs, ms, tmp):
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def _scaled_backward(A, el, e, ah, cs, ms, bh, w, xi, want_xi):
-    """Turn ah [L, N] (normalised alpha) into gamma in place; add the xi sum (times A, done by
-    the caller) to xi when want_xi.  bh, w: scratch [N]."""
+def _scaled_backward(AT, el, e, ah, cs, ms, bh, w, xi, want_xi):
+    """Turn ah [L, N] (normalised alpha from _scaled_forward) into gamma in place, and when
+    want_xi add sum_t outer(ah_t, w_{t+1}) to xi (the caller multiplies by A elementwise), where
+    w_t = exp(e_t - m_t) * bh_t / c_t and bh_t = A w_{t+1} is the scaled beta.  bh, w: [N]."""
     L, N = e.shape
     z = 0.0
     for j in range(N):
@@ -203,15 +301,8 @@ def _scaled_backward(A, el, e, ah, cs, ms, bh, w, xi, want_xi):
     for j in range(N):
         bh[j] = el[j] / z
     for t in range(L - 1, -1, -1):
-        # gamma_t = ah_t * bh_t (renormalised against rounding)
         if t < L - 1:
-            # w_j = exp(e_{t+1, j} - m_{t+1}) * bh_{t+1, j} / c_{t+1}, set below for t + 1
-            for i in range(N):
-                acc = 0.0
-                row = A[i]
-                for j in range(N):
-                    acc += row[j] * w[j]
-                bh[i] = acc
+            _vecmat(w, AT, bh)  # bh_t = A w_{t+1}
             if want_xi:
                 for i in range(N):
                     ai = ah[t, i]
@@ -221,14 +312,13 @@ def _scaled_backward(A, el, e, ah, cs, ms, bh, w, xi, want_xi):
                             xrow[j] += ai * w[j]
         s = 0.0
         for j in range(N):
-            v = ah[t, j] * bh[j]
-            s += v
+            s += ah[t, j] * bh[j]
         if t > 0:
             inv_c = 1.0 / cs[t]
             mt = ms[t]
             for j in range(N):
-                w[j] = math.exp(e[t, j] - mt) * bh[j] * inv_c
-        inv = 1.0 / s
+                w[j] = _exp_nonpos(e[t, j] - mt) * bh[j] * inv_c
+        inv = 1.0 / s  # gamma_t sums to 1 up to rounding: renormalise
         for j in range(N):
             ah[t, j] = ah[t, j] * bh[j] * inv
 
@@ -333,6 +423,7 @@ def _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma,
     S = seq_len.shape[0]
     N = start.shape[0]
     ok, sl, smax, A, tmax, el, emax = _setup_scaled(start, trans, end)
+    AT = np.ascontiguousarray(A.T)
     transT = np.ascontiguousarray(trans.T)
     max_len = 0
     for s in range(S):
@@ -354,7 +445,7 @@ def _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma,
                 good, z = _scaled_forward(sl, smax, A, tmax, el, emax, e, g, cs[c, :L], ms[c, :L], scratch[c, 0])
             if good:
                 logz[s] = z
-                _scaled_backward(A, el, e, g, cs[c, :L], ms[c, :L], scratch[c, 1], scratch[c, 2], xs[c], want_xi)
+                _scaled_backward(AT, el, e, g, cs[c, :L], ms[c, :L], scratch[c, 1], scratch[c, 2], xs[c], want_xi)
             else:
                 logz[s] = _log_posteriors(start, trans, transT, end, e, g, xi_chunks[c], want_xi)
         if want_xi:
@@ -363,47 +454,51 @@ def _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma,
                     xi_chunks[c, i, j] += xs[c, i, j] * A[i, j]
 
 
+@njit(cache=True, nogil=True)
+def _viterbi_seq(start, trans, transT, end, e, d, path):
+    """Viterbi of one sequence (e, d: [L, N]; path: [L]); returns the best score.
+
+    Max-plus forward pass keeping every delta row in d; the back-pointer of the chosen state is
+    recomputed at each step of the backtrace (the same sums, so the same maximum, and the lowest
+    index among ties) instead of tracking an argmax for every state at every step."""
+    L, N = e.shape
+    for j in range(N):
+        d[0, j] = start[j] + e[0, j]
+    for t in range(1, L):
+        row = d[t]
+        _maxplus(d[t - 1], trans, row)
+        for j in range(N):
+            row[j] += e[t, j]
+    k = 0
+    top = d[L - 1, 0] + end[0]
+    for j in range(1, N):
+        v = d[L - 1, j] + end[j]
+        if v > top:
+            top = v
+            k = j
+    path[L - 1] = k
+    for t in range(L - 1, 0, -1):
+        col = transT[k]
+        prev = d[t - 1]
+        best = NEG_INF
+        k = 0
+        for i in range(N):
+            v = prev[i] + col[i]
+            if v > best:
+                best = v
+                k = i
+        path[t - 1] = k
+    return top
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def _viterbi(start, trans, end, em, seq_start, seq_len, path, score, bp):
+def _viterbi(start, trans, end, em, seq_start, seq_len, path, score, hist):
     S = seq_len.shape[0]
-    N = start.shape[0]
+    transT = np.ascontiguousarray(trans.T)
     for s in prange(S):
         r0 = seq_start[s]
         L = seq_len[s]
-        delta = np.empty(N)
-        best = np.empty(N)
-        arg = np.empty(N, dtype=np.int32)
-        for j in range(N):
-            delta[j] = start[j] + em[r0, j]
-        for t in range(1, L):
-            for j in range(N):
-                best[j] = NEG_INF
-                arg[j] = 0
-            for i in range(N):
-                di = delta[i]
-                row = trans[i]
-                ii = np.int32(i)
-                for j in range(N):
-                    cand = di + row[j]
-                    gt = cand > best[j]
-                    best[j] = cand if gt else best[j]
-                    arg[j] = ii if gt else arg[j]
-            r = r0 + t
-            for j in range(N):
-                delta[j] = best[j] + em[r, j]
-                bp[r, j] = arg[j]
-        k = 0
-        top = delta[0] + end[0]
-        for j in range(1, N):
-            v = delta[j] + end[j]
-            if v > top:
-                top = v
-                k = j
-        score[s] = top
-        path[r0 + L - 1] = k
-        for t in range(L - 1, 0, -1):
-            k = bp[r0 + t, k]
-            path[r0 + t - 1] = k
+        score[s] = _viterbi_seq(start, trans, transT, end, em[r0:r0 + L], hist[r0:r0 + L], path[r0:r0 + L])
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -523,9 +618,9 @@ def viterbi(start, trans, end, em, seq_start, seq_len):
     path = np.full(em.shape[0], -1, dtype=np.int32)
     score = np.empty(S)
     if S:
-        bp = np.empty(em.shape, dtype=np.int32)
+        hist = np.empty(em.shape)
         with parallel_region():
-            _viterbi(start, trans, end, em, seq_start, seq_len, path, score, bp)
+            _viterbi(start, trans, end, em, seq_start, seq_len, path, score, hist)
     return path, score.astype(dtype, copy=False)
 
 
