@@ -217,3 +217,128 @@ def test_cpu_matches_textbook_on_any_unicode(queries, choices, weights):
     n = min(len(queries), len(choices))
     np.testing.assert_array_equal(bf.cpdist(queries[:n], choices[:n], weights=weights, backend="cpu"),
                                   expected.diagonal()[:n])
+
+
+# ----------------------------------------------------------------------------- element equality
+# Elements compare as Python's == does (RapidFuzz 3.14's answers in the comments), with no
+# collisions between tokens and integers, whatever the element kinds.
+class _ArrayLike:
+    """An object exposing only ``__array__`` (as a torch CPU tensor does)."""
+
+    def __init__(self, values):
+        self.values = np.asarray(values)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values
+
+
+ELEMENT_CASES = [
+    ([1 << 40], ["ab"], 1),  # a token id must never equal an integer
+    ([1 << 40, "ab"], ["ab", 1 << 40], 2),
+    ([True], [1], 0),  # True == 1
+    ([1.0], [1], 0),  # 1.0 == 1
+    ([np.float32(3), np.int8(2)], [3, 2.0], 0),
+    ([1 + 0j], [1], 0),
+    ([1.5], [1.5], 0),
+    ([1.5], [1], 1),
+    ("a", [97], 0),  # a character is its code point (RapidFuzz)
+    (["a"], "a", 0),
+    (["ab"], "ab", 2),
+    (memoryview(np.array([97, 98], np.int32)), "ab", 0),  # a buffer holds its elements, not bytes
+    (memoryview(b"ab"), "ab", 0),
+    (bytearray(b"ab"), "ab", 0),
+    (_ArrayLike([97, 98]), "ab", 0),
+    (np.array([97.0, 98.0]), "ab", 0),
+    (np.array([0.5, 2.5]), [0.5, 2.5], 0),
+    ([2**63 - 1, 0], [], 2),
+    ([2**63 - 1, -(2**63)], [-(2**63), 2**63 - 1], 2),
+    ([2**63], [2**63], 0),  # beyond int64
+    (np.array([2**64 - 1], np.uint64), [2**64 - 1], 0),
+    (np.array([2**63 - 1, -(2**63)], np.int64), [0], 2),
+    ([2**64], [2**64 + 1], 1),
+    ([-(2**31) - 1], [-(2**31) - 1], 0),
+    ([(1, 2), None, "xy"], [(1, 2), None, "xy"], 0),
+]
+
+
+@pytest.mark.parametrize("s1, s2, expected", ELEMENT_CASES)
+def test_elements_compare_like_python(backend, s1, s2, expected):
+    assert bf.levenshtein(s1, s2, backend=backend) == expected
+    assert bf.cpdist([s1], [s2], backend=backend)[0] == expected
+    assert bf.cdist([s1, s2], [s2], backend=backend)[0, 0] == expected
+
+
+_POOL = [0, 1, True, 1.0, 97, "a", "ab", 2**40, 2**40 + 1, 2**63, -(2**63) - 1, -(2**31), 1.5, (1, 2), 5,
+         5.0, None, b"a"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.sampled_from(_POOL), max_size=9), st.lists(st.sampled_from(_POOL), max_size=9))
+def test_mixed_elements_match_python_equality(a, b):
+    """Any mix of element kinds gives the textbook distance under Python's == (cpu and reference),
+    with RapidFuzz's one convention on top: a one-character string is its code point."""
+    as_rapidfuzz = lambda x: ord(x) if isinstance(x, str) and len(x) == 1 else x  # noqa: E731
+    expected = naive_levenshtein([as_rapidfuzz(x) for x in a], [as_rapidfuzz(x) for x in b])
+    assert bf.levenshtein(a, b, backend="reference") == expected
+    assert bf.levenshtein(a, b, backend="cpu") == expected
+
+
+# ----------------------------------------------------------------------------- overflow
+def test_huge_weights_are_exact(backend):
+    assert bf.levenshtein("ab", "xy", weights=(2**62,) * 3, backend=backend) == 2**63  # RapidFuzz
+    assert bf.levenshtein("abc", "xyz", weights=(10**9,) * 3, backend=backend) == 3 * 10**9
+    assert bf.normalized_levenshtein("ab", "xy", weights=(2**62,) * 3, backend=backend) == 1.0
+    out = bf.cdist(["abc"], ["xyz", "abd"], weights=(10**9,) * 3, backend=backend)
+    assert out.dtype == np.uint32 and out.tolist() == [[3 * 10**9, 10**9]]
+    out = bf.cpdist(["ab"], ["xy"], weights=(2**62,) * 3, dtype=np.uint64, backend=backend)
+    assert out.tolist() == [2**63]
+
+
+def test_results_never_wrap(backend):
+    with pytest.raises(ValueError, match="dtype"):
+        bf.cdist(["abc"], ["xyz"], weights=(2**31,) * 3, backend=backend)  # 6.4e9 > uint32
+    with pytest.raises(ValueError, match="dtype"):
+        bf.cdist(["abc"], ["xyz"], weights=(2**31,) * 3, dtype=np.int32, backend=backend)
+    with pytest.raises(ValueError, match="dtype"):
+        bf.cdist(["a" * 3], ["b" * 3], weights=(2**23,) * 3, dtype=np.float32, backend=backend)  # not exact
+    assert bf.cdist(["abc"], ["xyz"], weights=(2**31,) * 3, dtype=np.int64, backend=backend).tolist() == [[3 * 2**31]]
+    with pytest.raises(ValueError, match="weights"):  # no common factor: int64 cells could overflow
+        bf.levenshtein("ab", "xy", weights=(2**62, 1, 3), backend=backend)
+    with pytest.raises(ValueError, match="weights"):
+        bf.cdist(["ab"], ["xy"], weights=(1e20, 1, 1), backend=backend)
+
+
+@pytest.mark.parametrize("cutoff, expected", [(1.5, 2), (2, 3), (3, 3), (2**63 - 1, 3), (float("inf"), 3), (0, 1)])
+def test_score_cutoff_any_real(backend, cutoff, expected):
+    """RapidFuzz: a distance above the cutoff reads floor(cutoff) + 1; huge cutoffs are no-ops."""
+    assert bf.levenshtein("abc", "xyz", score_cutoff=cutoff, backend=backend) == expected
+    assert bf.cdist(["abc"], ["xyz"], score_cutoff=cutoff, backend=backend).tolist() == [[expected]]
+    assert bf.cpdist(["abc"], ["xyz"], score_cutoff=cutoff, dtype=np.int64, backend=backend).tolist() == [expected]
+
+
+def test_cutoff_with_huge_weights():
+    out = bf.cdist(["ab", "a"], ["xy"], weights=(2**62,) * 3, score_cutoff=5, dtype=np.int64)
+    assert out.tolist() == [[6], [6]]
+
+
+# ----------------------------------------------------------------------------- apply_editops
+@pytest.mark.parametrize("ops", [
+    [("replace", 1, 0)],  # src_pos past the end of "a"
+    [("insert", 0, 1)],  # dest_pos past the end of "b"
+    [("insert", 0)],  # not a triple
+    [("delete", 0, 0), ("delete", 0, 0)],  # the same element deleted twice
+    [("replace", 0, 0), ("insert", 0, 0)],  # going backwards
+    [("swap", 0, 0)],
+    [("replace", 0.0, 0)],
+    [("delete", -1, 0)],
+])
+def test_apply_editops_rejects_invalid_ops(ops):
+    with pytest.raises(ValueError, match=r"ops\[\d\]"):
+        bf.apply_editops(ops, "a", "b")
+
+
+def test_apply_editops_accepts_valid_scripts():
+    assert bf.apply_editops([("insert", 1, 1)], "a", "ab") == ["a", "b"]
+    assert bf.apply_editops([("delete", 0, 0)], "ab", "b") == ["b"]
+    assert bf.apply_editops([("insert", 0, 0), ("replace", 0, 1)], "a", "xy") == ["x", "y"]
+    assert bf.apply_editops([], "abc", "abc") == ["a", "b", "c"]
