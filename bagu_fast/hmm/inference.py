@@ -120,7 +120,7 @@ def forward(
     >>> ls = np.log([0.6, 0.4]); lt = np.log([[0.7, 0.3], [0.4, 0.6]])
     >>> le = np.log([[0.5, 0.1], [0.4, 0.3], [0.1, 0.6]])  # 3 observations
     >>> float(np.exp(forward(ls, lt, le)[0]))  # doctest: +ELLIPSIS
-    0.03276...
+    0.03628...
     """
     return_alpha = _checks.flag(return_alpha, "return_alpha")
     backend, args, tmpl = _prepare(log_startprob, log_transmat, log_emission, lengths, backend)

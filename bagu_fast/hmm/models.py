@@ -121,7 +121,8 @@ class _BaseHMM:
     def _check_hyper(self) -> None:
         self.n_components = _validate.integer(self.n_components, "n_components", minimum=1)
         self.n_iter = _validate.integer(self.n_iter, "n_iter", minimum=0)
-        _validate.real_number(self.tol, "tol")
+        if math.isnan(_validate.real_number(self.tol, "tol", finite=False)):
+            raise ValueError("tol must not be NaN")
         for name in ("params", "init_params"):
             value = getattr(self, name)
             if not isinstance(value, str):
