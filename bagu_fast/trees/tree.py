@@ -89,15 +89,24 @@ class Tree:
     raw_importances: np.ndarray
 
 
+def _threshold_table(mapper: BinMapper) -> np.ndarray:
+    """``table[f, b]``: the real threshold of "code <= b" (``inf`` past the feature's last one)."""
+    table = getattr(mapper, "_bagu_threshold_table", None)
+    if table is None:
+        thresholds = mapper.bin_thresholds_
+        table = np.full((len(thresholds), 256), np.inf)
+        for f, t in enumerate(thresholds):
+            table[f, : len(t)] = t
+        mapper._bagu_threshold_table = table
+    return table
+
+
 def _make_tree(result: tuple, mapper: BinMapper) -> Tree:
     feat, thr_bin, miss_left, left, right, value, n_node, w_node, impurity, imp, depth = result
     n_nodes = feat.shape[0]
     leaves = feat < 0
-    threshold = np.full(n_nodes, -2.0)
-    for node in np.flatnonzero(~leaves):
-        thresholds = mapper.bin_thresholds_[feat[node]]
-        b = int(thr_bin[node])
-        threshold[node] = thresholds[b] if b < len(thresholds) else np.inf
+    table = _threshold_table(mapper)
+    threshold = np.where(leaves, -2.0, table[np.maximum(feat, 0), thr_bin])
     feature = feat.copy()
     feature[leaves] = -2
     return Tree(node_count=n_nodes, max_depth=int(depth), n_leaves=int(leaves.sum()), feature=feature,

@@ -207,6 +207,14 @@ def _next_rand(state):
 
 
 _SMALL_NODE = 2048  # below this many rows, per-row bin-range tracking beats scanning every bin
+_TINY_NODE = 64  # up to this many rows, a list of the occupied bins (sorted) replaces the range
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _children_impurity(L, R, C, nL, nR, code):
+    """``nL/n I(L) + nR/n I(R)``: the weighted impurity of a split's children (totals > 0)."""
+    n = nL + nR
+    return (nL / n) * _impurity(L, 0, C, nL, code) + (nR / n) * _impurity(R, 0, C, nR, code)
 
 
 @njit(cache=True, nogil=True)
@@ -215,7 +223,7 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
     """Grow one tree; see the module docstring.
 
     ``binned`` uint8 ``[n, F]``; ``samples`` int64 in-bag row indices (each with weight > 0;
-    consumed: partitioned in place); ``weight`` float64 ``[n]``; ``yc`` int64 class codes
+    read only); ``weight`` float64 ``[n]``; ``yc`` int64 class codes
     (classification, ``n_classes >= 1``) or ``yv`` float64 targets (regression, ``n_classes = 0``,
     ``code = MSE``); ``max_depth < 0`` = unlimited; ``max_features`` in ``[1, F]``;
     ``unit_weight``: every weight is 1 (the count slot is then the class sum).
@@ -266,20 +274,46 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
     cumL = np.zeros(K, dtype=np.float64)
     Lb = np.zeros(K, dtype=np.float64)
     Rb = np.zeros(K, dtype=np.float64)
-    bufL = np.zeros(K, dtype=np.float64)  # the chosen split's left totals (for the importances)
+    bestL = np.zeros(K, dtype=np.float64)
+    bestR = np.zeros(K, dtype=np.float64)
     f_gain = np.zeros(n_features, dtype=np.float64)
     f_ratio = np.zeros(n_features, dtype=np.float64)
     f_bin = np.zeros(n_features, dtype=np.int64)
     f_ml = np.zeros(n_features, dtype=np.uint8)
-    f_wl = np.zeros(n_features, dtype=np.float64)
+    occ = np.zeros(n_features * _TINY_NODE, dtype=np.int64)
+    nocc = np.zeros(n_features, dtype=np.int64)
+    mark = np.zeros(n_features * n_bins, dtype=np.uint8)
+    lst = np.zeros(n_bins, dtype=np.int64)
     f_id = np.zeros(n_features, dtype=np.int64)
-    tmp = np.empty(m, dtype=np.int64)
+    # the in-bag rows, gathered once and kept in node order (partitioned with the nodes), so
+    # every pass over a node reads contiguous memory instead of gathering rows at random
+    Xl = np.empty((m, n_features), dtype=np.uint8)
+    wloc = np.empty(m, dtype=np.float64)
+    ycl = np.empty(0 if regression else m, dtype=np.int64)
+    yvl = np.empty(m if regression else 0, dtype=np.float64)
+    for q in range(m):
+        i = samples[q]
+        for k in range(n_features):
+            Xl[q, k] = binned[i, k]
+        wloc[q] = weight[i]
+        if regression:
+            yvl[q] = yv[i]
+        else:
+            ycl[q] = yc[i]
+    tX = np.empty((m, n_features), dtype=np.uint8)
+    tw = np.empty(m, dtype=np.float64)
+    tyc = np.empty(0 if regression else m, dtype=np.int64)
+    tyv = np.empty(m if regression else 0, dtype=np.float64)
     state = np.zeros(1, dtype=np.uint64)
     state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
     if state[0] == np.uint64(0):
         state[0] = np.uint64(1)
     sample_features = max_features < n_features
     crit = ENTROPY if code == GAIN_RATIO else code
+    # classification row counts: 0 = unit weights (count = weight), 1 = a count slot per bin,
+    # 2 = not needed (min_samples_leaf == 1 and every in-bag row has a positive weight)
+    cnt_mode = 0 if unit_weight else (1 if min_samples_leaf > 1 else 2)
+    count_slot = (not regression) and cnt_mode == 1
 
     n_nodes = 0
     max_seen_depth = 0
@@ -312,15 +346,15 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
             tot[k] = 0.0
         pure = True
         if regression:
-            y0 = yv[samples[s]]
+            y0 = yvl[s]
             s2 = 0.0
             for q in range(s, e):
-                i = samples[q]
-                wi = weight[i]
+                i = q
+                wi = wloc[i]
                 tot[0] += wi
-                tot[1] += wi * yv[i]
-                s2 += wi * yv[i] * yv[i]
-                if yv[i] != y0:
+                tot[1] += wi * yvl[i]
+                s2 += wi * yvl[i] * yvl[i]
+                if yvl[i] != y0:
                     pure = False
             tot[2] = count
             W = tot[0]
@@ -330,8 +364,8 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
             impurity[nid] = imp if imp > 0.0 else 0.0
         else:
             for q in range(s, e):
-                i = samples[q]
-                tot[yc[i]] += weight[i]
+                i = q
+                tot[ycl[i]] += wloc[i]
             tot[CNT] = count
             W = 0.0
             nz = 0
@@ -357,6 +391,9 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
         best_f = -1
         best_bin = 0
         best_ml = 0
+        node_imp = impurity[nid]
+        tiny = count <= _TINY_NODE
+        small = count < _SMALL_NODE
         while visited < max_features and j < n_features:
             nb = max_features - visited
             if nb > n_features - j:
@@ -369,123 +406,143 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
                     feats[r] = tmpf
                 batch[t] = feats[j]
                 j += 1
-            # histograms of the batch in one pass over the node's rows
-            small = count < _SMALL_NODE
-            for t in range(nb):
                 lo[t] = n_bins
                 hi[t] = -1
-            if not small:
-                for t in range(nb):
-                    lo[t] = 0
-                    hi[t] = n_bins - 1
+                nocc[t] = 0
+            # histograms of the batch in one pass over the node's rows
             for q in range(s, e):
-                i = samples[q]
-                wi = weight[i]
+                i = q
+                wi = wloc[i]
                 if regression:
-                    yi = yv[i]
-                    for t in range(nb):
-                        b = np.int64(binned[i, batch[t]])
-                        base = (t * n_bins + b) * K
+                    yi = yvl[i]
+                    c = 0
+                else:
+                    yi = 0.0
+                    c = ycl[i]
+                for t in range(nb):
+                    b = np.int64(Xl[i, batch[t]])
+                    key = t * n_bins + b
+                    base = key * K
+                    if regression:
                         hist[base] += wi
                         hist[base + 1] += wi * yi
                         hist[base + 2] += 1.0
-                        if small:
-                            if b < lo[t]:
-                                lo[t] = b
-                            if b > hi[t]:
-                                hi[t] = b
-                else:
-                    c = yc[i]
-                    for t in range(nb):
-                        b = np.int64(binned[i, batch[t]])
-                        base = (t * n_bins + b) * K
+                    else:
                         hist[base + c] += wi
-                        if not unit_weight:
+                        if count_slot:
                             hist[base + CNT] += 1.0
-                        if small:
-                            if b < lo[t]:
-                                lo[t] = b
-                            if b > hi[t]:
-                                hi[t] = b
+                    if tiny:
+                        if mark[key] == 0:
+                            mark[key] = 1
+                            occ[t * _TINY_NODE + nocc[t]] = b
+                            nocc[t] += 1
+                    elif small:
+                        if b < lo[t]:
+                            lo[t] = b
+                        if b > hi[t]:
+                            hi[t] = b
             for t in range(nb):
                 f = batch[t]
                 hb = t * n_bins * K
-                # the non-missing range [a, z] and the missing row
-                a = lo[t]
-                z = hi[t] if hi[t] < missing_bin else missing_bin - 1
-                if not small:
-                    while a <= z and _bin_count(hist, hb + a * K, K, C, CNT, regression, unit_weight) == 0.0:
-                        a += 1
-                    while z >= a and _bin_count(hist, hb + z * K, K, C, CNT, regression, unit_weight) == 0.0:
-                        z -= 1
                 mb = hb + missing_bin * K
-                miss_n = _bin_count(hist, mb, K, C, CNT, regression, unit_weight)
-                has_miss = miss_n > 0.0
-                constant = (a >= z and not has_miss) or a > z
-                if not constant:
+                # the occupied non-missing bins, increasing
+                nl_bins = 0
+                if tiny:
+                    o = t * _TINY_NODE
+                    for u in range(nocc[t]):  # insertion sort (a few dozen entries at most)
+                        v = occ[o + u]
+                        if v == missing_bin:
+                            continue
+                        w2 = nl_bins
+                        while w2 > 0 and lst[w2 - 1] > v:
+                            lst[w2] = lst[w2 - 1]
+                            w2 -= 1
+                        lst[w2] = v
+                        nl_bins += 1
+                else:
+                    a = lo[t] if small else 0
+                    z = hi[t] if small else n_bins - 1
+                    if z > missing_bin - 1:
+                        z = missing_bin - 1
+                    for b in range(a, z + 1):
+                        if _bin_count(hist, hb + b * K, K, C, CNT, regression, count_slot) > 0.0:
+                            lst[nl_bins] = b
+                            nl_bins += 1
+                has_miss = _bin_count(hist, mb, K, C, CNT, regression, count_slot) > 0.0
+                if nl_bins >= 2 or (nl_bins == 1 and has_miss):
                     visited += 1
-                    # scan thresholds
                     fg = -np.inf
                     fb = 0
                     fml = 0
                     fwl = 0.0
                     for k in range(K):
                         cumL[k] = 0.0
-                    last = z if has_miss else z - 1
-                    for b in range(a, last + 1):
+                    for u in range(nl_bins):
+                        b = lst[u]
                         off = hb + b * K
-                        nonempty = False
                         for k in range(K):
-                            v = hist[off + k]
-                            cumL[k] += v
-                        if _bin_count(hist, off, K, C, CNT, regression, unit_weight) > 0.0:
-                            nonempty = True
-                        if not nonempty:
-                            continue
+                            cumL[k] += hist[off + k]
                         for direction in range(2):
                             if direction == 1 and not has_miss:
                                 break
-                            if b == z and direction == 1:
-                                break  # all rows left: no split
+                            if u == nl_bins - 1 and (direction == 1 or not has_miss):
+                                break  # every row would go left: no split
                             for k in range(K):
                                 Lb[k] = cumL[k] + (hist[mb + k] if direction == 1 else 0.0)
                                 Rb[k] = tot[k] - Lb[k]
                             if regression:
-                                nl = Lb[2]
-                                nr = Rb[2]
-                            elif unit_weight:
-                                nl = 0.0
+                                wl = Lb[0]
+                                wr = Rb[0]
+                                ok = Lb[2] >= min_samples_leaf and Rb[2] >= min_samples_leaf
+                            else:
+                                wl = 0.0
                                 for k in range(C):
-                                    nl += Lb[k]
-                                nr = count - nl
-                            else:
-                                nl = Lb[CNT]
-                                nr = Rb[CNT]
-                            if nl < min_samples_leaf or nr < min_samples_leaf:
+                                    wl += Lb[k]
+                                wr = W - wl
+                                if cnt_mode == 0:  # unit weights: the weight is the count
+                                    ok = wl >= min_samples_leaf and count - wl >= min_samples_leaf
+                                elif cnt_mode == 1:
+                                    ok = Lb[CNT] >= min_samples_leaf and Rb[CNT] >= min_samples_leaf
+                                else:  # min_samples_leaf == 1: any positive weight is a row
+                                    ok = wl > 0.0 and wr > 0.0
+                            if not ok:
                                 continue
+                            # proxy of the gain (the parent's impurity is constant in the node)
                             if regression:
-                                g = _mse_gain(Lb[1], Lb[0], Rb[1], Rb[0])
+                                g = Lb[1] * Lb[1] / wl + Rb[1] * Rb[1] / wr
+                            elif crit == GINI:
+                                sl = 0.0
+                                sr = 0.0
+                                for k in range(C):
+                                    sl += Lb[k] * Lb[k]
+                                    sr += Rb[k] * Rb[k]
+                                g = sl / wl + sr / wr
                             else:
-                                g = _split_value(Lb, Rb, 0, C, crit)
+                                g = -(_xlogx(wl) + _xlogx(wr))
+                                for k in range(C):
+                                    g += _xlogx(Lb[k]) + _xlogx(Rb[k])
                             if g > fg:
                                 fg = g
                                 fb = b
                                 fml = direction
-                                wl = 0.0
-                                if regression:
-                                    wl = Lb[0]
-                                else:
-                                    for k in range(C):
-                                        wl += Lb[k]
                                 fwl = wl
+                                for k in range(K):
+                                    bestL[k] = Lb[k]
+                                    bestR[k] = Rb[k]
                     if fg > -np.inf:
+                        # the exact gain of the feature's best threshold
+                        if regression:
+                            fg = _mse_gain(bestL[1], bestL[0], bestR[1], bestR[0])
+                        else:
+                            fg = node_imp - _children_impurity(bestL, bestR, C, fwl, W - fwl, crit)
+                            if fg < 0.0:
+                                fg = 0.0
                         if not has_miss:
                             fml = 1 if fwl >= W - fwl else 0  # unseen missing: the heavier child
                         f_id[n_cand] = f
                         f_gain[n_cand] = fg
                         f_bin[n_cand] = fb
                         f_ml[n_cand] = fml
-                        f_wl[n_cand] = fwl
                         if code == GAIN_RATIO:
                             fl = fwl / W
                             fr = 1.0 - fl
@@ -496,19 +553,21 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
                                 iv -= fr * (np.log(fr) * _INV_LN2)
                             f_ratio[n_cand] = fg / iv if iv > 0.0 else 0.0
                         n_cand += 1
-                # clear this feature's histogram rows
-                ca = lo[t]
-                cz = hi[t]
-                if small:
-                    for b in range(ca, cz + 1):
+                # clear this feature's histogram
+                if tiny:
+                    o = t * _TINY_NODE
+                    for u in range(nocc[t]):
+                        b = occ[o + u]
+                        mark[t * n_bins + b] = 0
+                        for k in range(K):
+                            hist[hb + b * K + k] = 0.0
+                elif small:
+                    for b in range(lo[t], hi[t] + 1):
                         for k in range(K):
                             hist[hb + b * K + k] = 0.0
                 else:
                     for q in range(hb, hb + n_bins * K):
                         hist[q] = 0.0
-                if small and (missing_bin < ca or missing_bin > cz):
-                    for k in range(K):
-                        hist[mb + k] = 0.0
 
         if n_cand == 0:
             continue
@@ -541,17 +600,37 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
         nl = 0
         nr = 0
         for q in range(s, e):
-            i = samples[q]
-            b = np.int64(binned[i, best_f])
+            b = np.int64(Xl[q, best_f])
             go_left = (best_ml == 1) if b == missing_bin else (b <= best_bin)
             if go_left:
-                samples[s + nl] = i
+                d = s + nl
+                if d != q:
+                    for k in range(n_features):
+                        Xl[d, k] = Xl[q, k]
+                    wloc[d] = wloc[q]
+                    if regression:
+                        yvl[d] = yvl[q]
+                    else:
+                        ycl[d] = ycl[q]
                 nl += 1
             else:
-                tmp[nr] = i
+                for k in range(n_features):
+                    tX[nr, k] = Xl[q, k]
+                tw[nr] = wloc[q]
+                if regression:
+                    tyv[nr] = yvl[q]
+                else:
+                    tyc[nr] = ycl[q]
                 nr += 1
         for q in range(nr):
-            samples[s + nl + q] = tmp[q]
+            d = s + nl + q
+            for k in range(n_features):
+                Xl[d, k] = tX[q, k]
+            wloc[d] = tw[q]
+            if regression:
+                yvl[d] = tyv[q]
+            else:
+                ycl[d] = tyc[q]
         if nl == 0 or nr == 0:  # cannot happen with consistent histograms; stay a leaf
             continue
 
@@ -579,9 +658,14 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bin_count(hist, off, K, C, CNT, regression, unit_weight):
-    """Rows in one histogram bin (the count slot, or the class sum for unit weights)."""
-    if regression or not unit_weight:
+def _xlogx(x):
+    return x * np.log(x) if x > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bin_count(hist, off, K, C, CNT, regression, count_slot):
+    """Occupancy of one histogram bin: the count slot, or the class weight sum (> 0 iff rows)."""
+    if regression or count_slot:
         return hist[off + CNT]
     acc = 0.0
     for k in range(C):
