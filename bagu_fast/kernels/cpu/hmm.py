@@ -28,7 +28,9 @@ range); results come back in the input dtype.  Every kernel is compiled for one 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -538,6 +540,27 @@ def _crf_observed(start, trans, end, em, tags, seq_start, seq_len, logz, llh, g_
 # --------------------------------------------------------------------------------------------
 # launchers (raw signature of the reference module)
 # --------------------------------------------------------------------------------------------
+_MIN_WORK_PER_THREAD = 500_000  # transitions (rows x N^2) below which another thread is not worth waking
+
+
+@contextmanager
+def _region(n_seq: int, rows: int, N: int):
+    """parallel_region() with the thread count cut to what the call can use: one per sequence at
+    most (a single long sequence runs on the calling thread alone, without waiting on a team
+    barrier), and one per ``_MIN_WORK_PER_THREAD`` transitions.  The count only changes who runs
+    which sequence, never the result."""
+    before = numba.get_num_threads()
+    want = max(1, min(before, n_seq, (rows * N * N) // _MIN_WORK_PER_THREAD))
+    if want != before:
+        numba.set_num_threads(want)
+    try:
+        with parallel_region():
+            yield
+    finally:
+        if want != before:
+            numba.set_num_threads(before)
+
+
 def _prep(start, trans, end, em, seq_start, seq_len):
     f = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
     return (f(start), f(trans), f(end), f(em), np.ascontiguousarray(seq_start, dtype=np.int64),
@@ -557,10 +580,10 @@ def forward(start, trans, end, em, seq_start, seq_len, return_alpha):
     if S:
         if return_alpha:
             alpha = np.full(em.shape, -np.inf)
-            with parallel_region():
+            with _region(S, em.shape[0], em.shape[1]):
                 _forward_log(start, trans, end, em, seq_start, seq_len, logz, alpha)
         else:
-            with parallel_region():
+            with _region(S, em.shape[0], em.shape[1]):
                 _forward_loglik(start, trans, end, em, seq_start, seq_len, logz)
     elif return_alpha:
         alpha = np.full(em.shape, -np.inf)
@@ -572,7 +595,7 @@ def backward(start, trans, end, em, seq_start, seq_len):
     start, trans, end, em, seq_start, seq_len = _prep(start, trans, end, em, seq_start, seq_len)
     beta = np.full(em.shape, -np.inf)
     if seq_len.shape[0]:
-        with parallel_region():
+        with _region(seq_len.shape[0], em.shape[0], em.shape[1]):
             _backward_log(trans, end, em, seq_start, seq_len, beta)
     return beta.astype(dtype, copy=False)
 
@@ -584,7 +607,7 @@ def _run_posteriors(start, trans, end, em, seq_start, seq_len, want_xi):
     gamma = np.zeros(em.shape)
     xi = np.zeros((_n_chunks(S), N, N))
     if S:
-        with parallel_region():
+        with _region(S, em.shape[0], N):
             _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma, xi)
     return logz, gamma, xi
 
@@ -619,7 +642,7 @@ def viterbi(start, trans, end, em, seq_start, seq_len):
     score = np.empty(S)
     if S:
         hist = np.empty(em.shape)
-        with parallel_region():
+        with _region(S, em.shape[0], em.shape[1]):
             _viterbi(start, trans, end, em, seq_start, seq_len, path, score, hist)
     return path, score.astype(dtype, copy=False)
 
@@ -636,7 +659,7 @@ def crf_grad(start, trans, end, em, tags, seq_start, seq_len):
     obs = np.zeros((_n_chunks(S), N + 2, N))
     g_em = -gamma
     if S:
-        with parallel_region():
+        with _region(S, em.shape[0], N):
             _crf_observed(start, trans, end, em, tags, seq_start, seq_len, logz, llh, g_em, obs)
     obs = obs.sum(axis=0)
     c_start, c_end = _start_end_counts(gamma, seq_start, seq_len)
