@@ -1,0 +1,529 @@
+"""Numba CPU kernels for the recurrent family (LSTM, GRU, Elman RNN).
+
+Raw signature and semantics: see :mod:`bagu_fast.kernels.reference.recurrent`.
+
+Per layer (both directions at once):
+
+1. **Input projection** of every time step: ``xg = x @ W_ih^T`` for ``[T * B, I]`` rows against
+   both directions' ``W_ih`` stacked (``[D * G * H, I]``), one BLAS GEMM per chunk of rows in a
+   ``prange`` (BLAS on one thread inside, the parallelism is ``prange``'s).  The biases are not
+   added here but when the gates read ``xg``.
+2. **Time loop** (:func:`_recurrence`): per step one ``prange`` over (direction, block of ``hb``
+   hidden units).  Each task multiplies the previous hidden state ``[n, H_out]`` by its block of
+   ``W_hh`` (re-laid out once per call so that the ``G`` gate rows of its units are contiguous,
+   ``[D, n_blocks, G * hb, H_out]``) and applies the gates and the state update to its units at
+   once, while the products are in cache: nothing is allocated inside the loop.  The forward
+   direction does step ``s`` while the reverse one does step ``T - 1 - s`` in the same launch.
+   For small batches (``n <= SMALL_B`` rows, the latency case) a hand-written dot-product loop
+   replaces BLAS, whose per-call overhead dominates there; above it ``np.dot`` (BLAS).
+   LSTM with ``proj_size`` adds a second ``prange`` per step for ``h = m W_hr^T``.
+3. **Packed sequences**: the batch is sorted by length (descending) once per call, so the rows
+   valid at step ``t`` are a prefix ``[0, n_t)`` and the products skip finished sequences; the
+   reverse direction picks up a sequence at its own last step from its initial state (its rows in
+   both hidden-state buffers hold ``h0`` until then).  Outputs of invalid steps stay zero,
+   ``h_n`` is read from the outputs afterwards, ``c_n`` is the cell buffer (a finished row is never
+   written again).
+
+Hidden states are double-buffered (``hbuf[s % 2]`` is read while ``hbuf[1 - s % 2]`` is written),
+cell states are updated in place (each unit belongs to one task).  Blocks depend only on the
+shapes, each task is computed the same way whatever thread runs it, so results do not depend on
+the number of threads.
+
+Sigmoid and tanh are branch-free and vectorise (no SVML here): they only ever evaluate
+``exp`` of a non-positive argument (Cody–Waite reduction + polynomial, ~1 ulp), so no input
+overflows; tanh uses Cephes' odd polynomial / rational function for ``|x| < 0.625`` (no
+cancellation near 0).  NaN propagates through both; ``±inf`` saturate.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
+
+from ._parallel import parallel_region
+
+__all__ = ["run"]
+
+SMALL_B = 4  # at most this many valid rows in a step: hand-written products instead of BLAS
+HB_TARGET = 64  # hidden units per task (the last block may be smaller)
+PROJ_ROWS = 256  # rows per input-projection task
+_MODES = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}
+_GATES = (4, 3, 1, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# vectorisable exp (non-positive arguments), sigmoid, tanh
+# --------------------------------------------------------------------------------------------
+@intrinsic
+def _pow2_f32(typingctx, n):
+    """2^n for a whole float32 n in [-126, 127] (exponent bits; vectorises)."""
+    if n != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        e = builder.fptosi(args[0], i32)
+        e = builder.add(e, ir.Constant(i32, 127))
+        e = builder.shl(e, ir.Constant(i32, 23))
+        return builder.bitcast(e, ir.FloatType())
+
+    return types.float32(types.float32), codegen
+
+
+@intrinsic
+def _pow2_f64(typingctx, n):
+    """2^n for a whole float64 n in [-1022, 1023] (exponent bits; vectorises)."""
+    if n != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        e = builder.fptosi(args[0], i64)
+        e = builder.add(e, ir.Constant(i64, 1023))
+        e = builder.shl(e, ir.Constant(i64, 52))
+        return builder.bitcast(e, ir.DoubleType())
+
+    return types.float64(types.float64), codegen
+
+
+@intrinsic
+def _select(typingctx, cond, a, b):
+    """LLVM ``select(cond, a, b)``: a branch-free choice, so that loops using it vectorise."""
+    if not isinstance(cond, types.Boolean) or a != b or not isinstance(a, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.select(args[0], args[1], args[2])
+
+    return a(cond, a, b), codegen
+
+
+_F32 = np.float32
+_LO32 = _F32(-87.0)  # e^-87 ~ 1.6e-38, still normal
+_LOG2E32 = _F32(1.4426950408889634)
+_LN2HI32 = _F32(0.693359375)
+_LN2LO32 = _F32(-2.12194440e-4)
+_E32 = tuple(_F32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+                                1.6666665459e-1, 5.0000001201e-1))
+_T32 = tuple(_F32(c) for c in (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1,
+                                -3.33332819422e-1))
+_ZERO32, _HALF32, _ONE32, _TWO32, _SMALL32 = _F32(0), _F32(0.5), _F32(1), _F32(2), _F32(0.625)
+
+_LO64 = -708.0  # e^-708 ~ 3.3e-308, still normal
+_LOG2E64 = 1.4426950408889634
+_LN2HI64 = 6.93147180369123816490e-01  # fdlibm's split of ln 2 (n * hi is exact)
+_LN2LO64 = 1.90821492927058770002e-10
+_INV_FACT = tuple(1.0 / math.factorial(k) for k in range(14))  # Taylor to r^13, |r| <= ln2 / 2
+_TP64 = (-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3)
+_TQ64 = (1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _expneg32(x):
+    """e^x for float32 x <= 0 (NaN stays NaN); relative error ~1e-7, branch-free."""
+    xc = _select(x < _LO32, _LO32, x)
+    n = np.floor(xc * _LOG2E32 + _HALF32)
+    r = xc - n * _LN2HI32 - n * _LN2LO32
+    p = ((((_E32[0] * r + _E32[1]) * r + _E32[2]) * r + _E32[3]) * r + _E32[4]) * r + _E32[5]
+    p = p * r * r + r + _ONE32
+    y = p * _pow2_f32(n)
+    return _select(x < _LO32, _ZERO32, y)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _expneg64(x):
+    """e^x for float64 x <= 0 (NaN stays NaN); ~1 ulp, branch-free."""
+    xc = _select(x < _LO64, _LO64, x)
+    n = np.floor(xc * _LOG2E64 + 0.5)
+    r = xc - n * _LN2HI64 - n * _LN2LO64
+    c = _INV_FACT
+    p = c[13]
+    p = p * r + c[12]
+    p = p * r + c[11]
+    p = p * r + c[10]
+    p = p * r + c[9]
+    p = p * r + c[8]
+    p = p * r + c[7]
+    p = p * r + c[6]
+    p = p * r + c[5]
+    p = p * r + c[4]
+    p = p * r + c[3]
+    p = p * r + c[2]
+    p = p * r + 1.0
+    p = p * r + 1.0
+    y = p * _pow2_f64(n)
+    return _select(x < _LO64, 0.0, y)
+
+
+@njit(cache=True, error_model="numpy")
+def _sigmoid32(x):
+    e = _expneg32(-abs(x))
+    inv = _ONE32 / (_ONE32 + e)
+    return _select(x >= _ZERO32, inv, e * inv)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _sigmoid64(x):
+    e = _expneg64(-abs(x))
+    inv = 1.0 / (1.0 + e)
+    return _select(x >= 0.0, inv, e * inv)
+
+
+@njit(cache=True, error_model="numpy")
+def _tanh32(x):
+    a = abs(x)
+    e = _expneg32(-_TWO32 * a)
+    big = (_ONE32 - e) / (_ONE32 + e)
+    z = a * a
+    small = ((((_T32[0] * z + _T32[1]) * z + _T32[2]) * z + _T32[3]) * z + _T32[4]) * z * a + a
+    v = _select(a < _SMALL32, small, big)
+    return math.copysign(v, x)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _tanh64(x):
+    a = abs(x)
+    e = _expneg64(-2.0 * a)
+    big = (1.0 - e) / (1.0 + e)
+    z = a * a
+    num = (_TP64[0] * z + _TP64[1]) * z + _TP64[2]
+    den = ((z + _TQ64[0]) * z + _TQ64[1]) * z + _TQ64[2]
+    small = a + a * z * (num / den)
+    v = _select(a < 0.625, small, big)
+    return math.copysign(v, x)
+
+
+def _sigmoid(x):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+def _tanh(x):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_sigmoid, inline="always")
+def _sigmoid_ov(x):
+    if x == types.float32:
+        return lambda x: _sigmoid32(x)
+    return lambda x: _sigmoid64(x)
+
+
+@overload(_tanh, inline="always")
+def _tanh_ov(x):
+    if x == types.float32:
+        return lambda x: _tanh32(x)
+    return lambda x: _tanh64(x)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sigmoid_array(x, out):
+    """Elementwise sigmoid (for tests of the approximation)."""
+    for i in range(x.size):
+        out[i] = _sigmoid(x[i])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def tanh_array(x, out):
+    """Elementwise tanh (for tests of the approximation)."""
+    for i in range(x.size):
+        out[i] = _tanh(x[i])
+
+
+# --------------------------------------------------------------------------------------------
+# products
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _small_matmul_t(a, w, out):
+    """``out[r, c] = sum_k a[r, k] w[c, k]`` for a few rows (no BLAS call overhead).
+
+    Four columns per pass share the loads of ``a``; each sum is a vectorised reduction (the
+    reassociation only changes rounding, never NaN / inf semantics)."""
+    n, K = a.shape
+    C = w.shape[0]
+    zero = a.dtype.type(0)
+    for r in range(n):
+        ar = a[r]
+        c = 0
+        while c + 4 <= C:
+            w0, w1, w2, w3 = w[c], w[c + 1], w[c + 2], w[c + 3]
+            s0 = zero
+            s1 = zero
+            s2 = zero
+            s3 = zero
+            for k in range(K):
+                v = ar[k]
+                s0 += v * w0[k]
+                s1 += v * w1[k]
+                s2 += v * w2[k]
+                s3 += v * w3[k]
+            out[r, c] = s0
+            out[r, c + 1] = s1
+            out[r, c + 2] = s2
+            out[r, c + 3] = s3
+            c += 4
+        while c < C:
+            wc = w[c]
+            s = zero
+            for k in range(K):
+                s += ar[k] * wc[k]
+            out[r, c] = s
+            c += 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _matmul_t(a, w, out, small_b):
+    """``out = a @ w.T`` (a few rows: hand-written; else BLAS)."""
+    if a.shape[0] <= small_b:
+        _small_matmul_t(a, w, out)
+    else:
+        np.dot(a, w.T, out)
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _input_projection(x2, w, out, rows):
+    """``out = x2 @ w.T`` in chunks of ``rows`` rows (one BLAS call each)."""
+    N = x2.shape[0]
+    n_chunks = (N + rows - 1) // rows
+    for c in prange(n_chunks):
+        r0 = c * rows
+        r1 = min(r0 + rows, N)
+        np.dot(x2[r0:r1], w.T, out[r0:r1])
+
+
+# --------------------------------------------------------------------------------------------
+# gates (one row of one block of hidden units; vectorised over the units)
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, error_model="numpy")
+def _lstm_row(xrow, brow, arow, crow, hrow, yrow, j0, j1, hb, H):
+    for j in range(j0, j1):
+        jj = j - j0
+        gi = _sigmoid(xrow[j] + brow[j] + arow[jj])
+        gf = _sigmoid(xrow[H + j] + brow[H + j] + arow[hb + jj])
+        gg = _tanh(xrow[2 * H + j] + brow[2 * H + j] + arow[2 * hb + jj])
+        go = _sigmoid(xrow[3 * H + j] + brow[3 * H + j] + arow[3 * hb + jj])
+        cn = gf * crow[j] + gi * gg
+        crow[j] = cn
+        hv = go * _tanh(cn)
+        hrow[j] = hv
+        yrow[j] = hv
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gru_row(xrow, brow, bhn, arow, hprev, hrow, yrow, j0, j1, hb, H):
+    one = hprev.dtype.type(1)
+    for j in range(j0, j1):
+        jj = j - j0
+        r = _sigmoid(xrow[j] + brow[j] + arow[jj])
+        z = _sigmoid(xrow[H + j] + brow[H + j] + arow[hb + jj])
+        nn = _tanh(xrow[2 * H + j] + brow[2 * H + j] + r * (arow[2 * hb + jj] + bhn[j]))
+        hv = (one - z) * nn + z * hprev[j]
+        hrow[j] = hv
+        yrow[j] = hv
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _rnn_row(xrow, brow, arow, hrow, yrow, j0, j1, relu):
+    zero = hrow.dtype.type(0)
+    if relu:
+        for j in range(j0, j1):
+            pre = xrow[j] + brow[j] + arow[j - j0]
+            hv = _select(pre < zero, zero, pre)  # NaN passes through (as torch's relu)
+            hrow[j] = hv
+            yrow[j] = hv
+    else:
+        for j in range(j0, j1):
+            hv = _tanh(xrow[j] + brow[j] + arow[j - j0])
+            hrow[j] = hv
+            yrow[j] = hv
+
+
+# --------------------------------------------------------------------------------------------
+# the time loop of one layer (both directions)
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gates_task(mode, s, task, xg, bias, bhn, whh, nact, hbuf, c, mbuf, gbuf, y, H, hb, small_b, proj):
+    """Step ``s`` of one (direction, block of hidden units) task: recurrent product + gates."""
+    T = xg.shape[0]
+    nblk = whh.shape[1]
+    Hout = hbuf.shape[3]
+    GH = (whh.shape[2] // hb) * H
+    d = task // nblk
+    k = task - d * nblk
+    t = s if d == 0 else T - 1 - s
+    n = nact[t]
+    if n == 0:
+        return
+    p = s % 2
+    q = 1 - p
+    acc = gbuf[task, :n]
+    _matmul_t(hbuf[p, d, :n], whh[d, k], acc, small_b)
+    j0 = k * hb
+    j1 = min(j0 + hb, H)
+    for r in range(n):
+        xrow = xg[t, r, d * GH:(d + 1) * GH]
+        yrow = y[t, r, d * Hout:(d + 1) * Hout]
+        if mode == 0:
+            if proj:
+                _lstm_row(xrow, bias[d], acc[r], c[d, r], mbuf[d, r], mbuf[d, r], j0, j1, hb, H)
+            else:
+                _lstm_row(xrow, bias[d], acc[r], c[d, r], hbuf[q, d, r], yrow, j0, j1, hb, H)
+        elif mode == 1:
+            _gru_row(xrow, bias[d], bhn[d], acc[r], hbuf[p, d, r], hbuf[q, d, r], yrow, j0, j1, hb, H)
+        else:
+            _rnn_row(xrow, bias[d], acc[r], hbuf[q, d, r], yrow, j0, j1, mode == 3)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _proj_task(s, task, whr, nact, hbuf, mbuf, pbuf, y, hb, small_b):
+    """Step ``s`` of one (direction, block of projected outputs) task: ``h = m W_hr^T``."""
+    T = y.shape[0]
+    Hout = hbuf.shape[3]
+    npb = whr.shape[1] // hb
+    d = task // npb
+    k = task - d * npb
+    t = s if d == 0 else T - 1 - s
+    n = nact[t]
+    if n == 0:
+        return
+    q = 1 - s % 2
+    o0 = k * hb
+    o1 = min(o0 + hb, Hout)
+    acc = pbuf[task, :n]
+    _matmul_t(mbuf[d, :n], whr[d, o0:o0 + hb], acc, small_b)
+    for r in range(n):
+        for j in range(o1 - o0):
+            hbuf[q, d, r, o0 + j] = acc[r, j]
+            y[t, r, d * Hout + o0 + j] = acc[r, j]
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _recurrence(mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b):
+    """Run one layer's recurrence.
+
+    xg [T, B, D*G*H] input projections (no bias); bias [D, G*H] (b_ih + b_hh, GRU: b_hh of r, z
+    only); bhn [D, H] (GRU's b_hn); whh [D, n_blk, G*hb, Hout] (blocked W_hh, zero padded);
+    whr [D, n_pb * hb, H] or [D, 0, 0] (LSTM projection, zero rows pad it to whole blocks of hb);
+    nact [T] rows valid at each step (a prefix); hbuf [2, D, B, Hout] (both halves hold h0 on
+    entry); c [D, B, H] cell state (LSTM; in place); mbuf [D, B, H] (LSTM with projection:
+    o * tanh(c)); gbuf [D * n_blk, B, G*hb] and pbuf [D * n_pb, B, hb] scratch;
+    y [T, B, D*Hout] output (rows past nact must be zero on entry).
+    """
+    T = xg.shape[0]
+    n_gate_tasks = whh.shape[0] * whh.shape[1]
+    proj = whr.shape[1] > 0
+    n_proj_tasks = whr.shape[0] * (whr.shape[1] // hb)
+    for s in range(T):
+        for task in prange(n_gate_tasks):
+            _gates_task(mode, s, task, xg, bias, bhn, whh, nact, hbuf, c, mbuf, gbuf, y, H, hb, small_b, proj)
+        if proj:
+            for task in prange(n_proj_tasks):
+                _proj_task(s, task, whr, nact, hbuf, mbuf, pbuf, y, hb, small_b)
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+# --------------------------------------------------------------------------------------------
+def _blocks(H: int) -> tuple[int, int]:
+    """(units per block, number of blocks) for ``H`` hidden units."""
+    nblk = max(1, -(-H // HB_TARGET))
+    hb = -(-H // nblk)
+    return hb, nblk
+
+
+def _block_whh(w_hh: np.ndarray, G: int, H: int, hb: int, nblk: int) -> np.ndarray:
+    """``[G*H, Hout]`` -> ``[n_blk, G*hb, Hout]``: block k holds rows g*H + [k*hb, k*hb + hb) for
+    each gate g in turn (zero rows pad the last block)."""
+    Hout = w_hh.shape[1]
+    pad = nblk * hb - H
+    w = w_hh.reshape(G, H, Hout)
+    if pad:
+        w = np.concatenate([w, np.zeros((G, pad, Hout), dtype=w_hh.dtype)], axis=1)
+    return np.ascontiguousarray(w.reshape(G, nblk, hb, Hout).transpose(1, 0, 2, 3)).reshape(nblk, G * hb, Hout)
+
+
+def run(mode, x, lengths, h0, c0, layers, batch_first=False):
+    x = np.asarray(x)
+    dtype = x.dtype
+    if batch_first:
+        x = x.transpose(1, 0, 2)
+    T, B, _ = x.shape
+    D = len(layers[0])
+    G = _GATES[_MODES[mode]]
+    Hout = h0.shape[2]
+    H = layers[0][0][1].shape[0] // G
+    L = len(layers)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    perm = np.argsort(-lengths, kind="stable")
+    permuted = bool(np.any(perm != np.arange(B)))
+    lens = lengths[perm]
+    nact = (lens[None, :] > np.arange(T)[:, None]).sum(axis=1).astype(np.int64)
+    ragged = bool(B and lens.min() < T)
+    inp = np.ascontiguousarray(x[:, perm] if permuted else x)
+    h0 = h0[:, perm] if permuted else h0
+    c0 = None if c0 is None else (c0[:, perm] if permuted else c0)
+    h_n = np.empty((L * D, B, Hout), dtype=dtype)
+    c_n = None if c0 is None else np.empty((L * D, B, H), dtype=dtype)
+    hb, nblk = _blocks(H)
+    rows = np.arange(B)
+    has_len = lens > 0
+    last = np.maximum(lens - 1, 0)
+    if T == 0 or B == 0:
+        out = np.zeros((T, B, D * Hout), dtype=dtype)
+        h_n[...] = h0
+        if c_n is not None:
+            c_n[...] = c0
+        return (out.transpose(1, 0, 2).copy() if batch_first else out), h_n, c_n
+    for l, dirs in enumerate(layers):
+        I_l = inp.shape[2]
+        w_ih = np.ascontiguousarray(np.concatenate([np.asarray(dr[0], dtype=dtype) for dr in dirs], axis=0))
+        bias = np.zeros((D, G * H), dtype=dtype)
+        bhn = np.zeros((D, H), dtype=dtype)
+        whh = np.empty((D, nblk, G * hb, Hout), dtype=dtype)
+        proj = dirs[0][4] is not None
+        npb = -(-Hout // hb)
+        whr = np.zeros((D, npb * hb, H) if proj else (D, 0, 0), dtype=dtype)
+        for d, (_, w_hh, b_ih, b_hh, w_hr) in enumerate(dirs):
+            whh[d] = _block_whh(np.asarray(w_hh, dtype=dtype), G, H, hb, nblk)
+            if b_ih is not None:
+                bias[d] += np.asarray(b_ih, dtype=dtype)
+            if b_hh is not None:
+                b_hh = np.asarray(b_hh, dtype=dtype)
+                if mode == "gru":
+                    bias[d, : 2 * H] += b_hh[: 2 * H]
+                    bhn[d] = b_hh[2 * H:]
+                else:
+                    bias[d] += b_hh
+            if proj:
+                whr[d, :Hout] = np.asarray(w_hr, dtype=dtype)
+        xg = np.empty((T, B, D * G * H), dtype=dtype)
+        hbuf = np.empty((2, D, B, Hout), dtype=dtype)
+        hbuf[0] = h0[l * D:(l + 1) * D]
+        hbuf[1] = hbuf[0]
+        c = np.zeros((D, B, H), dtype=dtype) if c0 is None else np.ascontiguousarray(c0[l * D:(l + 1) * D])
+        mbuf = np.empty((D, B, H) if proj else (1, 1, 1), dtype=dtype)
+        gbuf = np.empty((D * nblk, B, G * hb), dtype=dtype)
+        pbuf = np.empty((D * npb, B, hb) if proj else (1, 1, 1), dtype=dtype)
+        y = (np.zeros if ragged else np.empty)((T, B, D * Hout), dtype=dtype)
+        with parallel_region(single_thread_blas=True):
+            _input_projection(inp.reshape(T * B, I_l), w_ih, xg.reshape(T * B, D * G * H), PROJ_ROWS)
+            _recurrence(_MODES[mode], xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, SMALL_B)
+        for d in range(D):
+            k = l * D + d
+            t_final = last if d == 0 else np.zeros(B, dtype=np.int64)
+            h_n[k] = np.where(has_len[:, None], y[t_final, rows, d * Hout:(d + 1) * Hout], h0[k])
+            if c_n is not None:
+                c_n[k] = c[d]
+        inp = y
+    out = inp
+    if permuted:
+        inv = np.empty(B, dtype=np.int64)
+        inv[perm] = np.arange(B)
+        out = out[:, inv]
+        h_n = np.ascontiguousarray(h_n[:, inv])
+        c_n = None if c_n is None else np.ascontiguousarray(c_n[:, inv])
+    if batch_first:
+        out = out.transpose(1, 0, 2)
+    return np.ascontiguousarray(out), h_n, c_n
