@@ -15,7 +15,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _dispatch, _validate
-from . import _checks, inference
+from . import _checks
 
 __all__ = ["CategoricalHMM", "GaussianHMM", "ConvergenceMonitor"]
 
@@ -167,10 +167,14 @@ class _BaseHMM:
 
     # ---- kernels -----------------------------------------------------------------------------
     def _kernel_args(self, X: np.ndarray, lengths: Any) -> tuple:
+        """Kernel arguments from checked parameters and a checked X (no second validation pass:
+        the log-parameters hold no NaN / +inf, and EM may leave all-zero rows that the public
+        functions' normalisation check would refuse)."""
         le = self._log_emission(X)
-        backend, args, tmpl = inference._prepare(_log(self.startprob_), _log(self.transmat_), le, lengths,
-                                                 self.backend, check_model=False)
-        return backend, args, tmpl
+        seq_start, seq_len = _checks.hmm_lengths(lengths, X.shape[0])
+        backend = _dispatch.resolve_backend(self.backend, le)
+        args = (_log(self.startprob_), _log(self.transmat_), np.zeros(self.n_components), le, seq_start, seq_len)
+        return backend, args, le
 
     def _estep(self, X: np.ndarray, lengths: Any) -> tuple:
         backend, args, tmpl = self._kernel_args(X, lengths)
