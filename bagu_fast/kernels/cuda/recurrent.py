@@ -37,6 +37,7 @@ __all__ = ["run"]
 # Tile edge (threads per block = TILE^2).  The simulator runs every thread as a Python thread, so
 # it uses 8: the same code, and small test shapes still span several tiles.
 TILE = 8 if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else 16
+_TP = TILE + 1  # padded shared-memory row (a compile-time constant)
 _MODES = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}
 _GATES = (4, 3, 1, 1)
 
@@ -61,8 +62,8 @@ def _make_kernels(np_dtype, nb_dtype):
         ty = cuda.threadIdx.y
         r = cuda.blockIdx.y * TILE + ty
         c = cuda.blockIdx.x * TILE + tx
-        xs = cuda.shared.array((TILE, TILE + 1), dtype=nb_dtype)
-        ws = cuda.shared.array((TILE, TILE + 1), dtype=nb_dtype)
+        xs = cuda.shared.array((TILE, _TP), dtype=nb_dtype)
+        ws = cuda.shared.array((TILE, _TP), dtype=nb_dtype)
         acc = ZERO
         wr = cuda.blockIdx.x * TILE + ty  # the w row this thread stages
         for k0 in range(0, K, TILE):
@@ -91,8 +92,8 @@ def _make_kernels(np_dtype, nb_dtype):
         b = b0 + ty
         t = s if d == 0 else T - 1 - s
         w = w_hh0 if d == 0 else w_hh1
-        hs = cuda.shared.array((TILE, TILE + 1), dtype=nb_dtype)
-        ws = cuda.shared.array((4, TILE, TILE + 1), dtype=nb_dtype)
+        hs = cuda.shared.array((TILE, _TP), dtype=nb_dtype)
+        ws = cuda.shared.array((4, TILE, _TP), dtype=nb_dtype)
         acc = cuda.local.array(4, dtype=nb_dtype)
         for g in range(4):
             acc[g] = ZERO
@@ -155,8 +156,8 @@ def _make_kernels(np_dtype, nb_dtype):
         b = cuda.blockIdx.y * TILE + ty
         t = s if d == 0 else T - 1 - s
         w = w_hr0 if d == 0 else w_hr1
-        ms = cuda.shared.array((TILE, TILE + 1), dtype=nb_dtype)
-        ws = cuda.shared.array((TILE, TILE + 1), dtype=nb_dtype)
+        ms = cuda.shared.array((TILE, _TP), dtype=nb_dtype)
+        ws = cuda.shared.array((TILE, _TP), dtype=nb_dtype)
         acc = ZERO
         wr = cuda.blockIdx.x * TILE + ty
         for k0 in range(0, H, TILE):
