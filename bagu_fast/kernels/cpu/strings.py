@@ -74,6 +74,11 @@ _STAGE = 32  # texts whose lane results are staged before they are scattered to 
 _LOCAL_ALPHA = 1024  # cdist: larger pattern alphabets get block-local symbol ids per task
 _DIRECT_PM_WORDS = 1 << 16  # cpdist: masks indexed by code - min when range * words <= this
 _DIRECT_TABLE = 1 << 16  # dense alphabet by lookup table when the code range is at most this
+# A long pattern's masks: a dense table (one row of ceil(m / 64) words per distinct symbol) while it
+# holds at most max(_DENSE_PM_WORDS, _DENSE_PM_PER_SYMBOL * (m + n)) words, else sparse entries
+# (one per symbol and word it occurs in: at most m); memory stays O(m + n) for any alphabet.
+_DENSE_PM_WORDS = 1 << 20
+_DENSE_PM_PER_SYMBOL = 8
 
 
 # --------------------------------------------------------------------------------------------
@@ -603,21 +608,79 @@ def _step(x, hpc, hnc, vp, vn, lcs):
     return hn | ~(d0 | hp), hp & d0, hpo, hno
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _row(dense, pm, ptr, ewd, emask, sym, buf):
+    """Match masks of symbol ``sym`` over the pattern's words: a row of the dense table, or the
+    symbol's sparse entries scattered into ``buf`` (all zero outside them; see :func:`_unrow`)."""
+    if dense:
+        return pm[sym]
+    for e in range(ptr[sym], ptr[sym + 1]):
+        buf[ewd[e]] = emask[e]
+    return buf
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _unrow(dense, ptr, ewd, sym, buf):
+    """Zero the entries :func:`_row` scattered into ``buf``."""
+    if not dense:
+        for e in range(ptr[sym], ptr[sym + 1]):
+            buf[ewd[e]] = _U0
+
+
 @njit(cache=True, nogil=True)
-def _hyyro_block(pm, t, ts, n, lo, m, vp_, vn_, lcs):
-    """Unit distance, pattern of m > 64 symbols in W = ceil(m / 64) words (Hyyrö's blocks).
+def _sparse_masks(pid, ps, m, rev, n_sym):
+    """Sparse match masks of the pattern ``pid[ps:ps+m]`` (reversed with ``rev``), symbols
+    0..n_sym-1: symbol ``s`` has entries ``ptr[s]..ptr[s+1]-1`` of (word, mask), one per word it
+    occurs in, so the table holds at most m entries whatever the alphabet (rows n_sym and
+    above, the text-only symbols, are empty)."""
+    nw = (m + 63) >> 6
+    ptr = np.zeros(n_sym + 2, np.int64)
+    last = np.full(n_sym + 1, -1, np.int64)
+    for i in range(m):
+        s = pid[ps + m - 1 - i] if rev else pid[ps + i]
+        wd = i >> 6
+        if last[s] != wd:
+            last[s] = wd
+            ptr[s + 1] += 1
+    for s in range(n_sym + 1):
+        ptr[s + 1] += ptr[s]
+    total = ptr[n_sym + 1]
+    ewd = np.empty(total, np.int64)
+    emask = np.empty(total, np.uint64)
+    pos = ptr[:n_sym + 1].copy()
+    last[:] = -1
+    for i in range(m):
+        s = pid[ps + m - 1 - i] if rev else pid[ps + i]
+        wd = i >> 6
+        bit = _U1 << np.uint64(i & 63)
+        if last[s] != wd:
+            last[s] = wd
+            ewd[pos[s]] = wd
+            emask[pos[s]] = bit
+            pos[s] += 1
+        else:
+            emask[pos[s] - 1] |= bit
+    return ptr, ewd, emask, nw
+
+
+@njit(cache=True, nogil=True)
+def _wave_pass(dense, pm, ptr, ewd, emask, t, ts, n, rev, lo, nw, vp_, vn_, buf1, buf2, lcs):
+    """Advance the column vectors ``vp_`` / ``vn_`` (``nw`` words, Hyyrö's blocks) over the text
+    symbols ``t[ts:ts+n]`` (``rev``: from the last to the first), symbol ids ``t - lo``.
 
     Two columns advance together as a wavefront (column j on word w while column j + 1 is on
     word w - 1): two independent carry chains instead of one keep the core busy."""
-    nw = (m + 63) >> 6
     c0 = _U0 if lcs else _U1  # carry into word 0: +1 boundary (Levenshtein), none (LCS)
-    for wd in range(nw):
-        vp_[wd] = _ALL
-        vn_[wd] = _U0
     j = 0
     while j + 1 < n:
-        r1 = pm[np.uint64(t[np.uint64(ts + j)] - lo)]
-        r2 = pm[np.uint64(t[np.uint64(ts + j + 1)] - lo)]
+        if rev:
+            y1 = np.uint64(t[np.uint64(ts + n - 1 - j)] - lo)
+            y2 = np.uint64(t[np.uint64(ts + n - 2 - j)] - lo)
+        else:
+            y1 = np.uint64(t[np.uint64(ts + j)] - lo)
+            y2 = np.uint64(t[np.uint64(ts + j + 1)] - lo)
+        r1 = _row(dense, pm, ptr, ewd, emask, y1, buf1)
+        r2 = _row(dense, pm, ptr, ewd, emask, y2, buf2)
         vp_[0], vn_[0], hpc1, hnc1 = _step(r1[0], c0, _U0, vp_[0], vn_[0], lcs)
         hpc2 = c0
         hnc2 = _U0
@@ -629,13 +692,28 @@ def _hyyro_block(pm, t, ts, n, lo, m, vp_, vn_, lcs):
             vp_[wd - 1] = b_vp
             vn_[wd - 1] = b_vn
         vp_[nw - 1], vn_[nw - 1], hpc2, hnc2 = _step(r2[nw - 1], hpc2, hnc2, vp_[nw - 1], vn_[nw - 1], lcs)
+        _unrow(dense, ptr, ewd, y1, buf1)
+        _unrow(dense, ptr, ewd, y2, buf2)
         j += 2
     if j < n:
-        r1 = pm[np.uint64(t[np.uint64(ts + j)] - lo)]
+        y1 = np.uint64(t[np.uint64(ts)] - lo) if rev else np.uint64(t[np.uint64(ts + j)] - lo)
+        r1 = _row(dense, pm, ptr, ewd, emask, y1, buf1)
         hpc1 = c0
         hnc1 = _U0
         for wd in range(nw):
             vp_[wd], vn_[wd], hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vp_[wd], vn_[wd], lcs)
+        _unrow(dense, ptr, ewd, y1, buf1)
+
+
+@njit(cache=True, nogil=True)
+def _hyyro_block(dense, pm, ptr, ewd, emask, t, ts, n, lo, m, vp_, vn_, buf1, buf2, lcs):
+    """Unit distance, pattern of m > 64 symbols in W = ceil(m / 64) words (Hyyrö's blocks),
+    masks in ``pm`` rows (``dense``) or sparse entries (:func:`_sparse_masks`)."""
+    nw = (m + 63) >> 6
+    for wd in range(nw):
+        vp_[wd] = _ALL
+        vn_[wd] = _U0
+    _wave_pass(dense, pm, ptr, ewd, emask, t, ts, n, False, lo, nw, vp_, vn_, buf1, buf2, lcs)
     mask = _low_mask(m - 64 * (nw - 1))
     if lcs:
         common = np.int64(_popcount(~vp_[nw - 1] & mask))
@@ -661,12 +739,13 @@ def _hash_slot(keys, used, key):
 
 
 @njit(cache=True, nogil=True)
-def _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_, lcs):
+def _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_, buf1, buf2, lcs):
     """Unit distance of a[sa:sa+m] (pattern, m >= 1) and b[sb:sb+n] with masks in pm rows
     ``code - lo`` (already built by the caller)."""
     if m <= 64:
         return _hyyro_word(pm, pb, sb, n, lo, m, lcs)
-    return _hyyro_block(pm, pb, sb, n, lo, m, vp_, vn_, lcs)
+    none = np.empty(0, np.int64)
+    return _hyyro_block(True, pm, none, none, buf1, pb, sb, n, lo, m, vp_, vn_, buf1, buf2, lcs)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -814,10 +893,12 @@ def _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, p0, p1, lcs):
     if not direct:
         lo = 0
     nw = max((max_m + 63) >> 6, 1)
-    rows = n_rows if direct else max_m + 1
-    pm = np.zeros((rows, nw), np.uint64)
+    pm = np.zeros((n_rows if direct else 1, nw), np.uint64)
+    pmflat = np.zeros(0 if direct else 65 * nw, np.uint64)  # hashed ids: grown to the distinct symbols
     vp_ = np.empty(nw, np.uint64)
     vn_ = np.empty(nw, np.uint64)
+    buf1 = np.zeros(nw, np.uint64)
+    buf2 = np.zeros(nw, np.uint64)
     cap = 16
     if not direct:
         while cap < 2 * max_m + 2:
@@ -879,7 +960,7 @@ def _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, p0, p1, lcs):
         if direct:
             for i in range(m):
                 pm[pa[sa + i] - lo, i >> 6] |= _U1 << np.uint64(i & 63)
-            out[p] = _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_, lcs)
+            out[p] = _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_, buf1, buf2, lcs)
             for i in range(m):
                 pm[pa[sa + i] - lo, i >> 6] = _U0
         else:
@@ -894,13 +975,23 @@ def _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, p0, p1, lcs):
                     slots[nloc] = s
                     nloc += 1
                 pid[i] = vals[s]
-                pm[vals[s], i >> 6] |= _U1 << np.uint64(i & 63)
             for j in range(n):
                 s = _hash_slot(keys, used, pb[sb + j])
-                tid[j] = vals[s] if used[s] else max_m  # row max_m stays all zero
-            out[p] = _unit_pair(pid, 0, m, tid, 0, n, pm, 0, vp_, vn_, lcs)
-            for i in range(m):
-                pm[pid[i], i >> 6] = _U0
+                tid[j] = vals[s] if used[s] else nloc  # text-only symbols: row nloc (all zero)
+            nwp = (m + 63) >> 6
+            if m <= 64 or (nloc + 1) * nwp <= max(_DENSE_PM_WORDS, _DENSE_PM_PER_SYMBOL * (m + n)):
+                need = (nloc + 1) * nwp  # one row per distinct symbol (+ the text-only row)
+                if pmflat.shape[0] < need:
+                    pmflat = np.zeros(max(need, min(2 * pmflat.shape[0], _DENSE_PM_WORDS)), np.uint64)
+                pmp = pmflat[:need].reshape((nloc + 1, nwp))
+                for i in range(m):
+                    pmp[pid[i], i >> 6] |= _U1 << np.uint64(i & 63)
+                out[p] = _unit_pair(pid, 0, m, tid, 0, n, pmp, 0, vp_, vn_, buf1, buf2, lcs)
+                for i in range(m):
+                    pmp[pid[i], i >> 6] = _U0
+            else:  # many distinct symbols: sparse masks, O(m) whatever the alphabet
+                ptr, ewd, emask, _ = _sparse_masks(pid, 0, m, False, nloc)
+                out[p] = _hyyro_block(False, pm, ptr, ewd, emask, tid, 0, n, 0, m, vp_, vn_, buf1, buf2, lcs)
             for u in range(nloc):
                 used[slots[u]] = False
     if ng > 0:  # leftovers: pad the group with copies of its first pair
