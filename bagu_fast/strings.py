@@ -261,11 +261,49 @@ def _pair_distance(a: np.ndarray, b: np.ndarray, weights: _Weights, backend: str
     return int(reduced[0]) * weights.scale
 
 
+_UNIT_WEIGHTS = (1, 1, 1)
+_pair_kernel = None  # kernels.cpu.strings_pair.unit_distance_bytes, imported on first use
+
+
+def _fast_bytes(s: Any) -> bytes | None:
+    """``s`` as bytes when the per-call fast path can take it (ASCII ``str`` or ``bytes``)."""
+    t = type(s)
+    if t is str:
+        return s.encode("ascii") if s.isascii() else None
+    return s if t is bytes else None
+
+
+def _fast_unit_distance(s1: Any, s2: Any, weights: Any, backend: Any) -> int:
+    """Unit-weight distance on the per-call fast path, or -1 where it cannot decide.
+
+    Taken only for default arguments (unit weights, backend "auto" / "cpu") and short ASCII
+    ``str`` / ``bytes`` pairs: every check the general path would make holds for these by
+    construction, so they cost nanoseconds here."""
+    global _pair_kernel
+    if weights is not _UNIT_WEIGHTS and not (
+        type(weights) is tuple and weights == _UNIT_WEIGHTS and all(type(w) is int for w in weights)
+    ):  # (True, 1, 1) == (1, 1, 1) too, but bools are refused by the general path
+        return -1
+    if backend != "auto" and backend != "cpu":
+        return -1
+    a = _fast_bytes(s1)
+    if a is None:
+        return -1
+    b = _fast_bytes(s2)
+    if b is None:
+        return -1
+    if _pair_kernel is None:
+        from .kernels.cpu.strings_pair import unit_distance_bytes
+
+        _pair_kernel = unit_distance_bytes
+    return _pair_kernel(a, b)
+
+
 def levenshtein(
     s1: StringLike,
     s2: StringLike,
     *,
-    weights: tuple[int, int, int] | None = (1, 1, 1),
+    weights: tuple[int, int, int] | None = _UNIT_WEIGHTS,
     score_cutoff: int | None = None,
     backend: str = "auto",
 ) -> int:
@@ -292,6 +330,10 @@ def levenshtein(
     >>> levenshtein("kitten", "sitting")
     3
     """
+    if score_cutoff is None:
+        dist = _fast_unit_distance(s1, s2, weights, backend)
+        if dist >= 0:
+            return dist
     w, cutoff, backend = _Weights(weights), _cutoff(score_cutoff), _dispatch.resolve_backend(backend)
     enc = _Encoder()
     dist = _pair_distance(enc.encode(s1, "s1"), enc.encode(s2, "s2"), w, backend)
@@ -302,7 +344,7 @@ def normalized_levenshtein(
     s1: StringLike,
     s2: StringLike,
     *,
-    weights: tuple[int, int, int] | None = (1, 1, 1),
+    weights: tuple[int, int, int] | None = _UNIT_WEIGHTS,
     score_cutoff: float | None = None,
     backend: str = "auto",
 ) -> float:
@@ -313,6 +355,11 @@ def normalized_levenshtein(
     ``score_cutoff`` (a float in [0, 1]) is returned as 1.0.  Other parameters as
     :func:`levenshtein`.
     """
+    if score_cutoff is None:
+        dist = _fast_unit_distance(s1, s2, weights, backend)
+        if dist >= 0:
+            longest = max(len(s1), len(s2))  # unit weights: the largest distance is max(m, n)
+            return dist / longest if longest else 0.0
     w, cutoff, backend = _Weights(weights), _norm_cutoff(score_cutoff), _dispatch.resolve_backend(backend)
     enc = _Encoder()
     a, b = enc.encode(s1, "s1"), enc.encode(s2, "s2")
@@ -432,8 +479,43 @@ def _finish(reduced: np.ndarray, weights: _Weights, cutoff: int | None, dtype: n
     return out.astype(dtype, copy=False)
 
 
+_SMALL_BATCH_PAIRS = 256  # below this many pairs a loop over the per-pair kernel beats packing
+
+
+def _small_batch(kind: str, queries, choices, weights, score_cutoff, dtype, workers, backend) -> np.ndarray | None:
+    """``cdist`` / ``cpdist`` of a handful of short ASCII strings with default arguments through
+    the per-pair fast path; None where it does not apply (the general path then decides)."""
+    if dtype is not None or score_cutoff is not None or type(queries) is not list or type(choices) is not list:
+        return None
+    if type(workers) is not int or not (workers >= 1 or workers == -1):
+        return None
+    nq, nc = len(queries), len(choices)
+    if kind == "cpdist" and nq != nc:
+        return None
+    if (nq * nc if kind == "cdist" else nq) > _SMALL_BATCH_PAIRS:
+        return None
+    if nq == 0 or nc == 0 or _fast_unit_distance(b"", b"", weights, backend) != 0:  # weights / backend
+        return None
+    qb = [_fast_bytes(a) for a in queries]
+    cb = [_fast_bytes(b) for b in choices]
+    if None in qb or None in cb:
+        return None
+    pair = _pair_kernel
+    if kind == "cdist":
+        out = [pair(a, b) for a in qb for b in cb]
+    else:
+        out = [pair(a, b) for a, b in zip(qb, cb)]
+    if -1 in out:
+        return None
+    result = np.array(out, dtype=np.uint32)
+    return result.reshape(nq, nc) if kind == "cdist" else result
+
+
 def _batch(kind: str, queries, choices, weights, score_cutoff, dtype, workers, backend) -> np.ndarray:
     """Shared body of :func:`cdist` and :func:`cpdist`: validate, pack, run ``kind``, finish."""
+    small = _small_batch(kind, queries, choices, weights, score_cutoff, dtype, workers, backend)
+    if small is not None:
+        return small
     w, cutoff, out_dtype = _Weights(weights), _cutoff(score_cutoff), _out_dtype(dtype)
     backend, workers = _dispatch.resolve_backend(backend), _workers(workers)
     enc = _Encoder()
@@ -452,7 +534,7 @@ def cdist(
     queries: Iterable[StringLike],
     choices: Iterable[StringLike],
     *,
-    weights: tuple[int, int, int] | None = (1, 1, 1),
+    weights: tuple[int, int, int] | None = _UNIT_WEIGHTS,
     score_cutoff: int | None = None,
     dtype: Any = None,
     workers: int = 1,
@@ -484,7 +566,7 @@ def cpdist(
     queries: Iterable[StringLike],
     choices: Iterable[StringLike],
     *,
-    weights: tuple[int, int, int] | None = (1, 1, 1),
+    weights: tuple[int, int, int] | None = _UNIT_WEIGHTS,
     score_cutoff: int | None = None,
     dtype: Any = None,
     workers: int = 1,

@@ -342,3 +342,18 @@ def test_apply_editops_accepts_valid_scripts():
     assert bf.apply_editops([("delete", 0, 0)], "ab", "b") == ["b"]
     assert bf.apply_editops([("insert", 0, 0), ("replace", 0, 1)], "a", "xy") == ["x", "y"]
     assert bf.apply_editops([], "abc", "abc") == ["a", "b", "c"]
+
+
+# ----------------------------------------------------------------------------- per-call fast path
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet="abc\x00\x7f", max_size=90), st.text(alphabet="abc\x00\x7f", max_size=90), st.booleans())
+def test_fast_path_matches_reference(s1, s2, as_bytes):
+    """Default arguments on short ASCII str / bytes take the per-pair fast path (falling back past
+    64 symbols): same answers as the reference, same types."""
+    a, b = (s1.encode(), s2.encode()) if as_bytes else (s1, s2)
+    expected = bf.levenshtein(a, b, backend="reference")
+    assert bf.levenshtein(a, b) == expected
+    assert bf.normalized_levenshtein(a, b) == bf.normalized_levenshtein(a, b, backend="reference")
+    out = bf.cdist([a, b], [b])
+    assert out.dtype == np.uint32 and out.tolist() == bf.cdist([a, b], [b], backend="reference").tolist()
+    assert bf.cpdist([a], [b]).tolist() == [expected]
