@@ -81,10 +81,22 @@ def _window(window: Any) -> tuple[int, int]:
     return sides[0], sides[1]
 
 
-def _positive(value: Any, name: str) -> float:
-    out = _validate.real_number(value, name)
+def _clamp_window(side: int, L: int, S: int) -> int:
+    """A window side reaching past every key (``>= L + S``) is unbounded (``-1``): this keeps
+    huge Python integers (``2**70``) out of the kernels' int64 arguments."""
+    return -1 if side >= L + S else side
+
+
+def _positive(value: Any, name: str, dtype: np.dtype) -> float:
+    """A real number > 0 that is finite in ``dtype`` (the kernels compute in the inputs' dtype)."""
+    try:
+        out = _validate.real_number(value, name)
+    except OverflowError:  # e.g. a Python integer beyond float64: name the argument
+        raise ValueError(f"{name} must be finite, got a number too large for a float") from None
     if not out > 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
+    if out > float(np.finfo(dtype).max):
+        raise ValueError(f"{name} must be finite in {dtype} (at most {np.finfo(dtype).max:.4g}), got {value!r}")
     return out
 
 
@@ -108,9 +120,7 @@ def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, on_dev
     if not fits:
         raise ValueError(f"attn_mask of shape {tuple(mask.shape)} does not broadcast to {full} ([..., L, S])")
     S = full[-1]
-    host = _host(mask)  # masks are read on the host: the bool -> 0/-inf conversion and checks
-    if host.dtype != np.bool_ and (np.isnan(host).any() or np.isposinf(host).any()):
-        raise ValueError("attn_mask must not hold NaN or +inf (use -inf or False to hide a key)")
+    host = _host(mask)  # masks are read on the host (the bool -> 0/-inf conversion)
     shape = (1,) * (len(full) - host.ndim) + tuple(host.shape)
     host = host.reshape(shape)
     lead, hm, lm = shape[:-3], shape[-3], shape[-2]
@@ -150,9 +160,9 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
         raise ValueError(f"value has {Sv} positions (dim -2) but key has {S}; they must match")
     if attn_mask is not None and is_causal:
         raise ValueError("attn_mask must be None when is_causal=True (as torch); fold causality into the mask")
-    scale = 1.0 / math.sqrt(D) if scale is None else _positive(scale, "scale")
-    softcap = 0.0 if softcap is None else _positive(softcap, "softcap")
-    wl, wr = _window(window)
+    scale = 1.0 / math.sqrt(D) if scale is None else _positive(scale, "scale", dtype)
+    softcap = 0.0 if softcap is None else _positive(softcap, "softcap", dtype)
+    wl, wr = (_clamp_window(w, L, S) for w in _window(window))
 
     on_device = not isinstance(q, np.ndarray)
     if enable_gqa:
@@ -220,24 +230,26 @@ def scaled_dot_product_attention(
     attn_mask : array, optional
         Broadcastable to ``[..., L, S]``.  bool: True = the query may attend to the key;
         float (either precision, cast to ``query``'s): added to the scores (``-inf`` hides a key;
-        NaN / +inf are rejected).  A key-padding mask ``[B, 1, 1, S]`` is never expanded to
-        ``L x S``.
+        NaN / +inf poison the row, as in torch).  A key-padding mask ``[B, 1, 1, S]`` is never
+        expanded to ``L x S``.
     is_causal : bool
         Key ``j`` is visible to query ``i`` only if ``j <= i`` (top-left aligned, as torch,
         also when ``L != S``).  As torch, it cannot be combined with ``attn_mask``.
     scale : float, optional
-        Positive, finite multiplier of the scores; default ``1 / sqrt(D)``.
+        Positive multiplier of the scores, finite in the inputs' dtype; default ``1 / sqrt(D)``.
     enable_gqa : bool
         Grouped-query attention: ``query`` has ``Hq`` heads on dimension -3, ``key`` / ``value``
         have ``Hkv`` heads with ``Hq % Hkv == 0``; query head ``h`` uses key/value head
         ``h // (Hq // Hkv)``.  Without it head counts must be equal or broadcast (1).
     window : (left, right), optional
         Sliding window: key ``j`` is visible to query ``i`` only if
-        ``i - left <= j <= i + right``.  Non-negative integers; ``None`` for a side means
-        unbounded.  Combines with ``is_causal`` and ``attn_mask``.
+        ``i - left <= j <= i + right``.  Non-negative integers of any size (a side wider than
+        the sequences is unbounded); ``None`` for a side means unbounded.  Combines with
+        ``is_causal`` and ``attn_mask``.
     softcap : float, optional
-        Positive cap: scores become ``softcap * tanh(scores / softcap)`` after scaling and
-        before the mask (as FlashAttention / Gemma 2).
+        Positive cap (finite in the inputs' dtype): scores become
+        ``softcap * tanh(scores / softcap)`` after scaling and before the mask (as
+        FlashAttention / Gemma 2).
     return_lse : bool
         Also return the log-sum-exp (natural log) of each query row's final scores.
     backend : {"auto", "cpu", "cuda", "reference"}
@@ -254,7 +266,18 @@ def scaled_dot_product_attention(
     Notes
     -----
     A query row for which every key is hidden (by the mask, causality or the window) returns
-    zeros and ``lse = -inf`` (torch returns NaN there).  Inputs are never modified.
+    zeros (as torch 2.13) and ``lse = -inf``, the log of an empty sum, so that partial results
+    merge correctly (torch's internal flash kernel reports 0 there).  Inputs are never modified.
+
+    NaN and inf propagate as in torch, identically on every backend:
+
+    * a NaN or ``+inf`` score (from NaN / inf in ``query`` or ``key``, ``inf * 0``,
+      ``+inf + -inf`` with the mask, or a NaN / +inf mask entry) makes that query row NaN,
+      and its ``lse`` NaN; ``-inf`` scores hide the key, like the mask;
+    * a NaN / inf in ``value`` propagates into that column of every row that attends to the
+      key, and also of rows for which ``attn_mask`` hides it (``0 * NaN = NaN``, as torch);
+    * keys outside the causal / window bounds are never read, so NaN / inf there has no
+      effect (torch's flash kernel skips them block-wise, its math kernel reads them).
 
     Examples
     --------

@@ -259,6 +259,161 @@ def test_huge_scores_do_not_overflow(backend, dtype, rng):
     check(backend, dtype, q, k, v, scale=1.0)
 
 
+# ----------------------------------------------------------------------------------------------
+# NaN and inf: as torch 2.13 (scaled_dot_product_attention on CPU), the same on every backend
+# ----------------------------------------------------------------------------------------------
+def same_values(actual, expected, dtype):
+    """Same NaN positions, same infinities, finite values within ``dtype``'s tolerance."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg="NaN positions differ")
+    np.testing.assert_array_equal(np.isposinf(actual), np.isposinf(expected), err_msg="+inf positions differ")
+    np.testing.assert_array_equal(np.isneginf(actual), np.isneginf(expected), err_msg="-inf positions differ")
+    finite = np.isfinite(expected)
+    assert_close(actual[finite], expected[finite], dtype)
+
+
+def agree(backend, dtype, q, k, v, **kw):
+    """``backend``'s (out, lse), checked against the reference backend NaN for NaN."""
+    copies = [a.copy() for a in (q, k, v)]
+    out, lse = sdpa(q, k, v, return_lse=True, backend=backend, **kw)
+    ref_out, ref_lse = sdpa(q, k, v, return_lse=True, backend="reference", **kw)
+    same_values(out, ref_out, dtype)
+    same_values(lse, ref_lse, dtype)
+    for a, c in zip((q, k, v), copies):
+        np.testing.assert_array_equal(a, c)
+    return out[0, 0], lse[0, 0]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy scalars in the CUDA simulator
+def test_nan_and_inf_propagate_as_in_torch(backend, dtype, rng):
+    """Each expectation below is what torch 2.13's CPU scaled_dot_product_attention returns."""
+    L, S = 5, 6
+    q0, k0, v0 = rand(rng, (1, 1, L, 4), dtype), rand(rng, (1, 1, S, 4), dtype), rand(rng, (1, 1, S, 3), dtype)
+    clean_out, clean_lse = naive(q0, k0, v0)
+    nan, inf = np.nan, np.inf
+
+    q = q0.copy()
+    q[0, 0, 1, 2] = nan  # NaN in one query row: that row (and its lse) is NaN, the others exact
+    out, lse = agree(backend, dtype, q, k0, v0)
+    assert np.isnan(out[1]).all() and np.isnan(lse[1])
+    assert_close(np.delete(out, 1, 0), np.delete(clean_out[0, 0], 1, 0), dtype)
+
+    k = k0.copy()
+    k[0, 0, 3, 0] = nan  # NaN in one key row every query sees: every row is NaN
+    out, lse = agree(backend, dtype, q0, k, v0)
+    assert np.isnan(out).all() and np.isnan(lse).all()
+    out, lse = agree(backend, dtype, q0, k, v0, is_causal=True)  # ... only the rows that see it
+    assert np.isnan(out[3:]).all() and np.isnan(lse[3:]).all()
+    c_out, c_lse = naive(q0, k0, v0, is_causal=True)
+    assert_close(out[:3], c_out[0, 0, :3], dtype)
+    assert_close(lse[:3], c_lse[0, 0, :3], dtype)
+    out, _ = agree(backend, dtype, q0, k, v0, window=(0, 1))  # hidden by the window: no effect
+    assert np.isnan(out[2:4]).all() and np.isfinite(out[[0, 1, 4]]).all()
+
+    v = v0.copy()
+    v[0, 0, 2, 1] = nan  # NaN in a value: that column of every row that attends to the key
+    out, lse = agree(backend, dtype, q0, k0, v)
+    assert np.isnan(out[:, 1]).all()
+    assert_close(out[:, [0, 2]], clean_out[0, 0][:, [0, 2]], dtype)
+    assert_close(lse, clean_lse[0, 0], dtype)
+    mask = np.zeros((L, S), dtype)
+    mask[:, 2] = -inf  # ... also where the mask hides the key (0 * NaN = NaN, as torch)
+    out, lse = agree(backend, dtype, q0, k0, v, attn_mask=mask)
+    m_out, m_lse = naive(q0, k0, v0, mask=mask)
+    assert np.isnan(out[:, 1]).all()
+    assert_close(out[:, [0, 2]], m_out[0, 0][:, [0, 2]], dtype)
+    assert_close(lse, m_lse[0, 0], dtype)
+    v = v0.copy()
+    v[0, 0, 3, 0] = inf  # causal: rows that cannot see the key are untouched
+    out, lse = agree(backend, dtype, q0, k0, v, is_causal=True)
+    assert_close(out[:3], c_out[0, 0, :3], dtype)
+    assert np.isposinf(out[3:, 0]).all() and np.isfinite(out[:, 1:]).all()
+
+    q = q0.copy()
+    q[0, 0, 0] = [inf, 0, 0, 0]
+    k = k0.copy()
+    k[0, 0, :, 0] = np.abs(k[0, 0, :, 0]) + 0.5
+    k[0, 0, 1, 0] *= -1  # row 0 scores: +inf and -inf -> NaN row
+    out, lse = agree(backend, dtype, q, k, v0)
+    assert np.isnan(out[0]).all() and np.isnan(lse[0]) and np.isfinite(out[1:]).all()
+    k[0, 0, :, 0] = -np.abs(k[0, 0, :, 0])  # all -inf: every key hidden -> zeros, lse -inf
+    out, lse = agree(backend, dtype, q, k, v0)
+    assert (out[0] == 0).all() and lse[0] == -inf and np.isfinite(out[1:]).all()
+    k[0, 0, 4, 0] = 0.0  # inf * 0 = NaN
+    out, lse = agree(backend, dtype, q, k, v0)
+    assert np.isnan(out[0]).all() and np.isnan(lse[0])
+    k[0, 0, :, 0] = np.abs(k[0, 0, :, 0]) + 0.5  # +inf scores, soft-capped to `softcap`: uniform
+    out, lse = agree(backend, dtype, q, k, v0, softcap=2.0)
+    assert_close(out[0], v0[0, 0].mean(axis=0), dtype)
+    assert_close(lse[0], 2.0 + math.log(S), dtype)
+    mask = np.zeros((L, S), dtype)
+    mask[0, 3] = -inf  # +inf score + -inf mask = NaN
+    out, lse = agree(backend, dtype, q, k, v0, attn_mask=mask)
+    assert np.isnan(out[0]).all() and np.isnan(lse[0])
+
+    mask = np.zeros((L, S), dtype)
+    mask[2, 1], mask[3, 4] = nan, inf  # NaN / +inf in an additive mask: that row is NaN
+    mask[1] = -inf  # a fully masked row: zeros and lse -inf ...
+    out, lse = agree(backend, dtype, q0, k0, v0, attn_mask=mask)
+    assert np.isnan(out[2:4]).all() and np.isnan(lse[2:4]).all()
+    assert (out[1] == 0).all() and lse[1] == -inf
+    v = v0.copy()
+    v[0, 0, 4, 1] = nan  # ... but a NaN value still reaches it through 0 * NaN (as torch)
+    out, lse = agree(backend, dtype, q0, k0, v, attn_mask=mask)
+    assert np.isnan(out[1, 1]) and out[1, 0] == 0 and out[1, 2] == 0 and lse[1] == -inf
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_and_inf_at_tile_edges(fast_backend, dtype, rng):
+    """Tiles that cross the causal diagonal / window edge, and split-K decoding: a non-finite
+    key or value outside a row's bounds never reaches it, whatever the tiling."""
+    n = 34 if fast_backend == "cuda" and CUDA_SIM else 70  # cuda: 16 / 32-key tiles, cpu: one
+    q, k, v = rand(rng, (1, 2, n, 8), dtype), rand(rng, (1, 2, n, 8), dtype), rand(rng, (1, 2, n, 5), dtype)
+    k[0, 0, n - 3, 2] = np.nan
+    v[0, 0, n - 4, 1] = np.nan
+    v[0, 1, n - 7, 4] = -np.inf
+    v[0, 1, n // 2, 0] = np.inf
+    out, _ = agree(fast_backend, dtype, q, k, v, is_causal=True)
+    assert np.isfinite(out[: n - 4]).all() and np.isnan(out[n - 4:, 1]).all()
+    for kw in ({"window": (3, 2)}, {"window": (None, 1), "is_causal": True}):
+        agree(fast_backend, dtype, q, k, v, **kw)
+    mask = rng.random((n, n)) < 0.8
+    mask[5] = False
+    agree(fast_backend, dtype, q, k, v, attn_mask=mask)
+    if fast_backend == "cpu":  # split-K: one query row, the keys in chunks
+        q, k, v = rand(rng, (1, 1, 2, 8), dtype), rand(rng, (1, 1, 4100, 8), dtype), rand(rng, (1, 1, 4100, 4), dtype)
+        v[0, 0, 3000, 2] = np.nan
+        out, lse = agree("cpu", dtype, q, k, v)
+        assert np.isnan(out[:, 2]).all() and np.isfinite(lse).all()
+        agree("cpu", dtype, q, k, v, window=(None, 2500))  # row 0 cannot see key 3000
+        mask = np.zeros((2, 4100), dtype)
+        mask[1] = -np.inf
+        agree("cpu", dtype, q, k, v, attn_mask=mask)
+        k[0, 0, 1000, 0] = np.nan
+        out, lse = agree("cpu", dtype, q, k, v)
+        assert np.isnan(out).all() and np.isnan(lse).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    L=st.integers(1, 9), S=st.integers(1, 12), seed=st.integers(0, 2**32 - 1),
+    n_bad=st.integers(1, 4), option=st.sampled_from(["none", "causal", "window", "mask", "softcap"]),
+)
+def test_non_finite_inputs_cpu_agrees_with_reference(L, S, seed, n_bad, option):
+    rng = np.random.default_rng(seed)
+    dtype = np.float32 if seed % 2 else np.float64
+    arrays = [rand(rng, (1, 2, L, 3), dtype), rand(rng, (1, 2, S, 3), dtype), rand(rng, (1, 2, S, 2), dtype)]
+    for _ in range(n_bad):
+        a = arrays[rng.integers(3)]
+        a[tuple(int(rng.integers(d)) for d in a.shape)] = rng.choice([np.nan, np.inf, -np.inf])
+    kw = {
+        "none": {}, "causal": {"is_causal": True}, "window": {"window": (1, 2)}, "softcap": {"softcap": 1.5},
+        "mask": {"attn_mask": np.where(rng.random((L, S)) < 0.4, -np.inf, 0.0).astype(dtype)},
+    }[option]
+    agree("cpu", dtype, *arrays, **kw)
+
+
 def test_empty_shapes(backend):
     q, k, v = np.zeros((2, 0, 4)), np.zeros((2, 5, 4)), np.zeros((2, 5, 3))
     out, lse = sdpa(q, k, v, return_lse=True, backend=backend)
@@ -425,7 +580,6 @@ V = np.zeros((2, 4, 6, 3), np.float32)
         ((Q, K, V), {"attn_mask": np.ones((5, 5), bool)}, ValueError, "attn_mask"),
         ((Q, K, V), {"attn_mask": np.ones((3, 4, 5, 6), bool)}, ValueError, "attn_mask"),
         ((Q, K, V), {"attn_mask": np.ones((5, 6), np.int32)}, TypeError, "attn_mask"),
-        ((Q, K, V), {"attn_mask": np.full((5, 6), np.nan, np.float32)}, ValueError, "attn_mask"),
         ((Q, K, V), {"attn_mask": np.ones((5, 6), bool), "is_causal": True}, ValueError, "attn_mask"),
         ((Q, K[:, :3], V[:, :3]), {"enable_gqa": True}, ValueError, "heads"),
         ((Q, K[:, :2], V[:, :1]), {"enable_gqa": True}, ValueError, "heads"),
@@ -445,6 +599,11 @@ V = np.zeros((2, 4, 6, 3), np.float32)
         ((Q, K, V), {"scale": "1"}, TypeError, "scale"),
         ((Q, K, V), {"softcap": 0.0}, ValueError, "softcap"),
         ((Q, K, V), {"softcap": -2.0}, ValueError, "softcap"),
+        ((Q, K, V), {"scale": 2**2000}, ValueError, "scale"),  # beyond float64: no bare OverflowError
+        ((Q, K, V), {"softcap": 10**400}, ValueError, "softcap"),
+        ((Q, K, V), {"scale": 1e39}, ValueError, "scale"),  # not finite in float32
+        ((Q, K, V), {"softcap": 1e39}, ValueError, "softcap"),
+        ((Q, K, V), {"window": (-(2**70), 1)}, ValueError, "window"),
         ((Q[0, 0, 0], K[0, 0], V[0, 0]), {}, ValueError, "query"),
         ((Q[0], K[0], V[0, 0]), {"enable_gqa": True}, ValueError, "value"),
         ((Q[..., :0], K[..., :0], V), {}, ValueError, "query"),
@@ -459,6 +618,19 @@ def test_sdpa_bad_input(args, kwargs, exc, match):
         sdpa(*args, **kwargs)
     for a, c in zip(args, copies):
         np.testing.assert_array_equal(a, c)
+
+
+def test_huge_integers_in_window_scale_and_softcap(rng):
+    q, k, v = rand(rng, (2, 5, 4), np.float64), rand(rng, (2, 7, 4), np.float64), rand(rng, (2, 7, 3), np.float64)
+    # a window side wider than the sequences is unbounded, however large the integer
+    for huge in (2**70, 2**63, np.uint64(2**64 - 1), 10**30):
+        out = sdpa(q, k, v, window=(huge, 1), backend="cpu")
+        np.testing.assert_array_equal(out, sdpa(q, k, v, window=(None, 1), backend="cpu"))
+        out = sdpa(q, k, v, window=(2, huge), backend="reference")
+        np.testing.assert_array_equal(out, sdpa(q, k, v, window=(2, None), backend="reference"))
+    # large but finite scale / softcap are valid numbers (in float64)
+    out = sdpa(q, k, v, scale=2**100, softcap=2**200, backend="cpu")
+    assert_close(out, naive(q, k, v, scale=2.0**100, softcap=2.0**200)[0], rtol=1e-6, atol=1e-9)
 
 
 def test_mha_bad_input(rng):

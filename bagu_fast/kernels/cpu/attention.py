@@ -18,22 +18,33 @@ second pass.  Block sizes and the split depend on the shapes only, so results do
 the number of threads; tasks are handed out one at a time (chunk size 1) because causal and
 windowed tasks differ in cost.
 
-BLAS is held to one thread while the kernel runs (threadpoolctl): the parallelism is ``prange``'s.
+BLAS is held to one thread while the kernel runs, and calls from several Python threads are
+safe under any threading layer: every launch goes through
+:func:`bagu_fast.kernels.cpu._parallel.parallel_region`.  The parallelism is ``prange``'s.
 ``exp`` for float32 is a vectorisable Cody–Waite + polynomial implementation (Numba has no SVML
 here); float64 uses ``math.exp``.  fastmath is limited to reassociation / contraction in the
 exp-and-sum loop and to a NaN-free ``maxnum`` in the row-maximum loop, so -inf (masked keys) keeps
-its meaning and a NaN score still yields a NaN row.
+its meaning.
+
+NaN / inf (semantics in :mod:`bagu_fast.kernels.reference.attention`) cost nothing on the fast
+path: a NaN or +inf score makes the row sum ``l`` NaN (``exp(NaN)``, ``exp(inf - inf)``), which
+stays NaN through every rescale and split-K merge, and :func:`_finish_row` turns it into a NaN
+row; a NaN the NaN-free maximum may skip is looked for only in rows that have seen nothing but
+-inf.  A NaN / inf *value* of a key outside a row's causal / window bounds would leak through
+BLAS's ``0 * NaN`` in tiles that cross that edge; only there, and only when the product is not
+finite, is the row's product recomputed over its visible keys.
 """
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import numba
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
+
+from ._parallel import parallel_region
 
 BR = 256  # query rows per task (at most)
 BR_CAUSAL = 256  # ... when causal (the diagonal square is sliced, see _DIAG_ROWS)
@@ -154,6 +165,49 @@ def _key_range(i0, i1, S, is_causal, wl, wr):
     return lo, max(lo, hi)
 
 
+@njit(inline="always", cache=True)
+def _row_keys(i, j0, j1, is_causal, wl, wr):
+    """Keys [lo, hi) of the tile [j0, j1) that query position ``i`` can see (lo <= hi)."""
+    lo, hi = j0, j1
+    if is_causal:
+        hi = min(hi, i + 1)
+    if wr >= 0:
+        hi = min(hi, i + wr + 1)
+    if wl >= 0:
+        lo = min(max(lo, i - wl), j1)  # stay inside this row of the tile
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _drop_hidden_values(p, v, b, hk, R0, L, j0, j1, is_causal, wl, wr, pvv):
+    """Keys outside a row's causal / window bounds are never read, but BLAS multiplied their
+    zero weights by their values: ``0 * NaN = NaN`` would leak a NaN / inf value into rows that
+    cannot see it, depending on the tiling.  Rows whose product is not finite and that have
+    hidden keys in this tile are recomputed over their visible keys only (rare: only tiles that
+    cross a causal / window edge, only with non-finite values)."""
+    nr = pvv.shape[0]
+    Dv = pvv.shape[1]
+    for r in range(nr):
+        ok = True
+        for d in range(Dv):
+            x = pvv[r, d]
+            if x - x != 0:  # NaN or +-inf
+                ok = False
+        if ok:
+            continue
+        lo, hi = _row_keys((R0 + r) % L, j0, j1, is_causal, wl, wr)
+        if lo == j0 and hi == j1:
+            continue
+        for d in range(Dv):
+            pvv[r, d] = 0.0
+        for j in range(lo, hi):
+            w = p[r, j - j0]
+            for d in range(Dv):
+                pvv[r, d] += w * v[b, hk, j, d]
+
+
 @njit(cache=True, nogil=True)
 def _attend_block(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, group,
                   b, hk, R0, R1, klo, khi, bc, qs, sbuf, pv, acc, m, l):
@@ -200,22 +254,16 @@ def _attend_block(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L
                 for j in range(nc):
                     row[j] += mrow[j]
             if not full:
-                lo, hi = j0, j1
-                if is_causal:
-                    hi = min(hi, i + 1)
-                if wr >= 0:
-                    hi = min(hi, i + wr + 1)
-                if wl >= 0:
-                    lo = min(max(lo, i - wl), j1)  # stay inside this row of the tile
-                if hi < lo:
-                    hi = lo
+                lo, hi = _row_keys(i, j0, j1, is_causal, wl, wr)
                 for j in range(j0, lo):
                     row[j - j0] = neg_inf
                 for j in range(hi, j1):
                     row[j - j0] = neg_inf
             mnew = _row_max(row, nc, m[r])
-            if mnew == neg_inf:  # nothing visible yet: contributes nothing
+            if mnew == neg_inf:  # nothing visible yet: contributes nothing ...
                 for j in range(nc):
+                    if row[j] != row[j]:  # ... unless the max skipped a NaN score
+                        l[r] = np.nan
                     row[j] = dt(0.0)
                 continue
             total = _exp_shift_sum(row, nc, mnew)
@@ -229,6 +277,8 @@ def _attend_block(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L
                 l[r] += total
         pvv = pv[: nr * Dv].reshape((nr, Dv))
         np.dot(s, v[b, hk][j0:j1], pvv)
+        if not full:
+            _drop_hidden_values(s, v, b, hk, R0, L, j0, j1, is_causal, wl, wr, pvv)
         for r in range(nr):
             for d in range(Dv):
                 acc[r, d] += pvv[r, d]
@@ -266,16 +316,22 @@ def _block_rows(t, L, group, br):
 
 @njit(inline="always", cache=True)
 def _finish_row(acc, m, l, r, outv, lsev, b, hk, R):
+    """Normalise row ``r``.  ``l = 0``: no key had a finite score (out = the zero-weighted sum,
+    lse = -inf); ``l = NaN``: a NaN or +inf score (exp(inf - inf)) poisoned the row."""
     Dv = acc.shape[1]
     if l[r] > 0:
         inv = 1.0 / l[r]
         for d in range(Dv):
             outv[b, hk, R, d] = acc[r, d] * inv
         lsev[b, hk, R] = m[r] + math.log(l[r])
+    elif l[r] == 0:
+        for d in range(Dv):
+            outv[b, hk, R, d] = acc[r, d]  # 0, or NaN where a masked value is NaN / inf
+        lsev[b, hk, R] = -np.inf
     else:
         for d in range(Dv):
-            outv[b, hk, R, d] = 0.0
-        lsev[b, hk, R] = -np.inf
+            outv[b, hk, R, d] = np.nan
+        lsev[b, hk, R] = np.nan
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -363,49 +419,15 @@ def _sdpa_split(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, 
             mx = m[r]
             for c in range(nsplit):
                 mx = max(mx, pm[t, c, r])
-            if mx == -np.inf:
-                continue
             for c in range(nsplit):
-                w = math.exp(pm[t, c, r] - mx)
+                # all chunks empty: plain sums (0, or NaN from a poisoned chunk / masked value)
+                w = 1.0 if mx == -np.inf else math.exp(pm[t, c, r] - mx)  # inf - inf: NaN row
                 l[r] += w * pl[t, c, r]
                 for d in range(Dv):
                     acc[r, d] += w * pacc[t, c, r, d]
             m[r] = mx
         for r in range(nr):
             _finish_row(acc, m, l, r, outv, lsev, b, hk, R0 + r)
-
-
-class _OneBlasThread:
-    """Hold BLAS to one thread while any kernel call is running (re-entrant across threads)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._limiter = None
-        self._controller = None
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                if self._controller is None:
-                    # np.dot in @njit calls SciPy's BLAS: load it before the controller looks
-                    # for BLAS libraries, or the limit would miss it.
-                    import scipy.linalg.cython_blas  # noqa: F401
-                    from threadpoolctl import ThreadpoolController
-
-                    self._controller = ThreadpoolController()
-                self._limiter = self._controller.limit(limits=1, user_api="blas")
-            self._depth += 1
-
-    def __exit__(self, *exc) -> None:
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0:
-                self._limiter.restore_original_limits()
-                self._limiter = None
-
-
-_one_blas_thread = _OneBlasThread()
 
 
 def _tiles(B: int, Hkv: int, group: int, L: int, S: int, is_causal: bool) -> tuple[int, int, int]:
@@ -454,7 +476,7 @@ def sdpa(q, k, v, mask, is_causal, scale, window_left, window_right, softcap):
     # Tasks differ in cost (causal / window): hand them out one at a time, not in equal halves.
     saved_chunk = numba.set_parallel_chunksize(1)
     try:
-        with _one_blas_thread:
+        with parallel_region(single_thread_blas=True):
             if nsplit == 1:
                 _sdpa_blocks(*args, br, bc, outv, lsev)
             else:

@@ -11,8 +11,11 @@ device arrays; anything exposing ``__cuda_array_interface__`` is viewed with
 ``cuda.as_cuda_array``), an optional additive ``mask [Bm, Hm, Lm, S]`` (size-1 dims broadcast),
 top-left causal masking, a ``[i - left, i + right]`` key window (``-1`` = unbounded) and tanh
 soft-capping (``0.0`` = off).  Returns ``out [B, Hq, L, Dv]`` and ``lse [B, Hq, L]`` in q's dtype:
-NumPy when every input was NumPy (copy in, copy out), Numba device arrays otherwise.  Rows that
-see no key get ``out = 0`` and ``lse = -inf``.
+NumPy when every input was NumPy (copy in, copy out), Numba device arrays otherwise.  NaN / inf
+follow :mod:`bagu_fast.kernels.reference.attention`: a NaN / +inf score sets a per-row flag in
+shared memory (the score then counts as -inf) and the epilogue writes a NaN row and NaN lse; a
+row with no finite score writes its zero-weighted sum (0, or NaN from a masked NaN value) and
+``lse = -inf``.
 
 Kernel layout
 -------------
@@ -46,7 +49,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda, float32, float64
+from numba import cuda, float32, float64, int32
 
 __all__ = ["sdpa"]
 
@@ -56,6 +59,8 @@ NT = 128  # threads per block
 def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
     """Build the kernel for one dtype and one value-chunk width ``DVC`` (closure constants)."""
     NEG_INF = np_dtype(-np.inf)
+    POS_INF = np_dtype(np.inf)
+    NAN = np_dtype(np.nan)
     ZERO = np_dtype(0.0)
     ONE = np_dtype(1.0)
     KVW = max(DC, DVC) + 1  # padded row of the K / V tile: lane n reads row n, conflict-free
@@ -119,6 +124,7 @@ def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
         c_s = cuda.shared.array(BM, dtype=nb_dtype)
         red_m = cuda.shared.array((TPR, BM), dtype=nb_dtype)
         red_s = cuda.shared.array((TPR, BM), dtype=nb_dtype)
+        bad_s = cuda.shared.array(BM, dtype=int32)  # row saw a NaN / +inf score
         sacc = cuda.local.array(RPT, dtype=nb_dtype)
         oacc = cuda.local.array(RPV, dtype=nb_dtype)
 
@@ -128,6 +134,7 @@ def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
             m_s[r] = NEG_INF
             l_s[r] = ZERO
             c_s[r] = ONE
+            bad_s[r] = 0
 
         # keys any row of this tile can see
         last_q = q_end - 1
@@ -214,6 +221,9 @@ def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
                             s += mask[mb, mh, i, j]
                         else:
                             s += mask[mb, mh, 0, j]
+                    if s != s or s == POS_INF:  # poisons the row (epilogue); -inf meanwhile
+                        bad_s[r] = 1
+                        s = NEG_INF
                 Ss[r, s_col] = s
             cuda.syncthreads()
 
@@ -258,13 +268,41 @@ def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
             cuda.syncthreads()
 
             # ---- acc = acc * corr + P V (RPV rows of one column per thread, in registers) ----
+            # A tile that crosses a causal / window edge adds, per row, only the keys the row
+            # can see: 0 * NaN from a hidden key's value must not leak in (tiling-dependent).
+            k_last = min(k0 + BN, S) - 1
+            full = True
+            if is_causal != 0 and k_last > q0:
+                full = False
+            if wr >= 0 and k_last > q0 + wr:
+                full = False
+            if wl >= 0 and k0 < last_q - wl:
+                full = False
             if o_col < dvc:
                 for t in range(RPV):
                     oacc[t] *= c_s[o_row + t * GV]
-                for n in range(BN):
-                    vv = KVs[n, o_col]
+                if full:
+                    for n in range(BN):
+                        vv = KVs[n, o_col]
+                        for t in range(RPV):
+                            oacc[t] += Ss[o_row + t * GV, n] * vv
+                else:
                     for t in range(RPV):
-                        oacc[t] += Ss[o_row + t * GV, n] * vv
+                        r = o_row + t * GV
+                        i = q0 + r
+                        n_lo = 0
+                        if wl >= 0:
+                            n_lo = max(0, i - wl - k0)
+                        hi = k_hi
+                        if is_causal != 0:
+                            hi = min(hi, i + 1)
+                        if wr >= 0:
+                            hi = min(hi, i + wr + 1)
+                        n_hi = min(BN, hi - k0)
+                        a = oacc[t]
+                        for n in range(n_lo, n_hi):
+                            a += Ss[r, n] * KVs[n, o_col]
+                        oacc[t] = a
             cuda.syncthreads()
 
         # ---- epilogue ----
@@ -274,16 +312,20 @@ def _make_kernel(np_dtype, nb_dtype, BM, BN, DC, DVC):
                 i = q0 + r
                 if i < L:
                     tot = l_s[r]
-                    if tot > ZERO:
+                    if bad_s[r] != 0:
+                        out[b, h, i, dv0 + o_col] = NAN
+                    elif tot > ZERO:
                         out[b, h, i, dv0 + o_col] = oacc[t] / tot
-                    else:
-                        out[b, h, i, dv0 + o_col] = ZERO
+                    else:  # no key with a finite score: 0, or NaN from a masked NaN value
+                        out[b, h, i, dv0 + o_col] = oacc[t]
         if dvb == 0:
             for r in range(tid, BM, NT):
                 i = q0 + r
                 if i < L:
                     tot = l_s[r]
-                    if tot > ZERO:
+                    if bad_s[r] != 0:
+                        lse[b, h, i] = NAN
+                    elif tot > ZERO:
                         lse[b, h, i] = m_s[r] + math.log(tot)
                     else:
                         lse[b, h, i] = NEG_INF
