@@ -226,8 +226,9 @@ class _BaseForest(BaseEstimator):
         return self._bin_mapper.transform(X)
 
     def _mean_values(self, X: ArrayLike) -> np.ndarray:
+        binned = self._binned(X)  # checks fitted first
         width = self.n_classes_ if self._classifier else 1
-        out = _traverse_sum(self._binned(X), self._flat, self._bin_mapper.missing_values_bin_idx_, width)
+        out = _traverse_sum(binned, self._flat, self._bin_mapper.missing_values_bin_idx_, width)
         out /= len(self._trees)
         return out
 
@@ -298,7 +299,8 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The class with the largest mean probability (ties to the first in ``classes_``)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # checks fitted first
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class RandomForestRegressor(RegressorMixin, _BaseForest):
