@@ -27,7 +27,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _check_params, _encode_classes,
-                   _fit_mapper, _flatten, _grow, _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit)
+                   _fit_mapper, _flatten, _grow, _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit,
+                   _writable)
 
 __all__ = ["RandomForestClassifier", "RandomForestRegressor"]
 
@@ -135,7 +136,7 @@ class _BaseForest(BaseEstimator):
             n_classes = self.n_classes_
         else:
             yc = np.zeros(0, dtype=np.int64)
-            yv = np.ascontiguousarray(y, dtype=np.float64)
+            yv = np.array(y, dtype=np.float64)
             n_classes = 0
         mapper, binned = _fit_mapper(X, sw, p.max_bins, bin_seed)
         bootstrap = bool(self.bootstrap)
@@ -200,9 +201,9 @@ class _BaseForest(BaseEstimator):
         for tree, seed in zip(self._trees, self._seeds):
             oob = np.flatnonzero(_bootstrap_counts(int(seed), n, n_draws) == 0)
             part = np.zeros((oob.shape[0], width))
-            kc.tree_predict_rows(binned, oob, tree.feature.astype(np.int32), tree.threshold_bin,
-                                 tree.missing_go_to_left, tree.children_left, tree.children_right, tree.value,
-                                 missing_bin, part)
+            kc.tree_predict_rows(binned, oob, tree.feature.astype(np.int32),
+                                 *map(_writable, (tree.threshold_bin, tree.missing_go_to_left, tree.children_left,
+                                                  tree.children_right, tree.value)), missing_bin, part)
             acc[oob] += part
             hits[oob] += 1
         seen = hits > 0
@@ -222,8 +223,8 @@ class _BaseForest(BaseEstimator):
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
         check_is_fitted(self, "estimators_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan", reset=False)
-        return self._bin_mapper.transform(X)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        return self._bin_mapper.transform(_writable(X))
 
     def _mean_values(self, X: ArrayLike) -> np.ndarray:
         binned = self._binned(X)  # checks fitted first

@@ -115,6 +115,12 @@ def _make_tree(result: tuple, mapper: BinMapper) -> Tree:
                 weighted_n_node_samples=w_node, raw_importances=imp)
 
 
+def _writable(a: np.ndarray) -> np.ndarray:
+    """``a``, or a copy when it is read-only (unpickled / memory-mapped arrays): Numba compiles a
+    separate specialisation for read-only arrays, so the kernels only ever see writable ones."""
+    return a if a.flags.writeable else a.copy()
+
+
 def _flatten(trees: list) -> tuple:
     """Concatenate trees for the traversal kernels: (offsets, feature, thr_bin, miss, left, right, value)."""
     sizes = [t.node_count for t in trees]
@@ -134,7 +140,7 @@ def _traverse_sum(binned: np.ndarray, flat: tuple, missing_bin: int, width: int)
     out = np.zeros((binned.shape[0], width), dtype=np.float64)
     if binned.shape[0]:
         with parallel_region():
-            kc.predict_forest(binned, *flat, np.int64(missing_bin), out)
+            kc.predict_forest(_writable(binned), *map(_writable, flat), np.int64(missing_bin), out)
     return out
 
 
@@ -146,7 +152,8 @@ def _traverse_apply(binned: np.ndarray, flat: tuple, missing_bin: int) -> np.nda
     out = np.zeros((binned.shape[0], offsets.shape[0] - 1), dtype=np.int64)
     if binned.shape[0]:
         with parallel_region():
-            kc.apply_forest(binned, offsets, feature, thr, miss, left, right, np.int64(missing_bin), out)
+            kc.apply_forest(_writable(binned), *map(_writable, (offsets, feature, thr, miss, left, right)),
+                            np.int64(missing_bin), out)
     return out
 
 
@@ -232,7 +239,7 @@ def _check_params(est: Any, n_samples: int, n_features: int, classifier: bool) -
 
 def _validate_fit(est: Any, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike], classifier: bool):
     """Checked ``(X float, y, sample_weight float64)``; classifiers also set ``classes_``."""
-    X, y = validate_data(est, X, y, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
+    X, y = validate_data(est, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
                          y_numeric=not classifier, multi_output=False)
     y = column_or_1d(y, warn=True)
     if classifier:
@@ -259,6 +266,7 @@ def _fit_mapper(X: np.ndarray, sw: np.ndarray, max_bins: int, seed: int) -> tupl
     """Thresholds from the rows with positive weight (zero weight = absent), codes for all rows."""
     mapper = BinMapper(max_bins=max_bins, random_state=seed)
     pos = sw > 0
+    X = _writable(X)
     mapper.fit(X if pos.all() else X[pos])
     return mapper, mapper.transform(X)
 
@@ -266,6 +274,7 @@ def _fit_mapper(X: np.ndarray, sw: np.ndarray, max_bins: int, seed: int) -> tupl
 def _grow(binned, samples, weight, yc, yv, n_classes, p: _GrowParams, seed: int, unit_weight: bool, mapper) -> Tree:
     from ..kernels.cpu.trees import criteria as kc
 
+    binned, samples, weight, yc, yv = map(_writable, (binned, samples, weight, yc, yv))
     result = kc.grow_tree(binned, samples, weight, yc, yv, np.int64(n_classes), np.int64(p.code),
                           np.int64(p.max_bins + 1), np.int64(p.max_bins), np.int64(p.max_depth),
                           np.int64(p.min_samples_split), np.int64(p.min_samples_leaf), np.int64(p.max_features),
@@ -325,7 +334,7 @@ class _BaseDecisionTree(BaseEstimator):
             yv = np.zeros(0)
         else:
             yc = np.zeros(0, dtype=np.int64)
-            yv = np.ascontiguousarray(y, dtype=np.float64)
+            yv = np.array(y, dtype=np.float64)
         mapper, binned = _fit_mapper(X, sw, p.max_bins, bin_seed)
         samples = np.flatnonzero(sw > 0).astype(np.int64)
         unit = bool(np.all(sw == 1.0))
@@ -340,8 +349,8 @@ class _BaseDecisionTree(BaseEstimator):
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
         check_is_fitted(self, "tree_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan", reset=False)
-        return self._bin_mapper.transform(X)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        return self._bin_mapper.transform(_writable(X))
 
     def _raw_values(self, X: ArrayLike) -> np.ndarray:
         return _traverse_sum(self._binned(X), self._flat, self._bin_mapper.missing_values_bin_idx_,
