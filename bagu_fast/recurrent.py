@@ -199,8 +199,8 @@ def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend):
     else:
         T, B = xa.shape[0], 1
     T, B = int(T), int(B)
-    if int(xa.shape[-1]) != I0:
-        raise ValueError(f"x has input size {int(xa.shape[-1])} (last dimension) but weights['weight_ih_l0'] "
+    if _shape(xa)[-1] != I0:
+        raise ValueError(f"x has input size {_shape(xa)[-1]} (last dimension) but weights['weight_ih_l0'] "
                          f"expects {I0}")
     state_shape = {"h0": (L * D, B, Hout), "c0": (L * D, B, H)}
     for n, arr in prepared.items():
@@ -262,7 +262,7 @@ def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
         raise ValueError(f"x must have shape [batch, input_size] or [input_size], got {_shape(xa)}")
     batched = len(xa.shape) == 2
     B = int(xa.shape[0]) if batched else 1
-    I = int(xa.shape[-1])
+    I = _shape(xa)[-1]
     if I < 1:
         raise ValueError(f"x must have input_size >= 1, got shape {_shape(xa)}")
     _expect_shape(wih, "w_ih", (G * H, I), " ([gates * hidden_size, input_size] as x's input size)")
