@@ -309,6 +309,10 @@ def scaled_dot_product_attention(
 # --------------------------------------------------------------------------------------------
 # multi-head attention
 # --------------------------------------------------------------------------------------------
+def _library(x: Any) -> str:
+    return type(x).__module__.split(".")[0]
+
+
 def _permute(x: Any) -> Any:
     """Swap axes 1 and 2 of a 4-D array of any library (a view)."""
     if type(x).__module__.split(".")[0] == "torch":
@@ -370,6 +374,24 @@ def multi_head_attention(
     """
     if isinstance(num_heads, bool) or not isinstance(num_heads, numbers.Integral):
         raise TypeError(f"num_heads must be an integer, got {type(num_heads).__name__}")
+    everything = [x_q, x_kv, w_q, w_k, w_v, w_o, mask] + (list(biases) if isinstance(biases, Sequence) else [])
+    if any(_dispatch.is_device_array(a) and _library(a) not in ("cupy", "torch") for a in everything):
+        # Numba device arrays have no matmul: the projections run on the host, the attention
+        # kernel on the GPU, and the result goes back to the device.
+        backend = _dispatch.resolve_backend(backend, *everything)
+        if any(a is not None and not _dispatch.is_device_array(a) for a in everything):
+            raise ValueError("multi_head_attention needs all inputs on the host or all on the GPU")
+        from numba import cuda
+
+        def host(a):
+            return None if a is None else _host(a)
+
+        out = multi_head_attention(
+            *(host(a) for a in (x_q, x_kv, w_q, w_k, w_v, w_o)), num_heads,
+            biases=None if biases is None else tuple(host(b) for b in biases), mask=host(mask),
+            is_causal=is_causal, backend=backend,
+        )
+        return cuda.to_device(out)
     num_heads = int(num_heads)
     if num_heads < 1:
         raise ValueError(f"num_heads must be >= 1, got {num_heads}")

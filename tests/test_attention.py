@@ -479,18 +479,37 @@ def test_results_do_not_depend_on_thread_count(rng):
     np.testing.assert_array_equal(one_d, many_d)
 
 
-def test_device_array_input_picks_cuda(rng):
+def test_device_arrays_end_to_end(rng):
+    """Numba device arrays (real, or the simulator's) pick the cuda backend and come back as
+    device arrays: masks, lse, broadcasting through the host, empty inputs, and MHA."""
     from numba import cuda
+
+    from bagu_fast import _dispatch
 
     q, k, v = rand(rng, (1, 2, 4, 8), np.float32), rand(rng, (1, 2, 5, 8), np.float32), rand(rng, (1, 2, 5, 8), np.float32)
     dq, dk, dv = cuda.to_device(q), cuda.to_device(k), cuda.to_device(v)
-    if CUDA_SIM:  # simulator arrays have no __cuda_array_interface__: "auto" cannot see them
-        out = sdpa(dq, dk, dv, attn_mask=np.ones((5,), bool), backend="cuda")
-    else:
-        out = sdpa(dq, dk, dv, attn_mask=np.ones((5,), bool))
-        assert hasattr(out, "__cuda_array_interface__")
-    host = out.copy_to_host() if hasattr(out, "copy_to_host") else np.asarray(out)
-    assert_close(host, naive(q, k, v)[0], np.float32)
+    mask = rng.random((4, 5)) < 0.7
+    mask[:, 0] = True
+    out, lse = sdpa(dq, dk, dv, attn_mask=cuda.to_device(mask), return_lse=True)  # backend "auto"
+    assert _dispatch.is_device_array(out) and _dispatch.is_device_array(lse)
+    exp_out, exp_lse = naive(q, k, v, mask=mask)
+    assert_close(out.copy_to_host(), exp_out, np.float32)
+    assert_close(lse.copy_to_host(), exp_lse, np.float32)
+    out = sdpa(cuda.to_device(q[:, :1]), dk, dv, is_causal=True)  # query heads broadcast (a copy)
+    assert _dispatch.is_device_array(out)
+    assert_close(out.copy_to_host(), naive(q[:, :1], k, v, is_causal=True)[0], np.float32)
+    out, lse = sdpa(cuda.to_device(q[:, :, :0]), dk, dv, return_lse=True)
+    assert _dispatch.is_device_array(out) and out.shape == (1, 2, 0, 8) and lse.shape == (1, 2, 0)
+    with pytest.raises(ValueError, match="backend"):
+        sdpa(dq, dk, dv, backend="cpu")
+    B, L, E, H = 1, 3, 4, 2
+    xq = rand(rng, (B, L, E), np.float32)
+    ws = [rand(rng, (E, E), np.float32, 0.3) for _ in range(4)]
+    out = bf.multi_head_attention(cuda.to_device(xq), cuda.to_device(xq), *map(cuda.to_device, ws), H, is_causal=True)
+    assert _dispatch.is_device_array(out)
+    assert_close(out.copy_to_host(), mha_oracle(xq, xq, *ws, H, is_causal=True), np.float32)
+    with pytest.raises(ValueError, match="all on the GPU"):
+        bf.multi_head_attention(cuda.to_device(xq), xq, *ws, H)
 
 
 # ----------------------------------------------------------------------------------------------
