@@ -50,6 +50,11 @@ __all__ = ["run"]
 SMALL_B = 4  # at most this many valid rows in a step: hand-written products instead of BLAS
 HB_TARGET = 64  # hidden units per task (the last block may be smaller)
 PROJ_ROWS = 256  # rows per input-projection task
+# One direction with at least this many multiply-adds per step: the blocks of a step run in
+# parallel (one launch per step).  Below it (the latency case) a per-step launch and barrier cost
+# more than they save, and on a busy machine a barrier waits for a descheduled thread: one thread
+# runs the whole time loop.  Two directions always run as two independent tasks.
+PER_STEP_MACS = 1 << 20
 _MODES = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}
 _GATES = (4, 3, 1, 1)
 
@@ -400,7 +405,7 @@ def _proj_task(s, task, whr, nact, hbuf, mbuf, pbuf, y, hb, small_b):
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _recurrence(mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b):
+def _recurrence(mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b, per_step):
     """Run one layer's recurrence.
 
     xg [T, B, D*G*H] input projections (no bias); bias [D, G*H] (b_ih + b_hh, GRU: b_hh of r, z
@@ -410,17 +415,30 @@ def _recurrence(mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, 
     entry); c [D, B, H] cell state (LSTM; in place); mbuf [D, B, H] (LSTM with projection:
     o * tanh(c)); gbuf [D * n_blk, B, G*hb] and pbuf [D * n_pb, B, hb] scratch;
     y [T, B, D*Hout] output (rows past nact must be zero on entry).
+
+    ``per_step``: one parallel launch per step over the (direction, block) tasks; otherwise one
+    task per direction runs its whole time loop (no synchronisation between steps).
     """
     T = xg.shape[0]
-    n_gate_tasks = whh.shape[0] * whh.shape[1]
+    D = whh.shape[0]
+    nblk = whh.shape[1]
     proj = whr.shape[1] > 0
-    n_proj_tasks = whr.shape[0] * (whr.shape[1] // hb)
-    for s in range(T):
-        for task in prange(n_gate_tasks):
-            _gates_task(mode, s, task, xg, bias, bhn, whh, nact, hbuf, c, mbuf, gbuf, y, H, hb, small_b, proj)
-        if proj:
-            for task in prange(n_proj_tasks):
-                _proj_task(s, task, whr, nact, hbuf, mbuf, pbuf, y, hb, small_b)
+    npb = whr.shape[1] // hb
+    if per_step:
+        for s in range(T):
+            for task in prange(D * nblk):
+                _gates_task(mode, s, task, xg, bias, bhn, whh, nact, hbuf, c, mbuf, gbuf, y, H, hb, small_b, proj)
+            if proj:
+                for task in prange(D * npb):
+                    _proj_task(s, task, whr, nact, hbuf, mbuf, pbuf, y, hb, small_b)
+    else:
+        for d in prange(D):
+            for s in range(T):
+                for k in range(nblk):
+                    _gates_task(mode, s, d * nblk + k, xg, bias, bhn, whh, nact, hbuf, c, mbuf, gbuf, y, H, hb,
+                                small_b, proj)
+                for k in range(npb):
+                    _proj_task(s, d * npb + k, whr, nact, hbuf, mbuf, pbuf, y, hb, small_b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,7 +527,9 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         y = (np.zeros if ragged else np.empty)((T, B, D * Hout), dtype=dtype)
         with parallel_region(single_thread_blas=True):
             _input_projection(inp.reshape(T * B, I_l), w_ih, xg.reshape(T * B, D * G * H), PROJ_ROWS)
-            _recurrence(_MODES[mode], xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, SMALL_B)
+            per_step = D == 1 and B * Hout * G * H >= PER_STEP_MACS
+            _recurrence(_MODES[mode], xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, SMALL_B,
+                        per_step)
         for d in range(D):
             k = l * D + d
             t_final = last if d == 0 else np.zeros(B, dtype=np.int64)
