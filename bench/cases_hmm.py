@@ -276,7 +276,7 @@ def _crf_runners(kind, backends):
                 crf.zero_grad()
                 llh = crf(em, tags, mask=mask, reduction="sum")
                 llh.backward()
-                return float(llh), em.grad.numpy(), crf.transitions.grad.numpy()
+                return float(llh.detach()), em.grad.numpy(), crf.transitions.grad.numpy()
             return crf.decode(torch.from_numpy(x["em"]), mask=mask)
 
         peers["pytorch-crf"] = torch_run
@@ -302,10 +302,16 @@ def _crf_check(kind):
             np.testing.assert_allclose(_host(llh)[:n], ref_llh, rtol=2e-4)
             np.testing.assert_allclose(_host(grads[0])[:n], ref_grads[0], atol=2e-5)
             return
-        if isinstance(result, list):  # pytorch-crf decode: list of tag lists
-            tags, _ = hmm.crf_decode(x["em"], x["tr"], x["st"], x["en"], x["lengths"], backend="cpu")
+        if isinstance(result, list):  # pytorch-crf decode (float32): its paths score as ours
+            B, T = x["tags"].shape
+            theirs = np.full((B, T), -1)
             for b, seq in enumerate(result):
-                np.testing.assert_array_equal(np.asarray(seq), tags[b, :len(seq)])
+                theirs[b, :len(seq)] = seq
+            em64, tr64, st64, en64 = (x[k].astype(np.float64) for k in ("em", "tr", "st", "en"))
+            _, best = hmm.crf_decode(em64, tr64, st64, en64, x["lengths"], backend="cpu")
+            llh = hmm.crf_log_likelihood(em64, theirs, tr64, st64, en64, x["lengths"], backend="cpu")
+            logz = hmm.crf_log_partition(em64, tr64, st64, en64, x["lengths"], backend="cpu")
+            np.testing.assert_allclose(llh + logz, best, rtol=1e-5, err_msg="pytorch-crf path is not optimal")
             return
         n = 4
         tags, score = hmm.crf_decode(x["em"][:n], x["tr"], x["st"], x["en"], x["lengths"][:n], backend="reference")

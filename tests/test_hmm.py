@@ -482,3 +482,25 @@ def test_estimator_bad_input(rng):
         GaussianHMM(2, covariance_type="banded").fit(rng.standard_normal((10, 2)))
     with pytest.raises(ValueError, match="X"):
         GaussianHMM(2).fit(np.array([[np.nan, 1.0], [0.0, 1.0]]))
+
+
+# ----------------------------------------------------------------------------------------------
+# properties
+# ----------------------------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(N=st.integers(1, 4), lengths=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+       seed=st.integers(0, 2**31 - 1), zeros=st.sampled_from([0.0, 0.4]), scale=st.sampled_from([0.5, 40.0]))
+def test_property_cpu_equals_reference_and_bounds(N, lengths, seed, zeros, scale):
+    rng = np.random.default_rng(seed)
+    ls, lt, le = model(rng, N, sum(lengths), zeros=zeros, scale=scale)
+    ref = run_all("reference", ls, lt, le, lengths)
+    out = run_all("cpu", ls, lt, le, lengths)
+    compare(out, ref, np.dtype(np.float64))
+    # the best path is one of the paths: its probability never exceeds the total
+    assert np.all(out["logprob"] <= out["loglik"] + 1e-9)
+    np.testing.assert_allclose(out["gamma"].sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(out["trans"].sum(), sum(lengths) - len(lengths), rtol=1e-10)
