@@ -317,6 +317,16 @@ def test_device_arrays_in_device_arrays_out(rng):
     ref = hmm.baum_welch_stats(ls, lt, le, [2, 4], backend="reference")
     for a, b in zip(st, ref):
         assert_close(a.copy_to_host(), b)
+    # values of device inputs are checked on the device
+    bad = le.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="log_emission"):
+        hmm.forward(d[0], d[1], cuda.to_device(bad), backend="cuda")
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match="log_emission"):
+        hmm.viterbi(d[0], d[1], cuda.to_device(bad), backend="cuda")
+    bad[3, 1] = -np.inf
+    assert np.isfinite(hmm.forward(d[0], d[1], cuda.to_device(bad), backend="cuda").copy_to_host()[0])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Input checks of the sequence-model family (HMM and CRF); each names the offending argument.
 
-Value checks read a host copy of device arrays (``log_emission`` / ``emissions`` included).
+Value checks of the small model arrays read a host copy of device arrays; ``log_emission`` /
+``emissions`` on the device are checked by a device kernel.
 """
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ def ndim(arr: Any, name: str, n: int, what: str) -> None:
 
 def no_nan_or_posinf(arr: np.ndarray, name: str) -> None:
     if arr.size and not (arr < np.inf).all():  # one pass: NaN and +inf both fail `< inf`
+        raise ValueError(f"{name} must not hold NaN or +inf (-inf marks an impossible entry)")
+
+
+def no_nan_or_posinf_any(arr, name: str) -> None:
+    """As :func:`no_nan_or_posinf` for a prepared host or device array; device arrays are
+    checked on the device (no copy of the array to the host)."""
+    if isinstance(arr, np.ndarray):
+        return no_nan_or_posinf(arr, name)
+    from ..kernels.cuda import hmm as cuda_hmm
+
+    if cuda_hmm.has_nan_or_posinf(arr):
         raise ValueError(f"{name} must not hold NaN or +inf (-inf marks an impossible entry)")
 
 

@@ -44,7 +44,7 @@ def _prepare(emissions, transitions, start_transitions, end_transitions, lengths
             raise ValueError(f"{name} must have shape ({K},), got {tuple(arr.shape)}")
     seq_len = _checks.padded_lengths(lengths, B, T)
     for arr, name in ((em, "emissions"), (tr, "transitions"), (st, "start_transitions"), (en, "end_transitions")):
-        _checks.no_nan_or_posinf(_checks.host(arr), name)
+        _checks.no_nan_or_posinf_any(arr, name)
     tags_flat = None
     if tags is not None:
         tg = _checks.host(_dispatch.prepare_array(tags, "tags"))

@@ -64,7 +64,7 @@ def _prepare(log_startprob, log_transmat, log_emission, lengths, backend, *, che
     else:
         for arr, name in ((ls, "log_startprob"), (lt, "log_transmat")):
             _checks.no_nan_or_posinf(_checks.host(arr), name)
-    _checks.no_nan_or_posinf(_checks.host(le), "log_emission")
+    _checks.no_nan_or_posinf_any(le, "log_emission")
     on_device = not isinstance(le, np.ndarray)
     end = np.zeros(N, dtype=dtype)
     if on_device:

@@ -314,6 +314,29 @@ def _crf_observed_kernel(start, trans, end, em, tags, seq_start, seq_len, logz, 
             llh[s] = gold - float64(logz[s])
 
 
+@cuda.jit
+def _flag_bad_values(x, flag):
+    """flag[0] = 1 if any entry of the 1-D x is NaN or +inf (grid-stride loop)."""
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for k in range(start, x.shape[0], stride):
+        if not x[k] < math.inf:
+            flag[0] = 1
+
+
+def has_nan_or_posinf(x) -> bool:
+    """True when the device (or host) array holds NaN or +inf, checked on the device: only one
+    int32 flag comes back to the host, not the array."""
+    d = _to_device(x)
+    n = int(np.prod(d.shape, dtype=np.int64))
+    if n == 0:
+        return False
+    flag = cuda.to_device(np.zeros(1, np.int32))
+    blocks = min(1024, (n + 255) // 256)
+    _flag_bad_values[blocks, 256](d.reshape(n), flag)
+    return bool(flag.copy_to_host()[0])
+
+
 # --------------------------------------------------------------------------------------------
 # PTX registry
 # --------------------------------------------------------------------------------------------
@@ -330,6 +353,7 @@ def _sigs():
         out.setdefault("_sum_sequences", []).append(f"void({f3}, {m})")
         out.setdefault("_viterbi_kernel", []).append(
             f"void({v}, {m}, {v}, {m}, {i64}, {i64}, {f3}, int32[:, ::1], int32[::1], {v})")
+        out.setdefault("_flag_bad_values", []).append(f"void({v}, int32[::1])")
         out.setdefault("_crf_observed_kernel", []).append(
             f"void({v}, {m}, {v}, {m}, int32[::1], {i64}, {i64}, {v}, {v}, {m}, {f3})")
     return out
