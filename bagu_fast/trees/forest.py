@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _check_params, _encode_classes,
                    _fit_mapper, _flatten, _grow, _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit,
-                   _writable)
+                   _writable, _pack)
 
 __all__ = ["RandomForestClassifier", "RandomForestRegressor"]
 
@@ -201,9 +201,7 @@ class _BaseForest(BaseEstimator):
         for tree, seed in zip(self._trees, self._seeds):
             oob = np.flatnonzero(_bootstrap_counts(int(seed), n, n_draws) == 0)
             part = np.zeros((oob.shape[0], width))
-            kc.tree_predict_rows(binned, oob, tree.feature.astype(np.int32),
-                                 *map(_writable, (tree.threshold_bin, tree.missing_go_to_left, tree.children_left,
-                                                  tree.children_right, tree.value)), missing_bin, part)
+            kc.tree_predict_rows(binned, oob, _pack(tree), _writable(tree.value), missing_bin, part)
             acc[oob] += part
             hits[oob] += 1
         seen = hits > 0

@@ -121,16 +121,23 @@ def _writable(a: np.ndarray) -> np.ndarray:
     return a if a.flags.writeable else a.copy()
 
 
+def _pack(tree: Tree) -> np.ndarray:
+    """The traversal kernels' node table: int32 ``[node_count, 4]`` (feature or -1, threshold bin
+    | missing-goes-left << 8, left, right)."""
+    nodes = np.empty((tree.node_count, 4), dtype=np.int32)
+    nodes[:, 0] = np.where(tree.feature < 0, -1, tree.feature)
+    nodes[:, 1] = tree.threshold_bin.astype(np.int32) | (tree.missing_go_to_left.astype(np.int32) << 8)
+    nodes[:, 2] = tree.children_left
+    nodes[:, 3] = tree.children_right
+    return nodes
+
+
 def _flatten(trees: list) -> tuple:
-    """Concatenate trees for the traversal kernels: (offsets, feature, thr_bin, miss, left, right, value)."""
-    sizes = [t.node_count for t in trees]
+    """Concatenate trees for the traversal kernels: ``(offsets, nodes, value)``."""
     offsets = np.zeros(len(trees) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    cat = np.concatenate
-    feature = cat([np.where(t.feature < 0, -1, t.feature).astype(np.int32) for t in trees])
-    return (offsets, feature, cat([t.threshold_bin for t in trees]).astype(np.int32),
-            cat([t.missing_go_to_left for t in trees]).astype(np.uint8), cat([t.children_left for t in trees]),
-            cat([t.children_right for t in trees]), np.ascontiguousarray(cat([t.value for t in trees])))
+    np.cumsum([t.node_count for t in trees], out=offsets[1:])
+    nodes = np.concatenate([_pack(t) for t in trees])
+    return offsets, nodes, np.ascontiguousarray(np.concatenate([t.value for t in trees]))
 
 
 def _traverse_sum(binned: np.ndarray, flat: tuple, missing_bin: int, width: int) -> np.ndarray:
@@ -148,12 +155,11 @@ def _traverse_apply(binned: np.ndarray, flat: tuple, missing_bin: int) -> np.nda
     from ..kernels.cpu._parallel import parallel_region
     from ..kernels.cpu.trees import criteria as kc
 
-    offsets, feature, thr, miss, left, right, _ = flat
+    offsets, nodes, _ = flat
     out = np.zeros((binned.shape[0], offsets.shape[0] - 1), dtype=np.int64)
     if binned.shape[0]:
         with parallel_region():
-            kc.apply_forest(_writable(binned), *map(_writable, (offsets, feature, thr, miss, left, right)),
-                            np.int64(missing_bin), out)
+            kc.apply_forest(_writable(binned), _writable(offsets), _writable(nodes), np.int64(missing_bin), out)
     return out
 
 

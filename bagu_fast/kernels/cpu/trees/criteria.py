@@ -50,24 +50,55 @@ _INV_LN2 = 1.0 / np.log(2.0)
 # ----------------------------------------------------------------------------------------------
 # class histograms
 # ----------------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True, parallel=True)
-def _class_hist_counts(binned, y, rows, n_classes, out):
-    n_features = binned.shape[1]
-    m = rows.shape[0]
-    for f in prange(n_features):
-        for k in range(m):
-            i = rows[k]
-            out[f, binned[i, f], y[i]] += 1
+_HIST_CHUNK = 65536  # rows per partial histogram
+_HIST_MAX_CHUNKS = 16
+_HIST_PARTIAL_CELLS = 8_000_000  # cap on the partial histograms' total size (cells)
+
+
+def _n_chunks(m: int, cells: int) -> int:
+    """Partial histograms for ``m`` rows: depends only on the sizes (never the thread count), so
+    float weight sums come out the same on any machine."""
+    k = min(_HIST_MAX_CHUNKS, -(-m // _HIST_CHUNK), max(1, _HIST_PARTIAL_CELLS // max(cells, 1)))
+    return max(1, k)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _class_hist_weights(binned, y, rows, w, n_classes, out):
+def _class_hist_counts(binned, y, rows, n_chunks, partial, out):
+    """Rows in ``n_chunks`` contiguous chunks, one partial histogram each (``prange`` over chunks;
+    a row's features are contiguous), then the partials summed in chunk order per feature."""
     n_features = binned.shape[1]
     m = rows.shape[0]
-    for f in prange(n_features):
-        for k in range(m):
+    step = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        a = c * step
+        z = min(m, a + step)
+        for k in range(a, z):
             i = rows[k]
-            out[f, binned[i, f], y[i]] += w[i]
+            yi = y[i]
+            for f in range(n_features):
+                partial[c, f, binned[i, f], yi] += 1
+    for f in prange(n_features):
+        for c in range(n_chunks):
+            out[f] += partial[c, f]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _class_hist_weights(binned, y, rows, w, n_chunks, partial, out):
+    n_features = binned.shape[1]
+    m = rows.shape[0]
+    step = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        a = c * step
+        z = min(m, a + step)
+        for k in range(a, z):
+            i = rows[k]
+            yi = y[i]
+            wi = w[i]
+            for f in range(n_features):
+                partial[c, f, binned[i, f], yi] += wi
+    for f in prange(n_features):
+        for c in range(n_chunks):
+            out[f] += partial[c, f]
 
 
 def build_class_histogram(binned, y_codes, n_classes, sample_indices, n_bins, sample_weight):
@@ -75,16 +106,18 @@ def build_class_histogram(binned, y_codes, n_classes, sample_indices, n_bins, sa
     rows = np.arange(n, dtype=np.int64) if sample_indices is None else np.ascontiguousarray(sample_indices, dtype=np.int64)
     b = np.ascontiguousarray(binned, dtype=np.uint8)
     y = np.ascontiguousarray(y_codes, dtype=np.int64)
-    if sample_weight is None:
-        out = np.zeros((n_features, n_bins, n_classes), dtype=np.int64)
-        if rows.shape[0] and n_features:
-            with parallel_region():
-                _class_hist_counts(b, y, rows, n_classes, out)
-    else:
-        out = np.zeros((n_features, n_bins, n_classes), dtype=np.float64)
-        if rows.shape[0] and n_features:
-            with parallel_region():
-                _class_hist_weights(b, y, rows, np.ascontiguousarray(sample_weight, dtype=np.float64), n_classes, out)
+    dtype = np.int64 if sample_weight is None else np.float64
+    out = np.zeros((n_features, n_bins, n_classes), dtype=dtype)
+    m = rows.shape[0]
+    if m and n_features:
+        k = _n_chunks(m, n_features * n_bins * n_classes)
+        partial = np.zeros((k, n_features, n_bins, n_classes), dtype=dtype)
+        with parallel_region():
+            if sample_weight is None:
+                _class_hist_counts(b, y, rows, k, partial, out)
+            else:
+                _class_hist_weights(b, y, rows, np.ascontiguousarray(sample_weight, dtype=np.float64), k, partial,
+                                    out)
     return out
 
 
@@ -676,51 +709,66 @@ def _bin_count(hist, off, K, C, CNT, regression, count_slot):
 # ----------------------------------------------------------------------------------------------
 # traversals
 # ----------------------------------------------------------------------------------------------
+# Trees are packed for the traversals: ``nodes`` int32 ``[n_nodes, 4]`` = (feature or -1 for a
+# leaf, threshold bin | missing-goes-left << 8, left child, right child), 16 bytes per node, so a
+# visit touches one cache line; child indices are local to their tree.
+_ROW_BLOCK = 512  # rows per block: every tree is walked for a block of rows while its nodes are hot
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _leaf(binned, i, root, feature, threshold, miss_left, left, right, missing_bin):
+def _leaf(binned, i, root, nodes, missing_bin):
     node = root
-    while feature[node] >= 0:
-        b = np.int64(binned[i, feature[node]])
-        if b == missing_bin:
-            go_left = miss_left[node] == 1
-        else:
-            go_left = b <= threshold[node]
-        node = root + (left[node] if go_left else right[node])
+    f = nodes[node, 0]
+    while f >= 0:
+        b = np.int64(binned[i, f])
+        packed = np.int64(nodes[node, 1])
+        left = (packed >> 8) & 1 if b == missing_bin else np.int64(b <= (packed & 255))
+        node = root + nodes[node, 3 - left]  # branch-free child choice (column 2 = left, 3 = right)
+        f = nodes[node, 0]
     return node
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def predict_forest(binned, offsets, feature, threshold, miss_left, left, right, value, missing_bin, out):
-    """``out[i] = sum over trees of the leaf value of row i`` (``out`` zeroed ``[n, V]``).
+def predict_forest(binned, offsets, nodes, value, missing_bin, out):
+    """``out[i] += leaf value of row i`` for every tree, in tree order (``out`` zeroed ``[n, V]``).
 
-    Trees are concatenated: tree ``t`` holds nodes ``offsets[t]:offsets[t + 1]`` and its child
-    indices are local to it."""
+    Tree ``t`` holds nodes ``offsets[t]:offsets[t + 1]``.  Parallel over blocks of rows; inside a
+    block, tree by tree (the tree's nodes stay in cache for the block's rows)."""
     n = binned.shape[0]
     n_trees = offsets.shape[0] - 1
     V = value.shape[1]
-    for i in prange(n):
+    n_blocks = (n + _ROW_BLOCK - 1) // _ROW_BLOCK
+    for blk in prange(n_blocks):
+        a = blk * _ROW_BLOCK
+        z = min(n, a + _ROW_BLOCK)
         for t in range(n_trees):
-            node = _leaf(binned, i, offsets[t], feature, threshold, miss_left, left, right, missing_bin)
-            for v in range(V):
-                out[i, v] += value[node, v]
+            root = offsets[t]
+            for i in range(a, z):
+                node = _leaf(binned, i, root, nodes, missing_bin)
+                for v in range(V):
+                    out[i, v] += value[node, v]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def apply_forest(binned, offsets, feature, threshold, miss_left, left, right, missing_bin, out):
+def apply_forest(binned, offsets, nodes, missing_bin, out):
     """``out[i, t]`` = the (tree-local) leaf index of row ``i`` in tree ``t``."""
     n = binned.shape[0]
     n_trees = offsets.shape[0] - 1
-    for i in prange(n):
+    n_blocks = (n + _ROW_BLOCK - 1) // _ROW_BLOCK
+    for blk in prange(n_blocks):
+        a = blk * _ROW_BLOCK
+        z = min(n, a + _ROW_BLOCK)
         for t in range(n_trees):
             root = offsets[t]
-            out[i, t] = _leaf(binned, i, root, feature, threshold, miss_left, left, right, missing_bin) - root
+            for i in range(a, z):
+                out[i, t] = _leaf(binned, i, root, nodes, missing_bin) - root
 
 
 @njit(cache=True, nogil=True)
-def tree_predict_rows(binned, rows, feature, threshold, miss_left, left, right, value, missing_bin, out):
+def tree_predict_rows(binned, rows, nodes, value, missing_bin, out):
     """Single-threaded: ``out[k] += value of rows[k]'s leaf`` in one tree (out-of-bag scores)."""
     V = value.shape[1]
     for k in range(rows.shape[0]):
-        node = _leaf(binned, rows[k], 0, feature, threshold, miss_left, left, right, missing_bin)
+        node = _leaf(binned, rows[k], 0, nodes, missing_bin)
         for v in range(V):
             out[k, v] += value[node, v]
