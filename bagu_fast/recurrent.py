@@ -15,7 +15,6 @@ This module only checks and reshapes; the kernels live in
 """
 from __future__ import annotations
 
-import numbers
 import re
 from collections.abc import Mapping
 from typing import Any, Optional, Tuple
@@ -229,8 +228,6 @@ def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend):
     if mode == "lstm":
         c0a = prepared.get("c0")
         c0a = _zeros(state_shape["c0"], dtype, on_device) if c0a is None else _reshape(c0a, state_shape["c0"])
-    if not on_device and h0a.shape != state_shape["h0"]:  # pragma: no cover - guarded above
-        raise AssertionError
     out, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
         mode, x3, lens, h0a, c0a, layers, batch_first and batched
     )
@@ -251,8 +248,6 @@ def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
     optional = {"h": h, "c": c, "b_ih": b_ih, "b_hh": b_hh}
     backend = _dispatch.resolve_backend(backend, *named.values(), *[v for v in optional.values() if v is not None])
     arrs = {n: _dispatch.prepare_array(v, n) for n, v in {**named, **optional}.items() if v is not None}
-    if mode != "lstm" and c is not None:  # pragma: no cover - the public cells pass c only for LSTM
-        raise AssertionError
     dtype = _validate.float_arrays(**arrs)
     xa, wih, whh = arrs["x"], arrs["w_ih"], arrs["w_hh"]
     if len(whh.shape) != 2 or whh.shape[0] != G * whh.shape[1] or whh.shape[1] < 1:
@@ -292,17 +287,6 @@ def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
 # --------------------------------------------------------------------------------------------
 # cells
 # --------------------------------------------------------------------------------------------
-_CELL_PARAMS = """
-    w_ih : array ``[{G} * hidden_size, input_size]``
-        Input-to-hidden weights, torch's ``weight_ih`` (gate order {order}).
-    w_hh : array ``[{G} * hidden_size, hidden_size]``
-        Hidden-to-hidden weights, torch's ``weight_hh``.
-    b_ih, b_hh : arrays ``[{G} * hidden_size]``, optional
-        torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
-    backend : {{"auto", "cpu", "cuda", "reference"}}
-        ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``."""
-
-
 def lstm_cell(
     x: ArrayLike,
     h: Optional[ArrayLike],
@@ -325,7 +309,14 @@ def lstm_cell(
         float32 or float64 (every array shares the dtype).
     h, c : arrays ``[B, hidden_size]`` (``[hidden_size]`` for a 1-D ``x``), or ``None`` for zeros
         Hidden and cell state.
-    """ + _CELL_PARAMS.format(G=4, order="i, f, g, o") + """
+    w_ih : array ``[4 * hidden_size, input_size]``
+        Input-to-hidden weights, torch's ``weight_ih`` (gate order i, f, g, o).
+    w_hh : array ``[4 * hidden_size, hidden_size]``
+        Hidden-to-hidden weights, torch's ``weight_hh``.
+    b_ih, b_hh : arrays ``[4 * hidden_size]``, optional
+        torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
+    backend : {"auto", "cpu", "cuda", "reference"}
+        ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``.
 
     Returns
     -------
@@ -362,7 +353,14 @@ def gru_cell(
     x : array ``[B, input_size]`` or ``[input_size]``
         float32 or float64 (every array shares the dtype).
     h : array ``[B, hidden_size]`` (``[hidden_size]`` for a 1-D ``x``), or ``None`` for zeros
-    """ + _CELL_PARAMS.format(G=3, order="r, z, n") + """
+    w_ih : array ``[3 * hidden_size, input_size]``
+        Input-to-hidden weights, torch's ``weight_ih`` (gate order r, z, n).
+    w_hh : array ``[3 * hidden_size, hidden_size]``
+        Hidden-to-hidden weights, torch's ``weight_hh``.
+    b_ih, b_hh : arrays ``[3 * hidden_size]``, optional
+        torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
+    backend : {"auto", "cpu", "cuda", "reference"}
+        ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``.
 
     Returns
     -------
@@ -389,7 +387,14 @@ def rnn_cell(
     x : array ``[B, input_size]`` or ``[input_size]``
         float32 or float64 (every array shares the dtype).
     h : array ``[B, hidden_size]`` (``[hidden_size]`` for a 1-D ``x``), or ``None`` for zeros
-    """ + _CELL_PARAMS.format(G=1, order="-") + """
+    w_ih : array ``[1 * hidden_size, input_size]``
+        Input-to-hidden weights, torch's ``weight_ih`` (gate order -).
+    w_hh : array ``[1 * hidden_size, hidden_size]``
+        Hidden-to-hidden weights, torch's ``weight_hh``.
+    b_ih, b_hh : arrays ``[1 * hidden_size]``, optional
+        torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
+    backend : {"auto", "cpu", "cuda", "reference"}
+        ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``.
     nonlinearity : {"tanh", "relu"}
 
     Returns
@@ -402,27 +407,6 @@ def rnn_cell(
 # --------------------------------------------------------------------------------------------
 # layers
 # --------------------------------------------------------------------------------------------
-_SEQ_PARAMS = """
-    x : array ``[T, B, input_size]`` (``[B, T, input_size]`` with ``batch_first``) or ``[T, input_size]``
-        float32 or float64; the weights and states share its dtype.
-    weights : mapping
-        torch's ``state_dict()`` names to arrays (NumPy, CPU tensors, anything ``np.asarray``
-        takes, or GPU arrays): ``weight_ih_l{{k}}``, ``weight_hh_l{{k}}``, optionally ``bias_ih_l{{k}}``
-        and ``bias_hh_l{{k}}``, each also with ``_reverse`` for a bidirectional network{proj}.  The
-        number of layers, the directions, the biases{proj_short} come from the keys and shapes;
-        missing, extra or mis-shaped keys raise ``ValueError`` naming the key."""
-_SEQ_TAIL = """
-    batch_first : bool
-        ``x`` and ``output`` are ``[B, T, ...]`` (the states are not, as torch).
-    lengths : array of int ``[B]``, optional
-        Valid length of each sequence, in any order, ``0 <= lengths[b] <= T`` (torch's
-        ``pack_padded_sequence(..., enforce_sorted=False)`` semantics; torch itself rejects 0, which
-        here keeps the initial state).  Outputs at ``t >= lengths[b]`` are zero, the final states are
-        those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
-    backend : {"auto", "cpu", "cuda", "reference"}
-        ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``."""
-
-
 def lstm(
     x: ArrayLike,
     weights: Mapping,
@@ -440,12 +424,29 @@ def lstm(
     directions concatenated, forward first).  No dropout (inference).
 
     Parameters
-    ----------""" + _SEQ_PARAMS.format(proj=", and ``weight_hr_l{k}`` for ``proj_size``", proj_short=", ``proj_size``") + """
+    ----------
+    x : array ``[T, B, input_size]`` (``[B, T, input_size]`` with ``batch_first``) or ``[T, input_size]``
+        float32 or float64; the weights and states share its dtype.
+    weights : mapping
+        torch's ``state_dict()`` names to arrays (NumPy, CPU tensors, anything ``np.asarray``
+        takes, or GPU arrays): ``weight_ih_l{k}``, ``weight_hh_l{k}``, optionally ``bias_ih_l{k}``
+        and ``bias_hh_l{k}``, each also with ``_reverse`` for a bidirectional network, and ``weight_hr_l{k}`` for ``proj_size``.  The
+        number of layers, the directions, the biases, ``proj_size`` come from the keys and shapes;
+        missing, extra or mis-shaped keys raise ``ValueError`` naming the key.
     h0 : array ``[num_layers * D, B, H_out]`` (``[num_layers * D, H_out]`` unbatched), optional
         Initial hidden state (zeros by default); ``D`` = 2 if bidirectional else 1,
         ``H_out = proj_size`` or ``hidden_size``.
     c0 : array ``[num_layers * D, B, hidden_size]``, optional
-        Initial cell state (zeros by default).""" + _SEQ_TAIL + """
+        Initial cell state (zeros by default).
+    batch_first : bool
+        ``x`` and ``output`` are ``[B, T, ...]`` (the states are not, as torch).
+    lengths : array of int ``[B]``, optional
+        Valid length of each sequence, in any order, ``0 <= lengths[b] <= T`` (torch's
+        ``pack_padded_sequence(..., enforce_sorted=False)`` semantics; torch itself rejects 0, which
+        here keeps the initial state).  Outputs at ``t >= lengths[b]`` are zero, the final states are
+        those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
+    backend : {"auto", "cpu", "cuda", "reference"}
+        ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``.
 
     Returns
     -------
@@ -478,9 +479,26 @@ def gru(
     """A multi-layer (optionally bidirectional) GRU, as ``torch.nn.GRU``; each step is :func:`gru_cell`.
 
     Parameters
-    ----------""" + _SEQ_PARAMS.format(proj="", proj_short="") + """
+    ----------
+    x : array ``[T, B, input_size]`` (``[B, T, input_size]`` with ``batch_first``) or ``[T, input_size]``
+        float32 or float64; the weights and states share its dtype.
+    weights : mapping
+        torch's ``state_dict()`` names to arrays (NumPy, CPU tensors, anything ``np.asarray``
+        takes, or GPU arrays): ``weight_ih_l{k}``, ``weight_hh_l{k}``, optionally ``bias_ih_l{k}``
+        and ``bias_hh_l{k}``, each also with ``_reverse`` for a bidirectional network.  The
+        number of layers, the directions, the biases come from the keys and shapes;
+        missing, extra or mis-shaped keys raise ``ValueError`` naming the key.
     h0 : array ``[num_layers * D, B, hidden_size]`` (``[num_layers * D, hidden_size]`` unbatched), optional
-        Initial hidden state (zeros by default).""" + _SEQ_TAIL + """
+        Initial hidden state (zeros by default).
+    batch_first : bool
+        ``x`` and ``output`` are ``[B, T, ...]`` (the states are not, as torch).
+    lengths : array of int ``[B]``, optional
+        Valid length of each sequence, in any order, ``0 <= lengths[b] <= T`` (torch's
+        ``pack_padded_sequence(..., enforce_sorted=False)`` semantics; torch itself rejects 0, which
+        here keeps the initial state).  Outputs at ``t >= lengths[b]`` are zero, the final states are
+        those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
+    backend : {"auto", "cpu", "cuda", "reference"}
+        ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``.
 
     Returns
     -------
@@ -503,10 +521,27 @@ def rnn(
     """A multi-layer (optionally bidirectional) Elman RNN, as ``torch.nn.RNN``; each step is :func:`rnn_cell`.
 
     Parameters
-    ----------""" + _SEQ_PARAMS.format(proj="", proj_short="") + """
+    ----------
+    x : array ``[T, B, input_size]`` (``[B, T, input_size]`` with ``batch_first``) or ``[T, input_size]``
+        float32 or float64; the weights and states share its dtype.
+    weights : mapping
+        torch's ``state_dict()`` names to arrays (NumPy, CPU tensors, anything ``np.asarray``
+        takes, or GPU arrays): ``weight_ih_l{k}``, ``weight_hh_l{k}``, optionally ``bias_ih_l{k}``
+        and ``bias_hh_l{k}``, each also with ``_reverse`` for a bidirectional network.  The
+        number of layers, the directions, the biases come from the keys and shapes;
+        missing, extra or mis-shaped keys raise ``ValueError`` naming the key.
     h0 : array ``[num_layers * D, B, hidden_size]`` (``[num_layers * D, hidden_size]`` unbatched), optional
         Initial hidden state (zeros by default).
-    nonlinearity : {"tanh", "relu"}""" + _SEQ_TAIL + """
+    nonlinearity : {"tanh", "relu"}
+    batch_first : bool
+        ``x`` and ``output`` are ``[B, T, ...]`` (the states are not, as torch).
+    lengths : array of int ``[B]``, optional
+        Valid length of each sequence, in any order, ``0 <= lengths[b] <= T`` (torch's
+        ``pack_padded_sequence(..., enforce_sorted=False)`` semantics; torch itself rejects 0, which
+        here keeps the initial state).  Outputs at ``t >= lengths[b]`` are zero, the final states are
+        those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
+    backend : {"auto", "cpu", "cuda", "reference"}
+        ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``.
 
     Returns
     -------

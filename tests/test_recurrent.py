@@ -217,6 +217,17 @@ def test_param_count_textbook_relation():
         rec.rnn_param_count(I, 0)
 
 
+def test_reference_sigmoid_never_overflows():
+    x = np.array([-1e308, -800.0, -30.0, 0.0, 30.0, 800.0, 1e308, np.nan])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = ref_kernel.sigmoid(x)
+        s32 = ref_kernel.sigmoid(np.float32([-1e30, 100, 0]))
+    np.testing.assert_allclose(s[:-1], [0, 0, 1 / (1 + math.exp(30)), 0.5, 1 / (1 + math.exp(-30)), 1, 1], rtol=1e-15)
+    assert np.isnan(s[-1])
+    assert s32.dtype == np.float32 and s32[0] == 0 and s32[1] == 1 and s32[2] == 0.5
+
+
 def test_exact_sigmoid_tanh_approximations():
     from bagu_fast.kernels.cpu import recurrent as cpu
 
