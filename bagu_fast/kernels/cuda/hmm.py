@@ -315,6 +315,15 @@ def _crf_observed_kernel(start, trans, end, em, tags, seq_start, seq_len, logz, 
 
 
 @cuda.jit
+def _fill(x, value):
+    """x[:] = value for a 1-D x (grid-stride loop): output initialisation without a host copy."""
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for k in range(start, x.shape[0], stride):
+        x[k] = value
+
+
+@cuda.jit
 def _flag_bad_values(x, flag):
     """flag[0] = 1 if any entry of the 1-D x is NaN or +inf (grid-stride loop)."""
     start = cuda.grid(1)
@@ -354,8 +363,10 @@ def _sigs():
         out.setdefault("_viterbi_kernel", []).append(
             f"void({v}, {m}, {v}, {m}, {i64}, {i64}, {f3}, int32[:, ::1], int32[::1], {v})")
         out.setdefault("_flag_bad_values", []).append(f"void({v}, int32[::1])")
+        out.setdefault("_fill", []).append(f"void({v}, {t})")
         out.setdefault("_crf_observed_kernel", []).append(
             f"void({v}, {m}, {v}, {m}, int32[::1], {i64}, {i64}, {v}, {v}, {m}, {f3})")
+    out["_fill"].append("void(int32[::1], int32)")
     return out
 
 
@@ -403,7 +414,13 @@ class _Launch:
         self.nt = _threads(self.N)
 
     def full(self, shape, value, dtype=None):
-        return cuda.to_device(np.full(shape, value, dtype=dtype or self.dtype))
+        """A device array of ``shape`` filled on the device."""
+        dt = np.dtype(dtype or self.dtype)
+        x = cuda.device_array(shape, dtype=dt)
+        n = int(np.prod(shape, dtype=np.int64))
+        if n:
+            _fill[min(1024, (n + 255) // 256), 256](x.reshape(n), dt.type(value))
+        return x
 
     def out(self, x):
         """Host copy for host inputs, the device array otherwise."""
