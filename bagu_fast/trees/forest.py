@@ -301,6 +301,11 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
         proba = self.predict_proba(X)  # checks fitted first
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """``log(predict_proba(X))`` (``-inf`` for classes with probability 0)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
 
 class RandomForestRegressor(RegressorMixin, _BaseForest):
     """A random forest of CART regression trees (squared error) on binned features.

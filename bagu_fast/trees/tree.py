@@ -439,6 +439,11 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
         proba = self.predict_proba(X)  # checks fitted first
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """``log(predict_proba(X))`` (``-inf`` for classes with probability 0)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
 
 class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
     """A CART regression tree (squared error) on binned features.
