@@ -456,6 +456,17 @@ def _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma,
                     xi_chunks[c, i, j] += xs[c, i, j] * A[i, j]
 
 
+@njit(inline="always", cache=True, fastmath={"nnan", "nsz", "reassoc"})
+def _colmax(prev, col):
+    """max_i prev[i] + col[i] as a vectorised reduction.  nnan is safe: the inputs hold no NaN
+    and no +inf (checked before any kernel runs), so no sum can be NaN; -inf keeps its meaning."""
+    best = NEG_INF
+    for i in range(prev.shape[0]):
+        v = prev[i] + col[i]
+        best = v if v > best else best
+    return best
+
+
 @njit(cache=True, nogil=True)
 def _viterbi_seq(start, trans, transT, end, e, d, path):
     """Viterbi of one sequence (e, d: [L, N]; path: [L]); returns the best score.
@@ -482,13 +493,12 @@ def _viterbi_seq(start, trans, transT, end, e, d, path):
     for t in range(L - 1, 0, -1):
         col = transT[k]
         prev = d[t - 1]
-        best = NEG_INF
+        best = _colmax(prev, col)
         k = 0
-        for i in range(N):
-            v = prev[i] + col[i]
-            if v > best:
-                best = v
+        for i in range(N):  # the first index reaching the maximum: lowest index on ties
+            if prev[i] + col[i] == best:
                 k = i
+                break
         path[t - 1] = k
     return top
 
