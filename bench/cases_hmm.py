@@ -358,7 +358,7 @@ def cases(quick: bool) -> list[Case]:
     # CRF: B = 64, T = 128, K = 32, float32
     B, Tc, K = (16 if quick else 64), 128, 32
     for kind in ("llh+grad", "decode"):
-        ours, peers = _crf_runners(kind, ("reference", "cpu"))
+        ours, peers = _crf_runners(kind, all3 if harness.GPU else ("reference", "cpu"))
         out.append(Case(
             "hmm", f"CRF {kind}", f"B={B} T={Tc} K={K} f32", _crf_setup(B, Tc, K, seed=4), ours, peers,
             _crf_check(kind), work=(6 if kind == "llh+grad" else 2) * B * Tc * K * K / 1e9, unit="GFLOP",
@@ -366,9 +366,10 @@ def cases(quick: bool) -> list[Case]:
         ))
     if harness.GPU:
         # the GPU size: 10 000 sequences x T = 200 x N = 64, Viterbi and forward
-        S3, L3, N3 = (2000 if quick else 10000), 200, 64
+        # (the cpu runner only in full runs: it takes seconds per call at this size)
+        S3, L3, N3 = 10000, 200, 64
         for kind in ("viterbi", "forward"):
-            ours, _ = _hmm_runners(kind, ("cpu", "cuda"))
+            ours, _ = _hmm_runners(kind, ("cuda",) if quick else ("cpu", "cuda"))
             out.append(Case(
                 "hmm", f"GPU {kind} {S3} sequences", f"N={N3} T={L3} each f64", _hmm_setup(N3, 32, [L3] * S3, seed=5),
                 ours, {}, _hmm_check(kind), work=2 * S3 * L3 * N3 * N3 / 1e9, unit="GFLOP",
