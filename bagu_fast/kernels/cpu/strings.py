@@ -60,6 +60,8 @@ from llvmlite import ir
 from numba import get_num_threads, njit, prange, types
 from numba.extending import intrinsic, overload
 
+from ._parallel import parallel_region
+
 REPLACE, INSERT, DELETE = 0, 1, 2
 
 _U0 = np.uint64(0)
@@ -79,6 +81,10 @@ _DIRECT_TABLE = 1 << 16  # dense alphabet by lookup table when the code range is
 # (one per symbol and word it occurs in: at most m); memory stays O(m + n) for any alphabet.
 _DENSE_PM_WORDS = 1 << 20
 _DENSE_PM_PER_SYMBOL = 8
+_PROBE_BAND = 1024  # long pairs first try a diagonal band this wide (plus twice the length gap)
+# editops: subproblems whose stored column vectors (2 (n + 1) ceil(m / 64) words) fit this are
+# traced back directly; larger ones are halved first (Hirschberg).  16 MiB.
+_EDITOPS_LEAF_WORDS = 1 << 21
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,14 +669,40 @@ def _sparse_masks(pid, ps, m, rev, n_sym):
     return ptr, ewd, emask, nw
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _band_words(j, m, dlo, dhi):
+    """Words of column j (1-based) holding the rows i in [j + dlo, j + dhi] (clipped to 1..m)."""
+    return (max(1, j + dlo) - 1) >> 6, (min(m, j + dhi) - 1) >> 6
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _word_delta(vp_, vn_, wd):
+    return np.int64(_popcount(vp_[wd])) - np.int64(_popcount(vn_[wd]))
+
+
 @njit(cache=True, nogil=True)
-def _wave_pass(dense, pm, ptr, ewd, emask, t, ts, n, rev, lo, nw, vp_, vn_, buf1, buf2, lcs):
-    """Advance the column vectors ``vp_`` / ``vn_`` (``nw`` words, Hyyrö's blocks) over the text
-    symbols ``t[ts:ts+n]`` (``rev``: from the last to the first), symbol ids ``t - lo``.
+def _band_pass(dense, pm, ptr, ewd, emask, t, ts, n, rev, lo, m, dlo, dhi, vp_, vn_, buf1, buf2, lcs):
+    """Advance the column vectors ``vp_`` / ``vn_`` (Hyyrö's blocks over the pattern's m rows;
+    the caller sets them to all ones / zeros) over the text symbols ``t[ts:ts+n]`` (``rev``:
+    from the last to the first), symbol ids ``t - lo``.  Returns (first word, last word, value
+    of the row above the first word) of column n: ``D[i][n]`` for rows of those words is that
+    value plus the (vp - vn) bits from the first word down.
+
+    Only the words holding rows i with ``dlo <= i - j <= dhi`` are computed in column j (a
+    diagonal band; everything else is left as it was).  The row above the band's first word
+    is taken to grow by +1 per column (the word above is out of the band; that is an upper
+    bound), and a word entering at the bottom still holds the initial +1 deltas (also an upper
+    bound), so every computed value is >= the true D and equal to it on every cell of an
+    optimal path that stays in the band.  With a band holding every cell of some optimal path
+    (Ukkonen: ``|i - j| + |(m - n) - (i - j)| <= d`` for any d >= the distance) the last
+    column is exact where it matters.  ``lcs`` (bit-parallel LCS, ``vp_`` holds S) needs the
+    full band (``dlo <= -n``, ``dhi >= m``).
 
     Two columns advance together as a wavefront (column j on word w while column j + 1 is on
     word w - 1): two independent carry chains instead of one keep the core busy."""
-    c0 = _U0 if lcs else _U1  # carry into word 0: +1 boundary (Levenshtein), none (LCS)
+    c0 = _U0 if lcs else _U1  # carry into the first word: +1 boundary (Levenshtein), none (LCS)
+    fbp = 0  # first word of the previous column
+    top = np.int64(0)  # D of the row above word fbp in the previous column
     j = 0
     while j + 1 < n:
         if rev:
@@ -679,52 +711,122 @@ def _wave_pass(dense, pm, ptr, ewd, emask, t, ts, n, rev, lo, nw, vp_, vn_, buf1
         else:
             y1 = np.uint64(t[np.uint64(ts + j)] - lo)
             y2 = np.uint64(t[np.uint64(ts + j + 1)] - lo)
+        fb1, lb1 = _band_words(j + 1, m, dlo, dhi)
+        fb2, lb2 = _band_words(j + 2, m, dlo, dhi)
         r1 = _row(dense, pm, ptr, ewd, emask, y1, buf1)
         r2 = _row(dense, pm, ptr, ewd, emask, y2, buf2)
-        vp_[0], vn_[0], hpc1, hnc1 = _step(r1[0], c0, _U0, vp_[0], vn_[0], lcs)
+        hpc1 = c0
+        hnc1 = _U0
         hpc2 = c0
         hnc2 = _U0
-        for wd in range(1, nw):
-            a_vp, a_vn, hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vp_[wd], vn_[wd], lcs)
-            b_vp, b_vn, hpc2, hnc2 = _step(r2[wd - 1], hpc2, hnc2, vp_[wd - 1], vn_[wd - 1], lcs)
-            vp_[wd] = a_vp
-            vn_[wd] = a_vn
-            vp_[wd - 1] = b_vp
-            vn_[wd - 1] = b_vn
-        vp_[nw - 1], vn_[nw - 1], hpc2, hnc2 = _step(r2[nw - 1], hpc2, hnc2, vp_[nw - 1], vn_[nw - 1], lcs)
+        s = fb1
+        start = fb2 + 1
+        while s < start and s <= lb1:  # column j + 1 alone until column j + 2 can follow
+            vp_[s], vn_[s], hpc1, hnc1 = _step(r1[s], hpc1, hnc1, vp_[s], vn_[s], lcs)
+            s += 1
+        w2 = fb2
+        if s == start:
+            for s in range(start, lb1 + 1):  # the wavefront: both columns
+                a_vp, a_vn, hpc1, hnc1 = _step(r1[s], hpc1, hnc1, vp_[s], vn_[s], lcs)
+                b_vp, b_vn, hpc2, hnc2 = _step(r2[s - 1], hpc2, hnc2, vp_[s - 1], vn_[s - 1], lcs)
+                vp_[s] = a_vp
+                vn_[s] = a_vn
+                vp_[s - 1] = b_vp
+                vn_[s - 1] = b_vn
+            w2 = max(lb1, fb2)
+        for w in range(w2, lb2 + 1):  # column j + 2's remaining words
+            vp_[w], vn_[w], hpc2, hnc2 = _step(r2[w], hpc2, hnc2, vp_[w], vn_[w], lcs)
         _unrow(dense, ptr, ewd, y1, buf1)
         _unrow(dense, ptr, ewd, y2, buf2)
+        # the row above the band: words leaving it hand over their column's sum, then +1
+        while fbp < fb1:
+            top += _word_delta(vp_, vn_, fbp)
+            fbp += 1
+        top += 1
+        while fbp < fb2:
+            top += _word_delta(vp_, vn_, fbp)
+            fbp += 1
+        top += 1
         j += 2
     if j < n:
         y1 = np.uint64(t[np.uint64(ts)] - lo) if rev else np.uint64(t[np.uint64(ts + j)] - lo)
+        fb1, lb1 = _band_words(j + 1, m, dlo, dhi)
         r1 = _row(dense, pm, ptr, ewd, emask, y1, buf1)
         hpc1 = c0
         hnc1 = _U0
-        for wd in range(nw):
+        for wd in range(fb1, lb1 + 1):
             vp_[wd], vn_[wd], hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vp_[wd], vn_[wd], lcs)
         _unrow(dense, ptr, ewd, y1, buf1)
+        while fbp < fb1:
+            top += _word_delta(vp_, vn_, fbp)
+            fbp += 1
+        top += 1
+    fb, lb = _band_words(n, m, dlo, dhi)
+    return fb, lb, top
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _band_of(m, n, d):
+    """Diagonal band (dlo, dhi) of i - j holding every cell of every path of cost <= d from
+    (0, 0) to (m, n): such a cell has |i - j| + |(m - n) - (i - j)| <= d (Ukkonen)."""
+    delta = m - n
+    return -((d - delta) // 2), (delta + d) // 2
 
 
 @njit(cache=True, nogil=True)
-def _hyyro_block(dense, pm, ptr, ewd, emask, t, ts, n, lo, m, vp_, vn_, buf1, buf2, lcs):
-    """Unit distance, pattern of m > 64 symbols in W = ceil(m / 64) words (Hyyrö's blocks),
-    masks in ``pm`` rows (``dense``) or sparse entries (:func:`_sparse_masks`)."""
+def _upper_bound(p, ps, m, t, ts, n):
+    """max(m, n) or the aligned mismatches plus the length difference, if smaller."""
+    k = min(m, n)
+    ham = abs(m - n)
+    for i in range(k):
+        ham += p[ps + i] != t[ts + i]
+    return min(ham, max(m, n))
+
+
+@njit(cache=True, nogil=True)
+def _band_distance(dense, pm, ptr, ewd, emask, t, ts, n, lo, m, d, vp_, vn_, buf1, buf2):
+    """Levenshtein D[m][n] computed in the band of cost ``d`` (exact when D[m][n] <= d, larger
+    than d otherwise)."""
     nw = (m + 63) >> 6
     for wd in range(nw):
         vp_[wd] = _ALL
         vn_[wd] = _U0
-    _wave_pass(dense, pm, ptr, ewd, emask, t, ts, n, False, lo, nw, vp_, vn_, buf1, buf2, lcs)
+    dlo, dhi = _band_of(m, n, d)
+    fb, lb, top = _band_pass(dense, pm, ptr, ewd, emask, t, ts, n, False, lo, m, dlo, dhi, vp_, vn_, buf1, buf2,
+                             False)
+    for wd in range(fb, nw - 1):
+        top += _word_delta(vp_, vn_, wd)
     mask = _low_mask(m - 64 * (nw - 1))
-    if lcs:
-        common = np.int64(_popcount(~vp_[nw - 1] & mask))
-        for wd in range(nw - 1):
-            common += np.int64(_popcount(~vp_[wd]))
-        return m + n - 2 * common
-    d = n
+    return top + np.int64(_popcount(vp_[nw - 1] & mask)) - np.int64(_popcount(vn_[nw - 1] & mask))
+
+
+@njit(cache=True, nogil=True)
+def _hyyro_block(dense, pm, ptr, ewd, emask, p, ps, t, ts, n, lo, m, vp_, vn_, buf1, buf2, lcs):
+    """Unit distance, pattern ``p[ps:ps+m]`` of m > 64 symbols in W = ceil(m / 64) words
+    (Hyyrö's blocks), masks in ``pm`` rows (``dense``) or sparse entries (:func:`_sparse_masks`).
+
+    Levenshtein runs in a diagonal band (:func:`_band_pass`): first a narrow one (cost
+    ``2 |m - n| + _PROBE_BAND``, a few percent of the full table), which is exact when the
+    distance fits it (similar strings); otherwise the band of an upper bound (aligned
+    mismatches + length difference), which is exact."""
+    nw = (m + 63) >> 6
+    if not lcs:
+        ub = _upper_bound(p, ps, m, t, ts, n)
+        probe = 2 * abs(m - n) + _PROBE_BAND
+        if probe < ub and probe < (m + n) // 16:
+            d = _band_distance(dense, pm, ptr, ewd, emask, t, ts, n, lo, m, probe, vp_, vn_, buf1, buf2)
+            if d <= probe:
+                return d
+        return _band_distance(dense, pm, ptr, ewd, emask, t, ts, n, lo, m, ub, vp_, vn_, buf1, buf2)
+    for wd in range(nw):
+        vp_[wd] = _ALL
+        vn_[wd] = _U0
+    _band_pass(dense, pm, ptr, ewd, emask, t, ts, n, False, lo, m, -n - 1, m + 1, vp_, vn_, buf1, buf2, True)
+    mask = _low_mask(m - 64 * (nw - 1))
+    common = np.int64(_popcount(~vp_[nw - 1] & mask))
     for wd in range(nw - 1):
-        d += np.int64(_popcount(vp_[wd])) - np.int64(_popcount(vn_[wd]))
-    d += np.int64(_popcount(vp_[nw - 1] & mask)) - np.int64(_popcount(vn_[nw - 1] & mask))
-    return d
+        common += np.int64(_popcount(~vp_[wd]))
+    return m + n - 2 * common
 
 
 @njit(cache=True, nogil=True)
@@ -745,7 +847,7 @@ def _unit_pair(pa, sa, m, pb, sb, n, pm, lo, vp_, vn_, buf1, buf2, lcs):
     if m <= 64:
         return _hyyro_word(pm, pb, sb, n, lo, m, lcs)
     none = np.empty(0, np.int64)
-    return _hyyro_block(True, pm, none, none, buf1, pb, sb, n, lo, m, vp_, vn_, buf1, buf2, lcs)
+    return _hyyro_block(True, pm, none, none, buf1, pa, sa, pb, sb, n, lo, m, vp_, vn_, buf1, buf2, lcs)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -991,7 +1093,7 @@ def _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, p0, p1, lcs):
                     pmp[pid[i], i >> 6] = _U0
             else:  # many distinct symbols: sparse masks, O(m) whatever the alphabet
                 ptr, ewd, emask, _ = _sparse_masks(pid, 0, m, False, nloc)
-                out[p] = _hyyro_block(False, pm, ptr, ewd, emask, tid, 0, n, 0, m, vp_, vn_, buf1, buf2, lcs)
+                out[p] = _hyyro_block(False, pm, ptr, ewd, emask, pid, 0, tid, 0, n, 0, m, vp_, vn_, buf1, buf2, lcs)
             for u in range(nloc):
                 used[slots[u]] = False
     if ng > 0:  # leftovers: pad the group with copies of its first pair
@@ -1092,14 +1194,6 @@ def cdist(q_codes, q_offsets, c_codes, c_offsets, weights) -> np.ndarray:
 # editops
 # --------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _vdelta(vps, vns, j, i):
-    """D[i][j] - D[i-1][j] (i >= 1) from the stored column vectors."""
-    wd = (i - 1) >> 6
-    bit = np.uint64((i - 1) & 63)
-    return np.int64((vps[j, wd] >> bit) & _U1) - np.int64((vns[j, wd] >> bit) & _U1)
-
-
-@njit(cache=True, nogil=True)
 def _colval(vps, vns, j, i):
     """D[i][j] = j + sum of the vertical deltas of column j below row i."""
     d = j
@@ -1114,107 +1208,248 @@ def _colval(vps, vns, j, i):
 
 
 @njit(cache=True, nogil=True)
-def _editops_kernel(a, b, n_sym):
-    m0 = a.shape[0]
-    n0 = b.shape[0]
-    suf = 0
-    while suf < m0 and suf < n0 and a[m0 - 1 - suf] == b[n0 - 1 - suf]:
-        suf += 1
-    m = m0 - suf
-    n = n0 - suf
-    if m == 0 or n == 0:
-        ops = np.empty((m + n, 3), np.int64)
-        for j in range(n):
-            ops[j, 0] = INSERT
-            ops[j, 1] = 0
-            ops[j, 2] = j
-        for i in range(m):
-            ops[i, 0] = DELETE
-            ops[i, 1] = i
-            ops[i, 2] = 0
-        return ops
+def _masks(a, i0, m, rev, n_sym, n_text):
+    """Match masks of the pattern ``a[i0:i0+m]`` (reversed with ``rev``) over symbol ids
+    0..n_sym (n_sym: text-only symbols): (dense, pm, ptr, ewd, emask).  A dense table of
+    ``(n_sym + 1) x ceil(m / 64)`` words while it is small (see ``_DENSE_PM_WORDS``), else
+    sparse entries (:func:`_sparse_masks`), so memory is O(m) whatever the alphabet."""
     nw = (m + 63) >> 6
-    pm = np.zeros((n_sym + 1, nw), np.uint64)
-    for i in range(m):
-        pm[a[i], i >> 6] |= _U1 << np.uint64(i & 63)
-    vps = np.empty((n + 1, nw), np.uint64)
-    vns = np.empty((n + 1, nw), np.uint64)
+    if (n_sym + 1) * nw <= max(_DENSE_PM_WORDS, _DENSE_PM_PER_SYMBOL * (m + n_text)):
+        pm = np.zeros((n_sym + 1, nw), np.uint64)
+        for i in range(m):
+            s = a[i0 + m - 1 - i] if rev else a[i0 + i]
+            pm[s, i >> 6] |= _U1 << np.uint64(i & 63)
+        none = np.empty(0, np.int64)
+        return True, pm, none, none, np.empty(0, np.uint64)
+    ptr, ewd, emask, _ = _sparse_masks(a, i0, m, rev, n_sym)
+    return False, np.zeros((1, 1), np.uint64), ptr, ewd, emask
+
+
+@njit(cache=True, nogil=True)
+def _column_pass(a, i0, m, rev, b, j0, n, n_sym, dlo, dhi, vp_, vn_, fbt):
+    """Last column of ``a[i0:i0+m]`` (pattern) against ``b[j0:j0+n]`` (both reversed with
+    ``rev``) in the band (dlo, dhi): vectors in ``vp_`` / ``vn_``, (first word, last word, value
+    of the row above the first word) in ``fbt`` (see :func:`_band_pass`)."""
+    nw = (m + 63) >> 6
+    dense, pm, ptr, ewd, emask = _masks(a, i0, m, rev, n_sym, n)
+    buf1 = np.zeros(nw if not dense else 0, np.uint64)
+    buf2 = np.zeros(nw if not dense else 0, np.uint64)
+    for wd in range(nw):
+        vp_[wd] = _ALL
+        vn_[wd] = _U0
+    fbt[0], fbt[1], fbt[2] = _band_pass(dense, pm, ptr, ewd, emask, b, j0, n, rev, 0, m, dlo, dhi, vp_, vn_, buf1,
+                                        buf2, False)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _both_passes(a, i0, m, b, j0, jmid, j1, n_sym, dlo, dhi, vps, vns, fbt):
+    """Hirschberg's two half passes, one per thread: row 0 of ``vps`` / ``vns`` / ``fbt`` gets
+    the forward column at ``jmid``, row 1 the backward one (reversed strings) at ``jmid``."""
+    for k in prange(2):
+        if k == 0:
+            _column_pass(a, i0, m, False, b, j0, jmid - j0, n_sym, dlo, dhi, vps[0], vns[0], fbt[0])
+        else:
+            _column_pass(a, i0, m, True, b, jmid, j1 - jmid, n_sym, dlo, dhi, vps[1], vns[1], fbt[1])
+
+
+@njit(cache=True, nogil=True)
+def _split(a, i0, i1, b, j0, j1, n_sym, d):
+    """Hirschberg split of the subproblem a[i0:i1] -> b[j0:j1] (j1 - j0 >= 2) whose distance
+    is at most ``d``: column ``jmid`` halves b; ``imid`` is the first row minimising
+    F + R = D(a[i0:imid], b[j0:jmid]) + D(a[imid:i1], b[jmid:j1]), so an optimal path crosses
+    column ``jmid`` at row ``imid``.  Both passes run in the band of ``d``; their values are
+    upper bounds, exact on optimal paths, so the minimum and its two parts are exact.
+    Returns (imid, jmid, left distance, right distance)."""
+    m = i1 - i0
+    n = j1 - j0
+    jmid = j0 + n // 2
+    nw = (m + 63) >> 6
+    vps = np.empty((2, nw), np.uint64)
+    vns = np.empty((2, nw), np.uint64)
+    fbt = np.empty((2, 3), np.int64)
+    dlo, dhi = _band_of(m, n, d)
+    _both_passes(a, i0, m, b, j0, jmid, j1, n_sym, dlo, dhi, vps, vns, fbt)
+    # backward column: R[k] = D(a[i1-k:i1], b[jmid:j1]) for k in [kb, ke]
+    kb = 64 * fbt[1, 0]
+    ke = min(m, 64 * fbt[1, 1] + 64)
+    right = np.empty(ke - kb + 1, np.int64)
+    right[0] = fbt[1, 2]
+    for k in range(kb, ke):
+        right[k - kb + 1] = right[k - kb] + np.int64((vps[1, k >> 6] >> np.uint64(k & 63)) & _U1) - np.int64(
+            (vns[1, k >> 6] >> np.uint64(k & 63)) & _U1)
+    # forward column: F[i] = D(a[i0:i0+i], b[j0:jmid]) for i in [ib, ie]
+    ib = 64 * fbt[0, 0]
+    ie = min(m, 64 * fbt[0, 1] + 64)
+    f = fbt[0, 2]
+    best = np.int64(0x7FFFFFFFFFFFFFFF)
+    bi = -1
+    bf = 0
+    for i in range(ib, ie + 1):
+        if i > ib:
+            f += np.int64((vps[0, (i - 1) >> 6] >> np.uint64((i - 1) & 63)) & _U1) - np.int64(
+                (vns[0, (i - 1) >> 6] >> np.uint64((i - 1) & 63)) & _U1)
+        k = m - i
+        if kb <= k <= ke:
+            tot = f + right[k - kb]
+            if tot < best:
+                best = tot
+                bi = i
+                bf = f
+    return i0 + bi, jmid, bf, best - bf
+
+
+@njit(cache=True, nogil=True)
+def _leaf(a, i0, m, b, j0, n, n_sym, store):
+    """Edit script of a[i0:i0+m] -> b[j0:j0+n] (m, n >= 1) by the stored-vector traceback:
+    ``VP`` / ``VN`` of every column (``2 (n + 1) ceil(m / 64)`` words), then a walk back from
+    the corner reading one bit per step (as RapidFuzz does): a +1 vertical delta at (i, j) is
+    a delete; else a -1 vertical delta at (i, j - 1) makes D[i][j] = D[i][j-1] + 1, an insert;
+    else the diagonal step is optimal (D grows by at most one along a diagonal, and the cell
+    above is not smaller).  Positions are absolute."""
+    nw = (m + 63) >> 6
+    dense, pm, ptr, ewd, emask = _masks(a, i0, m, False, n_sym, n)
+    buf = np.zeros(nw if not dense else 0, np.uint64)
+    if store.shape[0] < 2 * (n + 1) * nw:
+        store = np.empty(2 * (n + 1) * nw, np.uint64)
+    vps = store[:(n + 1) * nw].reshape((n + 1, nw))
+    vns = store[(n + 1) * nw:2 * (n + 1) * nw].reshape((n + 1, nw))
     for wd in range(nw):
         vps[0, wd] = _ALL
         vns[0, wd] = _U0
     for j in range(1, n + 1):
-        row = pm[b[j - 1]]
+        sym = b[j0 + j - 1]
+        row = _row(dense, pm, ptr, ewd, emask, sym, buf)
         hpc = _U1
         hnc = _U0
         for wd in range(nw):
-            x = row[wd] | hnc
-            vp = vps[j - 1, wd]
-            vn = vns[j - 1, wd]
-            d0 = (((x & vp) + vp) ^ vp) | x | vn
-            hp = vn | ~(d0 | vp)
-            hn = d0 & vp
-            hpo = hp >> _U63
-            hno = hn >> _U63
-            hp = (hp << _U1) | hpc
-            hn = (hn << _U1) | hnc
-            hpc = hpo
-            hnc = hno
-            vps[j, wd] = hn | ~(d0 | hp)
-            vns[j, wd] = hp & d0
+            vps[j, wd], vns[j, wd], hpc, hnc = _step(row[wd], hpc, hnc, vps[j - 1, wd], vns[j - 1, wd], False)
+        _unrow(dense, ptr, ewd, sym, buf)
     dist = _colval(vps, vns, n, m)
     ops = np.empty((dist, 3), np.int64)
     k = dist
     i = m
     j = n
-    d = dist
-    cj = -1  # cache: cv = D[ci][cj]
-    ci = 0
-    cv = 0
     while i > 0 and j > 0:
-        if cj != j - 1:
-            cj = j - 1
-            ci = i - 1
-            cv = _colval(vps, vns, cj, ci)
-        else:
-            while ci > i - 1:
-                cv -= _vdelta(vps, vns, cj, ci)
-                ci -= 1
-        dl = cv  # D[i-1][j-1]
-        if a[i - 1] == b[j - 1] and d == dl:
+        wd = (i - 1) >> 6
+        bit = np.uint64((i - 1) & 63)
+        if (vps[j, wd] >> bit) & _U1:  # D[i][j] = D[i-1][j] + 1
+            i -= 1
+            kind = DELETE
+        elif (vns[j - 1, wd] >> bit) & _U1:  # D[i][j-1] = D[i-1][j-1] - 1 = D[i][j] - 1
+            j -= 1
+            kind = INSERT
+        else:  # D[i][j] = D[i-1][j-1] + (a[i-1] != b[j-1])
             i -= 1
             j -= 1
-            continue
-        if d == dl + 1:
-            i -= 1
-            j -= 1
-            d = dl
+            if a[i0 + i] == b[j0 + j]:
+                continue
             kind = REPLACE
-        else:
-            du = d - _vdelta(vps, vns, j, i)  # D[i-1][j]
-            if d == du + 1:
-                i -= 1
-                d = du
-                kind = DELETE
-            else:
-                d = dl + _vdelta(vps, vns, j - 1, i)  # D[i][j-1]
-                j -= 1
-                kind = INSERT
         k -= 1
         ops[k, 0] = kind
-        ops[k, 1] = i
-        ops[k, 2] = j
+        ops[k, 1] = i0 + i
+        ops[k, 2] = j0 + j
     while i > 0:
         i -= 1
         k -= 1
         ops[k, 0] = DELETE
-        ops[k, 1] = i
-        ops[k, 2] = j
+        ops[k, 1] = i0 + i
+        ops[k, 2] = j0 + j
     while j > 0:
         j -= 1
         k -= 1
         ops[k, 0] = INSERT
+        ops[k, 1] = i0 + i
+        ops[k, 2] = j0 + j
+    return ops
+
+
+@njit(cache=True, nogil=True)
+def _strip(a, i0, i1, b, j0, j1):
+    """Bounds without the common prefix and suffix (they need no edit operation)."""
+    while i0 < i1 and j0 < j1 and a[i0] == b[j0]:
+        i0 += 1
+        j0 += 1
+    while i0 < i1 and j0 < j1 and a[i1 - 1] == b[j1 - 1]:
+        i1 -= 1
+        j1 -= 1
+    return i0, i1, j0, j1
+
+
+@njit(cache=True, nogil=True)
+def _trivial(ops, k0, i0, i1, j0, j1):
+    """Script when one side is empty: deletes of a[i0:i1] or inserts of b[j0:j1]."""
+    k = k0
+    for i in range(i0, i1):
+        ops[k, 0] = DELETE
         ops[k, 1] = i
+        ops[k, 2] = j0
+        k += 1
+    for j in range(j0, j1):
+        ops[k, 0] = INSERT
+        ops[k, 1] = i0
         ops[k, 2] = j
+        k += 1
+
+
+@njit(cache=True, nogil=True)
+def _editops_kernel(a, b, n_sym, leaf_words):
+    """Minimal edit script a -> b (symbol ids; b's ids of symbols not in a are ``n_sym``).
+
+    Subproblems whose stored vectors fit ``leaf_words`` (``2 (n + 1) ceil(m / 64)`` words) are
+    traced back directly (:func:`_leaf`); larger ones are halved (Hirschberg, :func:`_split`),
+    their scripts landing at known offsets of one output array.  Deterministic: the split row
+    is the first optimal one and the traceback's tie order is fixed."""
+    i0, i1, j0, j1 = _strip(a, 0, a.shape[0], b, 0, b.shape[0])
+    m = i1 - i0
+    n = j1 - j0
+    if m == 0 or n == 0:
+        ops = np.empty((m + n, 3), np.int64)
+        _trivial(ops, 0, i0, i1, j0, j1)
+        return ops
+    if n < 2 or 2 * (n + 1) * ((m + 63) >> 6) <= leaf_words:
+        return _leaf(a, i0, m, b, j0, n, n_sym, np.empty(0, np.uint64))
+    store = np.empty(leaf_words, np.uint64)  # the leaves' column vectors, reused (no page faults)
+    d = _upper_bound(a, i0, m, b, j0, n)
+    probe = 2 * abs(m - n) + _PROBE_BAND
+    if probe < d and probe < (m + n) // 16:  # similar strings: the distance in a narrow band first
+        dense, pm, ptr, ewd, emask = _masks(a, i0, m, False, n_sym, n)
+        nw = (m + 63) >> 6
+        buf1 = np.zeros(nw if not dense else 0, np.uint64)
+        buf2 = np.zeros(nw if not dense else 0, np.uint64)
+        dp = _band_distance(dense, pm, ptr, ewd, emask, b, j0, n, 0, m, probe, np.empty(nw, np.uint64),
+                            np.empty(nw, np.uint64), buf1, buf2)
+        if dp <= probe:
+            d = dp
+    imid, jmid, dl, dr = _split(a, i0, i1, b, j0, j1, n_sym, d)
+    ops = np.empty((dl + dr, 3), np.int64)
+    stack = np.empty((128, 6), np.int64)  # (i0, i1, j0, j1, first op, distance)
+    stack[0, 0], stack[0, 1], stack[0, 2], stack[0, 3], stack[0, 4], stack[0, 5] = imid, i1, jmid, j1, dl, dr
+    stack[1, 0], stack[1, 1], stack[1, 2], stack[1, 3], stack[1, 4], stack[1, 5] = i0, imid, j0, jmid, 0, dl
+    top = 2
+    while top > 0:
+        top -= 1
+        k0 = stack[top, 4]
+        d = stack[top, 5]
+        i0, i1, j0, j1 = _strip(a, stack[top, 0], stack[top, 1], b, stack[top, 2], stack[top, 3])
+        m = i1 - i0
+        n = j1 - j0
+        if m == 0 or n == 0:
+            _trivial(ops, k0, i0, i1, j0, j1)
+        elif n < 2 or 2 * (n + 1) * ((m + 63) >> 6) <= leaf_words:
+            sub = _leaf(a, i0, m, b, j0, n, n_sym, store)
+            ops[k0:k0 + sub.shape[0]] = sub
+        else:
+            imid, jmid, dl, dr = _split(a, i0, i1, b, j0, j1, n_sym, d)
+            if top + 2 > stack.shape[0]:
+                grown = np.empty((2 * stack.shape[0], 6), np.int64)
+                grown[:top] = stack[:top]
+                stack = grown
+            stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3], stack[top, 4], stack[top, 5] = (
+                imid, i1, jmid, j1, k0 + dl, dr)
+            top += 1
+            stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3], stack[top, 4], stack[top, 5] = (
+                i0, imid, j0, jmid, k0, dl)
+            top += 1
     return ops
 
 
@@ -1222,4 +1457,5 @@ def editops(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=np.int64)
     b = np.ascontiguousarray(b, dtype=np.int64)
     a_ids, b_ids, n_sym = _dense(a, b)
-    return _editops_kernel(a_ids, b_ids, np.int64(n_sym))
+    with parallel_region():
+        return _editops_kernel(a_ids, b_ids, np.int64(n_sym), np.int64(_EDITOPS_LEAF_WORDS))
