@@ -9,3 +9,4 @@ from .histogram import SplitInfo, build_histogram, find_best_split, partition  #
 from .criteria import build_class_histogram, split_criterion, split_gain_mse  # noqa: F401  (classic trees)
 from .tree import DecisionTreeClassifier, DecisionTreeRegressor, Tree  # noqa: F401  (classic trees)
 from .forest import RandomForestClassifier, RandomForestRegressor  # noqa: F401  (classic trees)
+from .boosting import HistGradientBoostingClassifier, HistGradientBoostingRegressor  # noqa: E402,F401  (issue 8)

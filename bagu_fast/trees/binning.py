@@ -50,8 +50,9 @@ class BinMapper:
         Per feature, the increasing thresholds ``t``: a value ``x`` gets code ``b`` = the number
         of thresholds ``< x``, so ``x <= t[b]`` exactly when its code is ``<= b``.  With at most
         ``max_bins`` distinct values the thresholds are the midpoints between consecutive distinct
-        values, otherwise the ``max_bins - 1`` inner percentiles (``np.percentile``
-        ``method="midpoint"``), clipped to ``1e300``.  ``-inf`` gets code 0 and ``+inf`` the last
+        values, otherwise the distinct values among the ``max_bins - 1`` inner percentiles
+        (``np.percentile`` ``method="averaged_inverted_cdf"``, as scikit-learn 1.9 without sample
+        weights), clipped to ``1e300``.  ``-inf`` gets code 0 and ``+inf`` the last
         bin ``n_bins_non_missing_[f] - 1``.
     n_bins_non_missing_ : ndarray of int
         ``len(bin_thresholds_[f]) + 1`` (1 for an all-NaN feature).

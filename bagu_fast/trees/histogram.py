@@ -45,17 +45,24 @@ class SplitInfo(NamedTuple):
     n_samples_right: int
 
 
-def _binned(binned: ArrayLike, n_bins: int, *, check_codes: bool = True) -> np.ndarray:
-    arr = _dispatch.prepare_array(binned, "binned")
-    if not isinstance(arr, np.ndarray):
-        arr = arr.copy_to_host()
+def _prepare(x: ArrayLike, name: str):
+    """``(kernel argument, host array)``: a device array stays on the device for the cuda kernels,
+    and its values are checked on a host copy (the checks run before any kernel)."""
+    arr = _dispatch.prepare_array(x, name)
+    if isinstance(arr, np.ndarray):
+        return arr, arr
+    return arr, arr.copy_to_host()
+
+
+def _binned(binned: ArrayLike, n_bins: int, *, check_codes: bool = True):
+    dev, arr = _prepare(binned, "binned")
     if arr.dtype != np.uint8:
         raise TypeError(f"binned must be uint8 bin codes (BinMapper.transform), got {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"binned must be 2-D [n_samples, n_features], got shape {arr.shape}")
     if check_codes and n_bins < 256 and arr.size and int(arr.max()) >= n_bins:
         raise ValueError(f"binned holds code {int(arr.max())} but n_bins={n_bins} allows codes < {n_bins}")
-    return np.ascontiguousarray(arr)
+    return dev if dev is not arr else np.ascontiguousarray(arr), arr
 
 
 def _n_bins(n_bins: Any) -> int:
@@ -65,23 +72,19 @@ def _n_bins(n_bins: Any) -> int:
     return n
 
 
-def _float_vector(x: ArrayLike, name: str, n: int) -> np.ndarray:
-    arr = _dispatch.prepare_array(x, name)
-    if not isinstance(arr, np.ndarray):
-        arr = arr.copy_to_host()
+def _float_vector(x: ArrayLike, name: str, n: int):
+    dev, arr = _prepare(x, name)
     if arr.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be float32 or float64, got {arr.dtype}")
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) (one value per row of binned), got {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return np.ascontiguousarray(arr)
+    return dev if dev is not arr else np.ascontiguousarray(arr), arr
 
 
-def _indices(sample_indices: ArrayLike, n: int) -> np.ndarray:
-    arr = _dispatch.prepare_array(sample_indices, "sample_indices")
-    if not isinstance(arr, np.ndarray):
-        arr = arr.copy_to_host()
+def _indices(sample_indices: ArrayLike, n: int):
+    dev, arr = _prepare(sample_indices, "sample_indices")
     if arr.ndim != 1:
         raise ValueError(f"sample_indices must be 1-D, got shape {arr.shape}")
     if arr.size == 0:
@@ -91,7 +94,15 @@ def _indices(sample_indices: ArrayLike, n: int) -> np.ndarray:
     if int(arr.min()) < 0 or int(arr.max()) >= n:
         raise ValueError(f"sample_indices must be in [0, {n}) (rows of binned), got values in "
                          f"[{int(arr.min())}, {int(arr.max())}]")
+    if dev is not arr:  # device indices: int64 on the device
+        return dev if np.dtype(arr.dtype) == np.int64 else _to_device(arr.astype(np.int64))
     return np.ascontiguousarray(arr, dtype=np.intp)
+
+
+def _to_device(host: np.ndarray):
+    from numba import cuda
+
+    return cuda.to_device(host)
 
 
 def build_histogram(
@@ -101,6 +112,7 @@ def build_histogram(
     sample_indices: Optional[ArrayLike] = None,
     *,
     n_bins: int = 256,
+    deterministic: bool = False,
     backend: str = "auto",
 ) -> Tuple[Any, Any, Any]:
     """Per-feature histograms of gradients, hessians and counts over a node's rows.
@@ -118,6 +130,10 @@ def build_histogram(
         The node's rows (``None``: every row).
     n_bins : int, default=256
         Bins per feature, in ``[2, 256]``; the last one is the missing-value bin.
+    deterministic : bool, default=False
+        cuda only (the other backends always are): sum integer-quantised gradients and hessians
+        (int64 fixed point, as XGBoost) so that the result does not depend on the order of the
+        GPU's atomics; the quantisation error is at most ``m * max|g| / 2**63`` per bin.
     backend : {"auto", "cpu", "cuda", "reference"}
 
     Returns
@@ -125,6 +141,8 @@ def build_histogram(
     sum_gradients, sum_hessians : float64 ``[n_features, n_bins]``
         Sums in float64 (of float32 or float64 inputs).
     counts : int64 ``[n_features, n_bins]``
+        NumPy arrays for host inputs; device arrays (of the inputs' library) when the cuda
+        backend got device inputs.  Device inputs are validated on a host copy.
 
     Notes
     -----
@@ -134,19 +152,25 @@ def build_histogram(
     """
     backend = _dispatch.resolve_backend(backend, binned, gradients, hessians, sample_indices)
     nb = _n_bins(n_bins)
-    b = _binned(binned, nb)
-    g = _float_vector(gradients, "gradients", b.shape[0])
+    if not isinstance(deterministic, (bool, np.bool_)):
+        raise TypeError(f"deterministic must be a bool, got {type(deterministic).__name__}")
+    b, b_host = _binned(binned, nb)
+    g, g_host = _float_vector(gradients, "gradients", b_host.shape[0])
     h = None
     if hessians is not None:
-        h = _float_vector(hessians, "hessians", b.shape[0])
-        if h.dtype != g.dtype:
-            raise TypeError(f"hessians has dtype {h.dtype} but gradients has {g.dtype}; pass one dtype")
-        if h.size and not np.all(h > 0):
+        h, h_host = _float_vector(hessians, "hessians", b_host.shape[0])
+        if h_host.dtype != g_host.dtype:
+            raise TypeError(f"hessians has dtype {h_host.dtype} but gradients has {g_host.dtype}; pass one dtype")
+        if h_host.size and not np.all(h_host > 0):
             raise ValueError("hessians must be > 0")
-    idx = None if sample_indices is None else _indices(sample_indices, b.shape[0])
+    idx = None if sample_indices is None else _indices(sample_indices, b_host.shape[0])
     kern = _dispatch.kernels("trees", backend)
-    out = kern.build_histogram(b, g, h, idx, nb)
-    return out
+    if backend == "cuda":
+        g_, h_, c_ = kern.build_histogram(b, g, h, idx, nb, deterministic=bool(deterministic))
+        return tuple(_dispatch.wrap_like(x, gradients) for x in (g_, h_, c_))
+    if backend == "cpu" and not isinstance(b, np.ndarray):  # pragma: no cover - resolve_backend forbids it
+        raise ValueError("backend='cpu' needs host arrays")
+    return kern.build_histogram(b, g, h, idx, nb)
 
 
 def find_best_split(
@@ -186,9 +210,7 @@ def find_best_split(
     backend = _dispatch.resolve_backend(backend, sum_gradients, sum_hessians, counts)
     arrays = []
     for x, name in ((sum_gradients, "sum_gradients"), (sum_hessians, "sum_hessians"), (counts, "counts")):
-        a = _dispatch.prepare_array(x, name)
-        if not isinstance(a, np.ndarray):
-            a = a.copy_to_host()
+        _, a = _prepare(x, name)  # split finding returns host scalars: work on host copies
         if a.ndim != 2:
             raise ValueError(f"{name} must be 2-D [n_features, n_bins], got shape {a.shape}")
         arrays.append(a)
@@ -245,19 +267,20 @@ def partition(
 
     Returns
     -------
-    left, right : intp arrays
+    left, right : intp arrays (int64 device arrays for device inputs on the cuda backend)
     """
     backend = _dispatch.resolve_backend(backend, sample_indices, binned)
     nb = _n_bins(n_bins)
-    b = _binned(binned, nb, check_codes=False)
+    b, b_host = _binned(binned, nb, check_codes=False)
     f = integer(feature, "feature", minimum=0)
-    if f >= b.shape[1]:
-        raise ValueError(f"feature must be < n_features={b.shape[1]}, got {f}")
+    if f >= b_host.shape[1]:
+        raise ValueError(f"feature must be < n_features={b_host.shape[1]}, got {f}")
     bn = integer(bin, "bin", minimum=0)
     if bn >= nb - 1:
         raise ValueError(f"bin must be < n_bins - 1 = {nb - 1} (a non-missing bin), got {bn}")
     if not isinstance(missing_go_to_left, (bool, np.bool_)):
         raise TypeError(f"missing_go_to_left must be a bool, got {type(missing_go_to_left).__name__}")
-    idx = _indices(sample_indices, b.shape[0])
+    idx = _indices(sample_indices, b_host.shape[0])
     kern = _dispatch.kernels("trees", backend)
-    return kern.partition(idx, b, f, bn, bool(missing_go_to_left), nb - 1)
+    left, right = kern.partition(idx, b, f, bn, bool(missing_go_to_left), nb - 1)
+    return _dispatch.wrap_like(left, sample_indices), _dispatch.wrap_like(right, sample_indices)

@@ -2,8 +2,9 @@
 
 ``thresholds(X, max_bins) -> (thr [F, max_bins - 1] float64, n_thr [F] int64)``
     Per feature (``prange``): drop NaN, sort, and either midpoints between consecutive distinct
-    values (at most ``max_bins`` distinct values) or the ``max_bins - 1`` inner percentiles with
-    NumPy's ``method="midpoint"`` (scikit-learn's rule); clipped to ``ALMOST_INF``.
+    values (at most ``max_bins`` distinct values) or the distinct values among the
+    ``max_bins - 1`` inner percentiles with NumPy's ``method="averaged_inverted_cdf"``
+    (scikit-learn 1.9's rule); clipped to ``ALMOST_INF``.
 
 ``transform(X, thr, n_thr, missing_bin, out)``
     ``out[i, f]`` = number of thresholds ``< X[i, f]`` (so ``x <= thr[b]`` ⇔ code ``<= b``),
@@ -43,16 +44,22 @@ def _feature_thresholds(col, max_bins, out):
                 prev = vals[i]
         m = n_distinct - 1
     else:
-        m = max_bins - 1
-        for j in range(m):
-            # np.percentile(vals, np.linspace(0, 100, max_bins + 1)[1:-1], method="midpoint")
-            q = ((j + 1) * (100.0 / max_bins)) / 100.0
-            pos = (n - 1) * q
-            lo = int(np.floor(pos))
-            hi = int(np.ceil(pos))
+        # np.percentile(vals, np.linspace(0, 100, max_bins + 1)[1:-1], method="averaged_inverted_cdf"),
+        # then the distinct values only (scikit-learn >= 1.8)
+        m = 0
+        for j in range(1, max_bins):
+            q = (j * (100.0 / max_bins)) / 100.0
+            v = n * q - 1.0
+            lo = int(np.floor(v))
             a = vals[lo]
-            b = vals[hi]
-            out[j] = b - (b - a) * 0.5 if hi != lo else a
+            b = vals[lo + 1]
+            if v - lo == 0.0 and a != b:  # (a == b: also keeps -inf, where NumPy would give NaN)
+                t = b - (b - a) * 0.5
+            else:
+                t = b
+            if m == 0 or t != out[m - 1]:
+                out[m] = t
+                m += 1
     for j in range(m):
         if out[j] > ALMOST_INF:
             out[j] = ALMOST_INF

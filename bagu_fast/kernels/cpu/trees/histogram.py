@@ -14,11 +14,14 @@ Threading, deterministic whatever the thread count:
 
 * histograms of large nodes: the node's rows are cut into a number of chunks that depends only on
   the row count (``_n_chunks``); each chunk fills its own partial histogram (``prange`` over
-  chunks), then the partials are summed in chunk order (``prange`` over features).  Small nodes
-  run ``prange`` over features instead (each feature reads all rows; no reduction).
-* split finding: ``prange`` over features (each a sequential scan), then a serial arg-max in
-  feature order.
-* partition: stable two-pass (count per chunk, scatter) over a fixed chunking.
+  chunks), then the partials are summed in chunk order.  Small nodes run serially.
+* parallel regions only where each has milliseconds of work: on a loaded machine (several
+  processes sharing 2 cores) every region's start and barrier can wait for a scheduler time
+  slice, so per-node regions for small nodes cost more than they save.
+* split finding: a sequential scan per feature, then an arg-max in feature order (serial: the
+  work per node is too small for a parallel region).
+* partition: stable two-pass (count per chunk, scatter) over a fixed chunking, reading one
+  feature column (the grower keeps a column-major copy of the codes for this).
 """
 from __future__ import annotations
 
@@ -29,9 +32,9 @@ from .._parallel import parallel_region
 
 __all__ = ["build_histogram", "find_best_split", "partition"]
 
-CHUNK_ROWS = 16384  # rows per partial histogram (large nodes)
+CHUNK_ROWS = 32768  # rows per partial histogram; nodes under 2 x CHUNK_ROWS rows run serially
 MAX_CHUNKS = 8  # partial histograms per node at most (scratch: MAX_CHUNKS x F x B x 3 float64)
-PARTITION_CHUNK = 65536
+PARTITION_CHUNK = 131072  # nodes under 2 x PARTITION_CHUNK rows are partitioned serially
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -70,50 +73,39 @@ def _hist_rows_gh(binned, grad, hess, idx, lo, hi, use_idx, out):
 
 
 @njit(cache=True, nogil=True)
-def _hist_feature(binned, grad, hess, has_hess, idx, lo, hi, use_idx, f, out):
-    """One feature's histogram over rows ``lo:hi`` (``out[f]`` zeroed first)."""
-    out[f, :, :] = 0.0
+def hist_serial(binned, grad, hess, has_hess, idx, start, end, use_idx, out):
+    """Serial histogram of rows ``idx[start:end]`` (``use_idx``) or ``start:end`` into ``out``."""
+    n_features, n_bins, _ = out.shape
+    for f in range(n_features):
+        for b in range(n_bins):
+            for ch in range(3):
+                out[f, b, ch] = 0.0
     if has_hess:
-        for i in range(lo, hi):
-            r = idx[i] if use_idx else i
-            b = binned[r, f]
-            out[f, b, 0] += np.float64(grad[r])
-            out[f, b, 1] += np.float64(hess[r])
-            out[f, b, 2] += 1.0
+        _hist_rows_gh(binned, grad, hess, idx, start, end, use_idx, out)
     else:
-        for i in range(lo, hi):
-            r = idx[i] if use_idx else i
-            b = binned[r, f]
-            out[f, b, 0] += np.float64(grad[r])
-            out[f, b, 2] += 1.0
+        _hist_rows_g(binned, grad, idx, start, end, use_idx, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def hist_node(binned, grad, hess, has_hess, idx, start, end, use_idx, scratch, out):
-    """Histogram of rows ``idx[start:end]`` (``use_idx``) or ``start:end`` into ``out [F, B, 3]``.
-
-    ``scratch`` is ``[MAX_CHUNKS, F, B, 3]`` float64 (contents ignored).  ``hess`` is read only
-    when ``has_hess``.
-    """
+def _hist_chunks(binned, grad, hess, has_hess, idx, start, end, use_idx, k, scratch, out):
     n_features = binned.shape[1]
     n_bins = out.shape[1]
-    n = end - start
-    k = _n_chunks(n)
-    if k < 2:
-        for f in prange(n_features):
-            _hist_feature(binned, grad, hess, has_hess, idx, start, end, use_idx, f, out)
-        return
-    step = (n + k - 1) // k
+    step = (end - start + k - 1) // k
     for c in prange(k):
         part = scratch[c]
-        part[:, :, :] = 0.0
+        for f in range(n_features):
+            for b in range(n_bins):
+                for ch in range(3):
+                    part[f, b, ch] = 0.0
         lo = start + c * step
         hi = min(end, lo + step)
         if has_hess:
             _hist_rows_gh(binned, grad, hess, idx, lo, hi, use_idx, part)
         else:
             _hist_rows_g(binned, grad, idx, lo, hi, use_idx, part)
-    for f in prange(n_features):
+    # the reduction in chunk order, serial (a second parallel region would cost more than it saves
+    # on a loaded machine: ~k x F x B x 3 additions)
+    for f in range(n_features):
         for b in range(n_bins):
             for ch in range(3):
                 s = scratch[0, f, b, ch]
@@ -122,11 +114,26 @@ def hist_node(binned, grad, hess, has_hess, idx, start, end, use_idx, scratch, o
                 out[f, b, ch] = s
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
+def hist_node(binned, grad, hess, has_hess, idx, start, end, use_idx, scratch, out):
+    """Histogram of rows ``idx[start:end]`` (``use_idx``) or ``start:end`` into ``out [F, B, 3]``.
+
+    Nodes of fewer than ``2 * CHUNK_ROWS`` rows: serial.  Larger ones: one parallel region over
+    ``_n_chunks(n)`` row chunks (partial histograms in ``scratch [MAX_CHUNKS, F, B, 3]``), summed
+    in chunk order.  ``hess`` is read only when ``has_hess``.
+    """
+    k = _n_chunks(end - start)
+    if k < 2:
+        hist_serial(binned, grad, hess, has_hess, idx, start, end, use_idx, out)
+    else:
+        _hist_chunks(binned, grad, hess, has_hess, idx, start, end, use_idx, k, scratch, out)
+
+
+@njit(cache=True, nogil=True)
 def hist_subtract(parent, child):
-    """``parent -= child`` in place: the sibling's histogram (``[F, B, 3]``)."""
+    """``parent -= child`` in place: the sibling's histogram (``[F, B, 3]``); serial (tens of µs)."""
     n_features, n_bins, _ = parent.shape
-    for f in prange(n_features):
+    for f in range(n_features):
         for b in range(n_bins):
             for ch in range(3):
                 parent[f, b, ch] -= child[f, b, ch]
@@ -204,14 +211,16 @@ def _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian,
     res[f, 2] = 1.0 if bleft else 0.0
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def best_split(hist, has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res):
     """Best split of a node histogram ``[F, B, 3]``; ``res`` is ``[F, 9]`` scratch.
 
-    Returns the winning feature (-1 when none); its numbers are in ``res[feature]``.
+    Returns the winning feature (-1 when none); its numbers are in ``res[feature]``.  Serial: a
+    node's scan is ~F x B x 2 candidates (tens of µs), less than a parallel region's start-up
+    and barrier on a loaded 2-core machine.
     """
     n_features = hist.shape[0]
-    for f in prange(n_features):
+    for f in range(n_features):
         _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res)
     best_f = -1
     best = -np.inf
@@ -233,10 +242,12 @@ def _goes_left(code, bin_, missing_left, missing_bin):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def partition_segment(idx, tmp, binned, start, end, feature, bin_, missing_left, missing_bin, counts):
-    """Stable in-place partition of ``idx[start:end]``; returns the number going left.
+def partition_segment(idx, tmp, col, start, end, bin_, missing_left, missing_bin, counts):
+    """Stable in-place partition of ``idx[start:end]`` by the codes ``col[idx[i]]`` of one feature
+    (a contiguous column: one byte per row read, instead of a cache line of a row-major matrix);
+    returns the number going left.
 
-    ``tmp`` has ``idx``'s length (scratch); ``counts`` is int64 scratch of ``>= 2 * MAX_PARTS``.
+    ``tmp`` has ``idx``'s length (scratch); ``counts`` is int64 scratch (even length).
     """
     n = end - start
     k = n // PARTITION_CHUNK
@@ -245,7 +256,7 @@ def partition_segment(idx, tmp, binned, start, end, feature, bin_, missing_left,
         nr = 0
         for i in range(start, end):
             r = idx[i]
-            if _goes_left(binned[r, feature], bin_, missing_left, missing_bin):
+            if _goes_left(col[r], bin_, missing_left, missing_bin):
                 idx[nl] = r
                 nl += 1
             else:
@@ -262,7 +273,7 @@ def partition_segment(idx, tmp, binned, start, end, feature, bin_, missing_left,
         hi = min(end, lo + step)
         cnt = 0
         for i in range(lo, hi):
-            if _goes_left(binned[idx[i], feature], bin_, missing_left, missing_bin):
+            if _goes_left(col[idx[i]], bin_, missing_left, missing_bin):
                 cnt += 1
         counts[c] = cnt
     total_left = 0
@@ -285,13 +296,13 @@ def partition_segment(idx, tmp, binned, start, end, feature, bin_, missing_left,
         pr = start + total_left + counts[c]
         for i in range(lo, hi):
             r = idx[i]
-            if _goes_left(binned[r, feature], bin_, missing_left, missing_bin):
+            if _goes_left(col[r], bin_, missing_left, missing_bin):
                 tmp[pl] = r
                 pl += 1
             else:
                 tmp[pr] = r
                 pr += 1
-    for i in prange(start, end):
+    for i in range(start, end):  # serial copy back (memory-bound; no third parallel region)
         idx[i] = tmp[i]
     return total_left
 
@@ -341,6 +352,6 @@ def partition(sample_indices, binned, feature, bin, missing_go_to_left, missing_
     tmp = np.empty_like(idx)
     counts = np.zeros(2 * 64, dtype=np.int64)
     with parallel_region():
-        nl = partition_segment(idx, tmp, binned, 0, len(idx), int(feature), int(bin), bool(missing_go_to_left),
-                               int(missing_bin), counts)
+        nl = partition_segment(idx, tmp, np.ascontiguousarray(binned[:, feature]), 0, len(idx), int(bin),
+                               bool(missing_go_to_left), int(missing_bin), counts)
     return idx[:nl], idx[nl:]

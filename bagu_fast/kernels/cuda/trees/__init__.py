@@ -12,3 +12,6 @@ from .criteria import (  # noqa: F401,E402
     split_gain_mse,
 )
 PTX_SIGNATURES.update(criteria.PTX_SIGNATURES)
+from . import histogram  # noqa: E402  (issue 8)
+from .histogram import *  # noqa: E402,F401,F403  (issue 8: functions and kernels, for the PTX check)
+PTX_SIGNATURES.update(histogram.PTX_SIGNATURES)  # (issue 8)

@@ -1,0 +1,330 @@
+"""Numba CPU tree grower, losses and predictors for histogram gradient boosting.
+
+``grow_tree`` grows one tree best-first (leaf-wise, as LightGBM) entirely inside ``@njit``:
+
+* rows live in one index array; every node owns a contiguous segment of it, and a split
+  partitions that segment in place (stable), so children are contiguous again;
+* only the smaller child's histogram is built (its gradients gathered through the index
+  segment); the larger child's is the parent's minus the smaller one, computed in place in the
+  parent's slot of a histogram pool (one ``[F, B, 3]`` slot per open leaf, allocated once per
+  fit: no allocation per node);
+* the leaf with the largest gain is split next, until ``max_leaf_nodes`` leaves, no valid split,
+  or ``max_depth``.
+
+Trees are flat node arrays (``NODE_FIELDS``): feature, bin threshold, missing-goes-left, left
+and right child, leaf value.  The raw predictions of the training rows are updated from the leaf
+segments (no traversal); validation rows and new data are predicted by traversal, binned codes
+(``predict_binned``) or raw floats with the real thresholds (``predict_raw``: all trees of a
+model at once, ``prange`` over blocks of rows, trees in the middle loop so one tree stays in cache
+for a block; a fixed number of branch-free steps per tree, leaves pointing to themselves).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .histogram import best_split, hist_node, hist_subtract, partition_segment
+
+# node record columns (float64 [max_nodes, N_FIELDS])
+F_FEATURE, F_BIN, F_MLEFT, F_LEFT, F_RIGHT, F_VALUE, F_LEAF, F_COUNT, F_GAIN, F_DEPTH = range(10)
+N_FIELDS = 10
+
+
+@njit(cache=True, nogil=True)
+def _store_split(res, f, splits, leaf):
+    splits[leaf, 0] = res[f, 0]  # gain
+    splits[leaf, 1] = f
+    for j in range(1, 9):
+        splits[leaf, j + 1] = res[f, j]
+
+
+@njit(cache=True, nogil=True)
+def grow_tree(binned, binned_cols, grad, hess, has_hess, hconst, n_bins, max_leaf_nodes, max_depth, min_samples_leaf,
+              lam, min_hessian, min_gain, learning_rate, idx, tmp, pool, scratch, res, counts, nodes,
+              leaf_start, leaf_end, leaf_node):
+    """Grow one tree on all rows (``idx`` is reset to ``0..n-1``, then partitioned in place).
+
+    ``binned`` ``[n, F]`` (row-major, for histograms) and ``binned_cols`` ``[F, n]`` (the same
+    codes column-major, for partitions).
+
+    ``pool`` is ``[max_leaf_nodes + 1, F, B, 3]``, ``scratch`` ``[MAX_CHUNKS, F, B, 3]``,
+    ``res`` ``[F, 9]``, ``counts`` int64 scratch, ``nodes`` ``[2 * max_leaf_nodes - 1, N_FIELDS]``.
+    Returns ``(n_nodes, n_leaves)``; leaf ``k`` covers ``idx[leaf_start[k]:leaf_end[k]]`` and is
+    node ``leaf_node[k]``.  ``max_depth < 0`` means unlimited.
+    """
+    n = idx.shape[0]
+    missing_bin = n_bins - 1
+    # per open leaf: split record [gain, feature, bin, mleft, gl, hl, nl, gr, hr, nr], slot, sums
+    splits = np.empty((max_leaf_nodes, 11), dtype=np.float64)
+    slot = np.empty(max_leaf_nodes, dtype=np.int64)
+    sums = np.empty((max_leaf_nodes, 3), dtype=np.float64)  # G, H, N of each leaf
+    depth = np.empty(max_leaf_nodes, dtype=np.int64)
+    free = np.empty(max_leaf_nodes + 1, dtype=np.int64)
+    n_free = 0
+    for s in range(pool.shape[0] - 1, -1, -1):
+        free[n_free] = s
+        n_free += 1
+
+    nodes[:, :] = 0.0
+    for i in range(n):  # sorted rows: children stay sorted (stable partition), memory access in order
+        idx[i] = i
+    # root
+    n_free -= 1
+    s0 = free[n_free]
+    hist_node(binned, grad, hess, has_hess, idx, 0, n, False, scratch, pool[s0])
+    G = 0.0
+    H = 0.0
+    for b in range(n_bins):
+        G += pool[s0, 0, b, 0]
+        if has_hess:
+            H += pool[s0, 0, b, 1]
+        else:
+            H += pool[s0, 0, b, 2] * hconst
+    n_leaves = 1
+    n_nodes = 1
+    leaf_start[0] = 0
+    leaf_end[0] = n
+    leaf_node[0] = 0
+    sums[0, 0] = G
+    sums[0, 1] = H
+    sums[0, 2] = n
+    depth[0] = 0
+    slot[0] = s0
+    splits[0, 0] = -np.inf
+    if n >= 2 * min_samples_leaf and max_depth != 0:
+        f = best_split(pool[s0], has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res)
+        if f >= 0:
+            _store_split(res, f, splits, 0)
+
+    while n_leaves < max_leaf_nodes:
+        # best-first: the open leaf with the largest gain (lowest leaf index on ties)
+        k = -1
+        best = -np.inf
+        for j in range(n_leaves):
+            if splits[j, 0] > best:
+                best = splits[j, 0]
+                k = j
+        if k < 0:
+            break
+        feature = int(splits[k, 1])
+        bin_ = int(splits[k, 2])
+        mleft = splits[k, 3] != 0.0
+        start = leaf_start[k]
+        end = leaf_end[k]
+        nl = partition_segment(idx, tmp, binned_cols[feature], start, end, bin_, mleft, missing_bin, counts)
+        node = leaf_node[k]
+        left_node = n_nodes
+        right_node = n_nodes + 1
+        n_nodes += 2
+        nodes[node, F_FEATURE] = feature
+        nodes[node, F_BIN] = bin_
+        nodes[node, F_MLEFT] = 1.0 if mleft else 0.0
+        nodes[node, F_LEFT] = left_node
+        nodes[node, F_RIGHT] = right_node
+        nodes[node, F_GAIN] = splits[k, 0]
+        # the right child becomes a new open leaf r, the left child takes over leaf k
+        r = n_leaves
+        n_leaves += 1
+        d = depth[k] + 1
+        leaf_start[r] = start + nl
+        leaf_end[r] = end
+        leaf_node[r] = right_node
+        leaf_end[k] = start + nl
+        leaf_node[k] = left_node
+        depth[k] = d
+        depth[r] = d
+        sums[r, 0] = splits[k, 7]
+        sums[r, 1] = splits[k, 8]
+        sums[r, 2] = splits[k, 9]
+        sums[k, 0] = splits[k, 4]
+        sums[k, 1] = splits[k, 5]
+        sums[k, 2] = splits[k, 6]
+        nodes[left_node, F_DEPTH] = d
+        nodes[right_node, F_DEPTH] = d
+        splits[k, 0] = -np.inf
+        splits[r, 0] = -np.inf
+        # children that may split need histograms
+        can_l = (nl >= 2 * min_samples_leaf) and (max_depth < 0 or d < max_depth)
+        can_r = ((end - start - nl) >= 2 * min_samples_leaf) and (max_depth < 0 or d < max_depth)
+        parent_slot = slot[k]
+        if n_leaves >= max_leaf_nodes or not (can_l or can_r):
+            free[n_free] = parent_slot
+            n_free += 1
+            slot[k] = -1
+            slot[r] = -1
+            continue
+        # smaller child built, larger = parent - smaller (in the parent's slot)
+        n_free -= 1
+        small_slot = free[n_free]
+        if nl <= end - start - nl:
+            small, large = k, r
+        else:
+            small, large = r, k
+        hist_node(binned, grad, hess, has_hess, idx, leaf_start[small], leaf_end[small], True, scratch,
+                  pool[small_slot])
+        hist_subtract(pool[parent_slot], pool[small_slot])
+        slot[small] = small_slot
+        slot[large] = parent_slot
+        for j in (k, r):
+            ok = can_l if j == k else can_r
+            if ok:
+                f = best_split(pool[slot[j]], has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res)
+                if f >= 0:
+                    _store_split(res, f, splits, j)
+            if splits[j, 0] == -np.inf:  # closed leaf: its histogram is no longer needed
+                free[n_free] = slot[j]
+                n_free += 1
+                slot[j] = -1
+
+    for j in range(n_leaves):
+        node = leaf_node[j]
+        nodes[node, F_LEAF] = 1.0
+        nodes[node, F_VALUE] = -learning_rate * sums[j, 0] / (sums[j, 1] + lam)
+        nodes[node, F_COUNT] = sums[j, 2]
+    return n_nodes, n_leaves
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def update_raw_from_leaves(raw, idx, nodes, leaf_start, leaf_end, leaf_node, n_leaves):
+    """``raw[idx[i]] += value of the leaf holding position i`` (training rows)."""
+    n = idx.shape[0]
+    pos_leaf = np.empty(n, dtype=np.float64)
+    for j in range(n_leaves):
+        v = nodes[leaf_node[j], F_VALUE]
+        for i in range(leaf_start[j], leaf_end[j]):
+            pos_leaf[i] = v
+    for i in prange(n):
+        raw[idx[i]] += pos_leaf[i]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def predict_binned(binned, nodes, missing_bin, raw):
+    """``raw[i] += tree(binned[i])`` by traversal on bin codes."""
+    for i in prange(binned.shape[0]):
+        node = 0
+        while nodes[node, F_LEAF] == 0.0:
+            code = binned[i, int(nodes[node, F_FEATURE])]
+            if code == missing_bin:
+                left = nodes[node, F_MLEFT] != 0.0
+            else:
+                left = code <= nodes[node, F_BIN]
+            node = int(nodes[node, F_LEFT]) if left else int(nodes[node, F_RIGHT])
+        raw[i] += nodes[node, F_VALUE]
+
+
+PREDICT_BLOCK = 128
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def predict_raw(X, feature, threshold, mleft, left, right, value, tree_start, tree_depth, tree_class, raw):
+    """``raw[k, i] += sum of the trees of class k`` over raw float rows of ``X``.
+
+    Flat node arrays of all trees (``tree_start[t]`` is tree ``t``'s root; child indices are
+    absolute).  A leaf is its own left and right child, so every row of a block takes exactly
+    ``tree_depth[t]`` steps: the inner loop over the block's rows is branch-free (NaN follows
+    ``mleft``, otherwise ``x <= threshold`` goes left) and independent across rows, instead of
+    one data-dependent walk per row.  ``prange`` over blocks of rows, trees in the middle loop so
+    one tree's nodes stay in cache for a block.
+    """
+    n = X.shape[0]
+    n_trees = tree_start.shape[0]
+    n_blocks = (n + PREDICT_BLOCK - 1) // PREDICT_BLOCK
+    for bi in prange(n_blocks):
+        lo = bi * PREDICT_BLOCK
+        m = min(n, lo + PREDICT_BLOCK) - lo
+        cur = np.empty(PREDICT_BLOCK, dtype=np.int32)
+        for t in range(n_trees):
+            root = tree_start[t]
+            k = tree_class[t]
+            for i in range(m):
+                cur[i] = root
+            for _ in range(tree_depth[t]):
+                for i in range(m):
+                    nd = cur[i]
+                    x = X[lo + i, feature[nd]]
+                    go_left = mleft[nd] if np.isnan(x) else np.float64(x) <= threshold[nd]
+                    cur[i] = left[nd] if go_left else right[nd]
+            for i in range(m):
+                raw[k, lo + i] += value[cur[i]]
+
+
+# --------------------------------------------------------------------------------------------
+# losses: gradients and hessians (float32) from raw predictions (float64)
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, parallel=True)
+def grad_squared_error(raw, y, w, use_w, grad, hess):
+    for i in prange(raw.shape[0]):
+        g = raw[i] - y[i]
+        if use_w:
+            grad[i] = g * w[i]
+            hess[i] = w[i]
+        else:
+            grad[i] = g
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def grad_binary(raw, y, w, use_w, grad, hess):
+    for i in prange(raw.shape[0]):
+        p = 1.0 / (1.0 + np.exp(-raw[i]))
+        g = p - y[i]
+        h = p * (1.0 - p)
+        if use_w:
+            g *= w[i]
+            h *= w[i]
+        grad[i] = g
+        hess[i] = h
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def grad_multiclass(raw, y, w, use_w, grad, hess):
+    """``raw``, ``grad``, ``hess`` are ``[K, n]``; ``y`` holds class codes as floats."""
+    K, n = raw.shape
+    for i in prange(n):
+        m = raw[0, i]
+        for k in range(1, K):
+            if raw[k, i] > m:
+                m = raw[k, i]
+        s = 0.0
+        for k in range(K):
+            s += np.exp(raw[k, i] - m)
+        for k in range(K):
+            p = np.exp(raw[k, i] - m) / s
+            g = p - (1.0 if y[i] == k else 0.0)
+            h = p * (1.0 - p)
+            if use_w:
+                g *= w[i]
+                h *= w[i]
+            grad[k, i] = g
+            hess[k, i] = h
+
+
+@njit(cache=True, nogil=True)
+def loss_value(kind, raw, y, w, use_w):
+    """Mean loss (weighted): 0 half squared error, 1 binary log-loss, 2 multiclass log-loss."""
+    K, n = raw.shape
+    total = 0.0
+    wsum = 0.0
+    for i in range(n):
+        if kind == 0:
+            d = raw[0, i] - y[i]
+            v = 0.5 * d * d
+        elif kind == 1:
+            z = raw[0, i]
+            # log(1 + exp(z)) - y z, stable
+            if z > 0:
+                v = z + np.log1p(np.exp(-z)) - y[i] * z
+            else:
+                v = np.log1p(np.exp(z)) - y[i] * z
+        else:
+            m = raw[0, i]
+            for k in range(1, K):
+                if raw[k, i] > m:
+                    m = raw[k, i]
+            s = 0.0
+            for k in range(K):
+                s += np.exp(raw[k, i] - m)
+            v = m + np.log(s) - raw[int(y[i]), i]
+        wi = w[i] if use_w else 1.0
+        total += wi * v
+        wsum += wi
+    return total / wsum if wsum > 0 else 0.0

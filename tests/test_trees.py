@@ -1,0 +1,603 @@
+"""Trees family (histogram gradient boosting): BinMapper, histogram / split / partition kernels on
+every backend against the NumPy reference, the estimators against scikit-learn, bad input."""
+from __future__ import annotations
+
+import io
+import pickle
+import warnings
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+
+from bagu_fast.trees import (
+    BinMapper,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    SplitInfo,
+    build_histogram,
+    find_best_split,
+    partition,
+)
+
+from .conftest import CUDA_SIM, FAST_BACKENDS, sim_small
+
+try:  # the estimators need scikit-learn (the kernels do not; a GPU image may lack it)
+    import sklearn  # noqa: F401
+
+    HAVE_SKLEARN = True
+except ImportError:  # pragma: no cover
+    HAVE_SKLEARN = False
+needs_sklearn = pytest.mark.skipif(not HAVE_SKLEARN, reason="the estimators need scikit-learn")
+
+
+def _data(rng, n, f, max_bins=15, nan_frac=0.1):
+    X = rng.standard_normal((n, f))
+    X[rng.random(X.shape) < nan_frac] = np.nan
+    return BinMapper(max_bins=max_bins).fit_transform(X)
+
+
+# --------------------------------------------------------------------------------------------
+# BinMapper
+# --------------------------------------------------------------------------------------------
+def _np_thresholds(col, max_bins):
+    col = np.sort(col[~np.isnan(col)])
+    distinct = np.unique(col)
+    if len(distinct) <= 1:
+        return np.zeros(0)
+    if len(distinct) <= max_bins:
+        t = (distinct[:-1] + distinct[1:]) / 2
+    else:
+        t = np.unique(np.percentile(col, np.linspace(0, 100, max_bins + 1)[1:-1], method="averaged_inverted_cdf"))
+    return np.minimum(t, 1e300)
+
+
+@pytest.mark.parametrize("max_bins", [2, 7, 255])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_bin_mapper_matches_numpy(rng, max_bins, dtype):
+    X = rng.standard_normal((1000, 4)).astype(dtype)
+    X[:, 1] = rng.integers(0, 5, 1000)  # few distinct values: midpoints
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X[3, 0], X[4, 0] = np.inf, -np.inf
+    bm = BinMapper(max_bins=max_bins, subsample=None).fit(X)
+    codes = bm.transform(X)
+    assert codes.dtype == np.uint8 and codes.shape == X.shape and codes.flags.c_contiguous
+    for f in range(4):
+        col = X[:, f].astype(np.float64)
+        expected = _np_thresholds(col, max_bins)
+        np.testing.assert_array_equal(bm.bin_thresholds_[f], expected)
+        assert bm.n_bins_non_missing_[f] == len(expected) + 1
+        exp_codes = np.where(np.isnan(col), max_bins, np.searchsorted(expected, col, side="left"))
+        np.testing.assert_array_equal(codes[:, f], exp_codes)
+    assert codes[3, 0] == bm.n_bins_non_missing_[0] - 1 and codes[4, 0] == 0  # +inf last, -inf first
+    assert bm.missing_values_bin_idx_ == max_bins
+
+
+def test_bin_mapper_edge_cases(rng):
+    X = np.column_stack([np.full(10, 3.0), np.full(10, np.nan), np.arange(10.0)])
+    bm = BinMapper().fit(X)
+    codes = bm.transform(X)
+    assert len(bm.bin_thresholds_[0]) == 0 and np.all(codes[:, 0] == 0)  # constant feature
+    assert np.all(codes[:, 1] == 255)  # all missing
+    np.testing.assert_array_equal(codes[:, 2], np.arange(10))
+    one = BinMapper().fit_transform(np.array([[1.5]]))
+    assert one.shape == (1, 1) and one[0, 0] == 0
+    assert BinMapper().fit(X).transform(np.zeros((0, 3))).shape == (0, 3)
+    # subsample is seeded
+    Y = rng.standard_normal((3000, 2))
+    a = BinMapper(subsample=500, random_state=0).fit(Y).bin_thresholds_[0]
+    b = BinMapper(subsample=500, random_state=0).fit(Y).bin_thresholds_[0]
+    np.testing.assert_array_equal(a, b)
+    X_before = X.copy()
+    BinMapper().fit_transform(X)
+    np.testing.assert_array_equal(X, X_before)
+
+
+@pytest.mark.parametrize("max_bins", [1, 256, 0, -3])
+def test_bin_mapper_bad_max_bins(max_bins):
+    with pytest.raises(ValueError, match="max_bins"):
+        BinMapper(max_bins=max_bins).fit(np.zeros((3, 1)))
+
+
+def test_bin_mapper_bad_input():
+    with pytest.raises(TypeError, match="max_bins"):
+        BinMapper(max_bins=2.5).fit(np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="not fitted"):
+        BinMapper().transform(np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="2-D"):
+        BinMapper().fit(np.zeros(3))
+    with pytest.raises(TypeError, match="X"):
+        BinMapper().fit(np.array([["a"]]))
+    with pytest.raises(ValueError, match="features"):
+        BinMapper().fit(np.zeros((3, 2))).transform(np.zeros((3, 3)))
+
+
+# --------------------------------------------------------------------------------------------
+# build_histogram
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("with_hess", [False, True], ids=["const_hess", "hess"])
+@pytest.mark.parametrize("with_idx", [False, True], ids=["all_rows", "indices"])
+def test_histogram_matches_reference(rng, fast_backend, dtype, with_hess, with_idx):
+    n = sim_small(3001, 203) if fast_backend == "cuda" else 3001
+    B = _data(rng, n, 5)
+    g = rng.standard_normal(n).astype(dtype)
+    h = (rng.random(n) + 0.05).astype(dtype) if with_hess else None
+    idx = np.sort(rng.choice(n, n // 2, replace=False)) if with_idx else None
+    ref = build_histogram(B, g, h, idx, n_bins=16, backend="reference")
+    out = build_histogram(B, g, h, idx, n_bins=16, backend=fast_backend)
+    for r, o, name in zip(ref, out, ("sum_gradients", "sum_hessians", "counts")):
+        assert o.shape == (5, 16), name
+        if name == "counts":
+            assert o.dtype == np.int64
+            np.testing.assert_array_equal(o, r)
+        else:
+            assert o.dtype == np.float64
+            np.testing.assert_allclose(o, r, rtol=1e-12, atol=1e-12)
+    if not with_hess:
+        np.testing.assert_array_equal(out[1], out[2])  # counts serve as hessians
+    rows = idx if with_idx else np.arange(n)
+    assert ref[2].sum(axis=1).tolist() == [len(rows)] * 5
+
+
+def test_histogram_cpu_large_node_paths(rng):
+    """The chunked (partial histograms + reduction) and feature-parallel paths of the cpu kernel."""
+    n = 70_000
+    B = _data(rng, n, 3, max_bins=255)
+    g = rng.standard_normal(n).astype(np.float32)
+    h = (rng.random(n) + 0.1).astype(np.float32)
+    for idx in (None, np.sort(rng.choice(n, 20_000, replace=False)), np.arange(5000)):
+        ref = build_histogram(B, g, h, idx, backend="reference")
+        out = build_histogram(B, g, h, idx, backend="cpu")
+        np.testing.assert_array_equal(out[2], ref[2])
+        np.testing.assert_allclose(out[0], ref[0], rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(out[1], ref[1], rtol=1e-10, atol=1e-9)
+
+
+def test_histogram_subtraction(rng, backend):
+    n = sim_small(2000, 150) if backend == "cuda" else 2000
+    B = _data(rng, n, 4)
+    g = rng.standard_normal(n).astype(np.float32)
+    rows = np.arange(n)
+    left, right = rows[: n // 3], rows[n // 3:]
+    parent = build_histogram(B, g, n_bins=16, backend=backend)
+    small = build_histogram(B, g, sample_indices=left, n_bins=16, backend=backend)
+    large = build_histogram(B, g, sample_indices=right, n_bins=16, backend=backend)
+    np.testing.assert_array_equal(parent[2] - small[2], large[2])  # counts exactly
+    np.testing.assert_allclose(parent[0] - small[0], large[0], atol=1e-9)
+
+
+@pytest.mark.skipif(not CUDA_SIM, reason="the simulator is the cuda backend here")
+def test_histogram_cuda_deterministic_mode(rng):
+    n = 150
+    B = _data(rng, n, 3)
+    g = rng.standard_normal(n)
+    h = rng.random(n) + 0.1
+    ref = build_histogram(B, g, h, n_bins=16, backend="reference")
+    a = build_histogram(B, g, h, n_bins=16, backend="cuda", deterministic=True)
+    b = build_histogram(B, g, h, n_bins=16, backend="cuda", deterministic=True)
+    for x, y, r in zip(a, b, ref):
+        np.testing.assert_array_equal(x, y)
+        np.testing.assert_allclose(x, r, rtol=1e-12, atol=1e-12)
+
+
+def test_histogram_cuda_device_arrays(rng):
+    from numba import cuda
+
+    n = sim_small(500, 60)
+    B = _data(rng, n, 2)
+    g = rng.standard_normal(n).astype(np.float32)
+    idx = np.arange(0, n, 2)
+    out = build_histogram(cuda.to_device(B), cuda.to_device(g), sample_indices=cuda.to_device(idx), n_bins=16)
+    ref = build_histogram(B, g, sample_indices=idx, n_bins=16, backend="reference")
+    assert all(hasattr(o, "copy_to_host") for o in out)
+    np.testing.assert_array_equal(out[2].copy_to_host(), ref[2])
+    np.testing.assert_allclose(out[0].copy_to_host(), ref[0], atol=1e-6)
+    left, right = partition(cuda.to_device(idx), cuda.to_device(B), 0, 5, True, n_bins=16)
+    rl, rr = partition(idx, B, 0, 5, True, n_bins=16, backend="reference")
+    np.testing.assert_array_equal(left.copy_to_host(), rl)
+    np.testing.assert_array_equal(right.copy_to_host(), rr)
+
+
+def test_histogram_edge_cases(backend):
+    B = np.zeros((1, 1), dtype=np.uint8)
+    g = np.array([2.5], dtype=np.float32)
+    s, h, c = build_histogram(B, g, n_bins=4, backend=backend)
+    assert s.tolist() == [[2.5, 0, 0, 0]] and c.tolist() == [[1, 0, 0, 0]] and h.tolist() == [[1, 0, 0, 0]]
+    s, h, c = build_histogram(B, g, sample_indices=np.zeros(0, dtype=np.int64), n_bins=4, backend=backend)
+    assert not s.any() and not c.any()
+    B0 = np.zeros((0, 3), dtype=np.uint8)
+    s, h, c = build_histogram(B0, np.zeros(0, np.float64), n_bins=8, backend=backend)
+    assert s.shape == (3, 8) and not c.any()
+
+
+def test_histogram_known_answer():
+    B = np.array([[0, 1], [1, 1], [0, 3], [2, 0]], dtype=np.uint8)
+    g = np.array([1.0, -2.0, 0.5, 4.0])
+    h = np.array([1.0, 2.0, 3.0, 4.0])
+    s, hs, c = build_histogram(B, g, h, n_bins=4, backend="reference")
+    np.testing.assert_array_equal(s, [[1.5, -2.0, 4.0, 0.0], [4.0, -1.0, 0.0, 0.5]])
+    np.testing.assert_array_equal(hs, [[4.0, 2.0, 4.0, 0.0], [4.0, 3.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(c, [[2, 1, 1, 0], [1, 2, 0, 1]])
+
+
+# --------------------------------------------------------------------------------------------
+# find_best_split
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("with_hess", [False, True], ids=["const_hess", "hess"])
+@pytest.mark.parametrize("lam", [0.0, 1.5])
+def test_split_matches_reference(rng, fast_backend, with_hess, lam):
+    for trial in range(3):
+        n = 400
+        B = _data(rng, n, 6, nan_frac=0.15 * trial)
+        g = rng.standard_normal(n) + (B[:, 2] > 7) * 1.5
+        h = rng.random(n) + 0.1 if with_hess else None
+        hist = build_histogram(B, g, h, n_bins=16, backend="reference")
+        kw = dict(l2_regularization=lam, min_samples_leaf=7)
+        ref = find_best_split(*hist, **kw, backend="reference")
+        out = find_best_split(*hist, **kw, backend=fast_backend)
+        assert isinstance(out, SplitInfo)
+        assert ref.feature >= 0
+        assert (out.feature, out.bin, out.missing_go_to_left, out.n_samples_left, out.n_samples_right) == \
+            (ref.feature, ref.bin, ref.missing_go_to_left, ref.n_samples_left, ref.n_samples_right)
+        np.testing.assert_allclose(out[4:], ref[4:], rtol=1e-12)
+        assert out.gain == pytest.approx(ref.gain, rel=1e-12)
+
+
+def _brute_force(g, h, c, lam, msl):
+    """Every (feature, bin, direction) with explicit masks (not running sums)."""
+    best = (-np.inf, None)
+    nb = g.shape[1]
+    for f in range(g.shape[0]):
+        has_missing = c[f, -1] > 0
+        for b in range(nb - 1):
+            for ml in ((False, True) if has_missing else (False,)):
+                left = np.arange(nb) <= b
+                left[-1] = ml
+                gl, hl, nl = g[f, left].sum(), h[f, left].sum(), c[f, left].sum()
+                gr, hr, nr = g[f, ~left].sum(), h[f, ~left].sum(), c[f, ~left].sum()
+                if nl < msl or nr < msl or hl < 1e-3 or hr < 1e-3:
+                    continue
+                G, H = g[f].sum(), h[f].sum()
+                gain = gl**2 / (hl + lam) + gr**2 / (hr + lam) - G**2 / (H + lam)
+                if gain > best[0] + 1e-9:
+                    best = (gain, (f, b))
+    return best
+
+
+def test_split_reference_against_brute_force(rng):
+    for _ in range(5):
+        n = 300
+        B = _data(rng, n, 4, max_bins=7, nan_frac=0.2)
+        g = rng.standard_normal(n) + (B[:, 1] > 3)
+        h = rng.random(n) + 0.5
+        hist = build_histogram(B, g, h, n_bins=8, backend="reference")
+        s = find_best_split(*hist, l2_regularization=0.3, min_samples_leaf=10, backend="reference")
+        gain, where = _brute_force(*hist, 0.3, 10)
+        assert (s.feature, s.bin) == where
+        assert s.gain == pytest.approx(gain, rel=1e-9)
+        # leaf values of the children: -G/(H + lambda)
+        assert s.sum_gradient_left + s.sum_gradient_right == pytest.approx(hist[0][s.feature].sum())
+
+
+def test_split_known_answer_and_ties(backend):
+    # one feature, bins 0..2 + missing bin 3; gradients make bin 0 vs rest the only good split
+    g = np.array([[-4.0, 2.0, 2.0, 0.0]])
+    h = np.array([[2.0, 1.0, 1.0, 0.0]])
+    c = np.array([[2, 1, 1, 0]])
+    s = find_best_split(g, h, c, min_samples_leaf=1, backend=backend)
+    # gain = 16/2 + 16/2 - 0/4 = 16; no missing values: missing follow the larger child (left: 2 > 2 is False)
+    assert (s.feature, s.bin, s.gain, s.missing_go_to_left) == (0, 0, 16.0, False)
+    assert (s.n_samples_left, s.n_samples_right, s.sum_gradient_left, s.sum_hessian_right) == (2, 2, -4.0, 2.0)
+    # an identical second feature ties: the lowest feature wins
+    s2 = find_best_split(np.vstack([g, g]), np.vstack([h, h]), np.vstack([c, c]), min_samples_leaf=1, backend=backend)
+    assert s2.feature == 0
+    # missing values: both directions tried
+    g = np.array([[-4.0, 2.0, 0.0, -3.0]])
+    h = np.array([[2.0, 1.0, 0.0, 1.0]])
+    c = np.array([[2, 1, 0, 1]])
+    s = find_best_split(g, h, c, min_samples_leaf=1, backend=backend)
+    assert (s.bin, s.missing_go_to_left, s.n_samples_left) == (0, True, 3)
+    # no valid split
+    s = find_best_split(g, h, c, min_samples_leaf=3, backend=backend)
+    assert s.feature == -1 and s.gain == -np.inf
+    s = find_best_split(g, h, c, min_samples_leaf=1, min_gain_to_split=100.0, backend=backend)
+    assert s.feature == -1
+
+
+# --------------------------------------------------------------------------------------------
+# partition
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("missing_left", [False, True])
+def test_partition_matches_reference(rng, fast_backend, missing_left):
+    n = sim_small(2000, 300) if fast_backend == "cuda" else 2000
+    B = _data(rng, n, 3, nan_frac=0.2)
+    idx = rng.permutation(n)[: n // 2 + 1]  # unsorted: order must be kept
+    before = idx.copy()
+    rl, rr = partition(idx, B, 1, 6, missing_left, n_bins=16, backend="reference")
+    ol, orr = partition(idx, B, 1, 6, missing_left, n_bins=16, backend=fast_backend)
+    np.testing.assert_array_equal(ol, rl)
+    np.testing.assert_array_equal(orr, rr)
+    np.testing.assert_array_equal(idx, before)
+    codes = B[idx, 1]
+    exp_left = idx[np.where(codes == 15, missing_left, codes <= 6)]
+    np.testing.assert_array_equal(rl, exp_left)
+    assert len(rl) + len(rr) == len(idx)
+
+
+def test_partition_cpu_large(rng):
+    n = 200_000
+    B = _data(rng, n, 2, nan_frac=0.1)
+    idx = np.arange(0, n, 1)
+    for ml in (False, True):
+        rl, rr = partition(idx, B, 0, 3, ml, n_bins=16, backend="reference")
+        ol, orr = partition(idx, B, 0, 3, ml, n_bins=16, backend="cpu")
+        np.testing.assert_array_equal(ol, rl)
+        np.testing.assert_array_equal(orr, rr)
+
+
+def test_partition_edge_cases(backend):
+    B = np.array([[0], [255], [3]], dtype=np.uint8)
+    l, r = partition(np.array([2, 1, 0]), B, 0, 0, True, backend=backend)
+    assert list(l) == [1, 0] and list(r) == [2]
+    l, r = partition(np.zeros(0, dtype=np.int64), B, 0, 0, True, backend=backend)
+    assert len(l) == 0 and len(r) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# kernel API: bad input
+# --------------------------------------------------------------------------------------------
+def test_kernel_api_bad_input():
+    B = np.zeros((4, 2), dtype=np.uint8)
+    g = np.zeros(4, dtype=np.float32)
+    with pytest.raises(TypeError, match="binned"):
+        build_histogram(B.astype(np.int32), g)
+    with pytest.raises(ValueError, match="binned"):
+        build_histogram(np.zeros(4, np.uint8), g)
+    with pytest.raises(ValueError, match="binned holds code 9"):
+        build_histogram(B + 9, g, n_bins=8)
+    with pytest.raises(ValueError, match="n_bins"):
+        build_histogram(B, g, n_bins=1)
+    with pytest.raises(ValueError, match="n_bins"):
+        build_histogram(B, g, n_bins=257)
+    with pytest.raises(ValueError, match="gradients"):
+        build_histogram(B, np.zeros(3, np.float32))
+    with pytest.raises(TypeError, match="gradients"):
+        build_histogram(B, np.zeros(4, np.int64))
+    with pytest.raises(ValueError, match="gradients"):
+        build_histogram(B, np.array([0, np.nan, 0, 0], np.float32))
+    with pytest.raises(ValueError, match="hessians"):
+        build_histogram(B, g, np.array([1, 0, 1, 1], np.float32))
+    with pytest.raises(ValueError, match="hessians"):
+        build_histogram(B, g, np.array([1, -1, 1, 1], np.float32))
+    with pytest.raises(TypeError, match="hessians"):
+        build_histogram(B, g, np.ones(4, np.float64))
+    with pytest.raises(ValueError, match="sample_indices"):
+        build_histogram(B, g, sample_indices=np.array([0, 4]))
+    with pytest.raises(ValueError, match="sample_indices"):
+        build_histogram(B, g, sample_indices=np.array([-1]))
+    with pytest.raises(TypeError, match="sample_indices"):
+        build_histogram(B, g, sample_indices=np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="backend"):
+        build_histogram(B, g, backend="gpu")
+    with pytest.raises(TypeError, match="deterministic"):
+        build_histogram(B, g, deterministic="yes")
+    gh = np.zeros((2, 4))
+    c = np.zeros((2, 4), dtype=np.int64)
+    with pytest.raises(ValueError, match="sum_hessians"):
+        find_best_split(gh, np.zeros((2, 5)), c)
+    with pytest.raises(ValueError, match="sum_gradients"):
+        find_best_split(np.full((2, 4), np.nan), gh, c)
+    with pytest.raises(TypeError, match="counts"):
+        find_best_split(gh, gh, gh)
+    with pytest.raises(ValueError, match="counts"):
+        find_best_split(gh, gh, c - 1)
+    with pytest.raises(ValueError, match="min_samples_leaf"):
+        find_best_split(gh, gh, c, min_samples_leaf=0)
+    with pytest.raises(ValueError, match="l2_regularization"):
+        find_best_split(gh, gh, c, l2_regularization=-1.0)
+    with pytest.raises(ValueError, match="sum_gradients"):
+        find_best_split(np.zeros((2, 1)), np.zeros((2, 1)), np.zeros((2, 1), np.int64))
+    idx = np.arange(4)
+    with pytest.raises(ValueError, match="feature"):
+        partition(idx, B, 2, 0, False)
+    with pytest.raises(ValueError, match="bin"):
+        partition(idx, B, 0, 255, False)
+    with pytest.raises(TypeError, match="missing_go_to_left"):
+        partition(idx, B, 0, 0, 1)
+    with pytest.raises(ValueError, match="sample_indices"):
+        partition(np.array([9]), B, 0, 0, False)
+
+
+# --------------------------------------------------------------------------------------------
+# estimators
+# --------------------------------------------------------------------------------------------
+def _sk_xfail():
+    reason = "sample_weight is not equivalent to removing/repeating samples (binning; as scikit-learn's own HGB)"
+    return {"check_sample_weight_equivalence_on_dense_data": reason}
+
+
+@needs_sklearn
+@pytest.mark.parametrize("Est", [HistGradientBoostingRegressor, HistGradientBoostingClassifier])
+def test_check_estimator(Est):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(Est(max_iter=5, min_samples_leaf=5), expected_failed_checks=_sk_xfail())
+
+
+@needs_sklearn
+@pytest.mark.parametrize("name", ["diabetes", "breast_cancer", "wine", "digits"])
+def test_accuracy_matches_sklearn(name):
+    from sklearn import datasets
+    from sklearn.ensemble import HistGradientBoostingClassifier as SkC
+    from sklearn.ensemble import HistGradientBoostingRegressor as SkR
+    from sklearn.model_selection import train_test_split
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=None if name == "diabetes" else y)
+    it = 10 if name == "digits" else 30
+    if name == "diabetes":
+        ours = HistGradientBoostingRegressor(max_iter=it).fit(Xtr, ytr)
+        sk = SkR(max_iter=it).fit(Xtr, ytr)
+        # R² on held-out data within 0.01; on the training data (same bins, same splits) equal
+        assert ours.score(Xte, yte) == pytest.approx(sk.score(Xte, yte), abs=0.01)
+        np.testing.assert_allclose(ours.predict(Xtr), sk.predict(Xtr), rtol=1e-9, atol=1e-6)
+    else:
+        ours = HistGradientBoostingClassifier(max_iter=it).fit(Xtr, ytr)
+        sk = SkC(max_iter=it).fit(Xtr, ytr)
+        assert ours.score(Xte, yte) >= sk.score(Xte, yte) - 0.01
+        assert ours.score(Xtr, ytr) >= sk.score(Xtr, ytr) - 0.01
+
+
+@needs_sklearn
+def test_sklearn_integration():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=10))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.9
+    grid = GridSearchCV(HistGradientBoostingClassifier(max_iter=5), {"max_leaf_nodes": [4, 15]}, cv=2).fit(X, y)
+    assert grid.best_params_["max_leaf_nodes"] in (4, 15) and grid.best_score_ > 0.85
+
+
+@needs_sklearn
+def test_pickle_staged_and_decision(rng):
+    X = rng.standard_normal((500, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y3 = (np.nan_to_num(X[:, 0]) > 0).astype(int) + (np.nan_to_num(X[:, 1]) > 0.5)
+    clf = HistGradientBoostingClassifier(max_iter=8).fit(X, y3)
+    clf2 = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clf2.predict_proba(X), clf.predict_proba(X))
+    staged = list(clf.staged_predict_proba(X))
+    assert len(staged) == clf.n_iter_ == 8
+    np.testing.assert_allclose(staged[-1], clf.predict_proba(X), rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0)
+    assert clf.decision_function(X).shape == (500, 3) and clf.n_trees_per_iteration_ == 3
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[clf.decision_function(X).argmax(1)])
+    reg = HistGradientBoostingRegressor(max_iter=6).fit(X, np.arange(500) % 7)
+    assert len(list(reg.staged_predict(X))) == 6
+    np.testing.assert_allclose(list(reg.staged_predict(X))[-1], reg.predict(X), rtol=1e-12)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), reg.predict(X))
+
+
+@needs_sklearn
+def test_missing_values_learnt(rng):
+    n = 2000
+    x = rng.standard_normal(n)
+    y = (x > 0).astype(float)
+    x[rng.random(n) < 0.3] = np.nan
+    y[np.isnan(x)] = 3.0  # missing values carry their own signal
+    reg = HistGradientBoostingRegressor(max_iter=30, learning_rate=0.5).fit(x[:, None], y)
+    pred = reg.predict(np.array([[np.nan], [-1.0], [1.0]]))
+    np.testing.assert_allclose(pred, [3.0, 0.0, 1.0], atol=0.05)
+
+
+@needs_sklearn
+def test_binary_probabilities_and_strings(rng):
+    X = rng.standard_normal((400, 3))
+    y = np.where(X[:, 0] + 0.3 * rng.standard_normal(400) > 0, "yes", "no")
+    clf = HistGradientBoostingClassifier(max_iter=20).fit(X, y)
+    assert list(clf.classes_) == ["no", "yes"] and clf.n_trees_per_iteration_ == 1
+    assert clf.score(X, y) > 0.9
+    p = clf.predict_proba(X)
+    np.testing.assert_allclose(p[:, 1], 1 / (1 + np.exp(-clf.decision_function(X))))
+
+
+@needs_sklearn
+def test_early_stopping_and_verbose(rng):
+    X = rng.standard_normal((3000, 3))
+    y = X[:, 0] + 0.1 * rng.standard_normal(3000)
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        reg = HistGradientBoostingRegressor(max_iter=500, early_stopping=True, n_iter_no_change=3, verbose=1,
+                                            learning_rate=0.5, random_state=0).fit(X, y)
+    assert reg.n_iter_ < 500
+    assert len(reg.train_score_) == len(reg.validation_score_) == reg.n_iter_ + 1
+    assert reg.validation_score_[-1] > reg.validation_score_[0]
+    assert buf.getvalue().count("\n") == reg.n_iter_ and "[1/500]" in buf.getvalue()
+    reg = HistGradientBoostingRegressor(max_iter=5).fit(X, y)  # "auto": off below 10 000 samples
+    assert not reg.do_early_stopping_ and reg.train_score_.size == 0 and reg.n_iter_ == 5
+
+
+@needs_sklearn
+def test_max_depth_and_leaves(rng):
+    X = rng.standard_normal((2000, 5))
+    y = X @ rng.standard_normal(5) + np.sin(3 * X[:, 0])
+    reg = HistGradientBoostingRegressor(max_iter=3, max_depth=2, max_leaf_nodes=None, min_samples_leaf=1).fit(X, y)
+    for it in reg._trees:
+        t = it[0]
+        assert t[:, 9].max() <= 2 and (t[:, 6] == 1).sum() <= 4
+    reg = HistGradientBoostingRegressor(max_iter=3, max_leaf_nodes=7).fit(X, y)
+    assert all((it[0][:, 6] == 1).sum() == 7 for it in reg._trees)
+
+
+@needs_sklearn
+def test_sample_weight(rng):
+    X = rng.standard_normal((600, 3))
+    y = X[:, 0] + rng.standard_normal(600) * 0.1
+    a = HistGradientBoostingRegressor(max_iter=5).fit(X, y).predict(X)
+    b = HistGradientBoostingRegressor(max_iter=5).fit(X, y, sample_weight=np.ones(600)).predict(X)
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+    w = np.where(X[:, 1] > 0, 10.0, 0.1)
+    c = HistGradientBoostingRegressor(max_iter=5).fit(X, y, sample_weight=w).predict(X)
+    assert not np.allclose(a, c)
+
+
+@needs_sklearn
+def test_thread_count_does_not_change_the_model(rng):
+    import numba
+
+    X = rng.standard_normal((40_000, 4)).astype(np.float32)
+    y = X[:, 0] * 2 + X[:, 1] * X[:, 2]
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        a = HistGradientBoostingRegressor(max_iter=3, early_stopping=False, random_state=0).fit(X, y).predict(X)
+        numba.set_num_threads(old)
+        b = HistGradientBoostingRegressor(max_iter=3, early_stopping=False, random_state=0).fit(X, y).predict(X)
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(a, b)
+
+
+@needs_sklearn
+def test_estimator_bad_input(rng):
+    from sklearn.exceptions import NotFittedError
+
+    X = rng.standard_normal((50, 3))
+    y = rng.standard_normal(50)
+    reg = HistGradientBoostingRegressor(max_iter=2)
+    with pytest.raises(NotFittedError):
+        reg.predict(X)
+    with pytest.raises(ValueError, match="y"):
+        reg.fit(X, np.where(np.arange(50) == 3, np.nan, y))
+    with pytest.raises(ValueError, match="y"):
+        reg.fit(X, np.where(np.arange(50) == 3, np.inf, y))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        reg.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="sample_weight"):
+        reg.fit(X, y, sample_weight=-np.ones(50))
+    with pytest.raises(ValueError, match="max_bins"):
+        HistGradientBoostingRegressor(max_bins=256).fit(X, y)
+    with pytest.raises(ValueError, match="max_bins"):
+        HistGradientBoostingRegressor(max_bins=1).fit(X, y)
+    with pytest.raises(ValueError, match="learning_rate"):
+        HistGradientBoostingRegressor(learning_rate=0).fit(X, y)
+    with pytest.raises(ValueError, match="loss"):
+        HistGradientBoostingRegressor(loss="absolute_error").fit(X, y)
+    with pytest.raises(ValueError, match="early_stopping"):
+        HistGradientBoostingRegressor(early_stopping="yes").fit(X, y)
+    reg.fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        reg.predict(X[:, :2])
+    with pytest.raises(ValueError, match="class"):
+        HistGradientBoostingClassifier().fit(X, np.zeros(50))
+    X_before, y_before = X.copy(), y.copy()
+    reg.fit(X, y)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
