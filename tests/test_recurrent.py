@@ -267,6 +267,10 @@ CPU_CASES = [
     ("gru", 7, 7, 6, 5, 1, False, 0, [7, 6, 5, 4, 3, 2, 1], False, False),
     ("rnn", 7, 5, 3, 64, 2, True, 0, [2, 7, 0, 7, 5], False, True),
     ("rnn_relu", 6, 3, 8, 3, 1, False, 0, None, True, True),
+    # one direction, >= 8 rows: two row groups (in parallel when there is enough work)
+    ("lstm", 10, 12, 6, 130, 1, False, 0, [10, 3, 7, 1, 10, 9, 2, 8, 5, 10, 4, 6], False, True),
+    ("gru", 5, 9, 3, 7, 1, False, 0, [5, 1, 4, 2, 5, 3, 0, 5, 2], True, True),
+    ("lstm", 4, 8, 3, 20, 2, False, 6, None, False, True),
 ]
 # the simulator runs every thread in Python: tiny shapes, still several 8 x 8 tiles
 CUDA_CASES = [
@@ -370,10 +374,11 @@ def test_cuda_device_arrays_stay_on_device(rng):
     np.testing.assert_allclose(h1, np.tanh(x[0] @ w["weight_ih_l0"][:4].T), rtol=1e-5, atol=1e-6)
 
 
-def test_cpu_independent_of_thread_count(rng):
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_cpu_independent_of_thread_count(rng, bidirectional):
     import numba
 
-    w = weights(rng, "lstm", 8, 70, layers=2, bidirectional=True, dtype=np.float32)
+    w = weights(rng, "lstm", 8, 70, layers=2, bidirectional=bidirectional, dtype=np.float32)
     x = rng.standard_normal((6, 9, 8)).astype(np.float32)
     lengths = [6, 1, 3, 5, 6, 2, 4, 6, 1]
     saved = numba.get_num_threads()

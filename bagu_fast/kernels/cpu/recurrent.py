@@ -6,28 +6,30 @@ Per layer (both directions at once):
 
 1. **Input projection** of every time step: ``xg = x @ W_ih^T`` for ``[T * B, I]`` rows against
    both directions' ``W_ih`` stacked (``[D * G * H, I]``), one BLAS GEMM per chunk of rows in a
-   ``prange`` (BLAS on one thread inside, the parallelism is ``prange``'s).  The biases are not
-   added here but when the gates read ``xg``.
-2. **Time loop** (:func:`_recurrence`): per step one ``prange`` over (direction, block of ``hb``
-   hidden units).  Each task multiplies the previous hidden state ``[n, H_out]`` by its block of
-   ``W_hh`` (re-laid out once per call so that the ``G`` gate rows of its units are contiguous,
-   ``[D, n_blocks, G * hb, H_out]``) and applies the gates and the state update to its units at
-   once, while the products are in cache: nothing is allocated inside the loop.  The forward
-   direction does step ``s`` while the reverse one does step ``T - 1 - s`` in the same launch.
-   For small batches (``n <= SMALL_B`` rows, the latency case) a hand-written dot-product loop
-   replaces BLAS, whose per-call overhead dominates there; above it ``np.dot`` (BLAS).
-   LSTM with ``proj_size`` adds a second ``prange`` per step for ``h = m W_hr^T``.
-3. **Packed sequences**: the batch is sorted by length (descending) once per call, so the rows
-   valid at step ``t`` are a prefix ``[0, n_t)`` and the products skip finished sequences; the
-   reverse direction picks up a sequence at its own last step from its initial state (its rows in
-   both hidden-state buffers hold ``h0`` until then).  Outputs of invalid steps stay zero,
-   ``h_n`` is read from the outputs afterwards, ``c_n`` is the cell buffer (a finished row is never
-   written again).
+   ``prange`` (BLAS on one thread inside, the parallelism is ``prange``'s; a small projection is
+   one NumPy matmul).  The biases are not added here but when the gates read ``xg``.
+2. **Time loop**: one task per (direction, row group) runs its whole time loop (:func:`_task_loop`)
+   with no synchronisation between steps; the tasks run in a ``prange`` (:func:`_recurrence`),
+   or on the calling thread when there is one task or little work.  One direction with at least
+   ``2 * MIN_GROUP_ROWS`` rows is split into 2 row groups (the batch rows are independent).
+   Per step and block of ``hb`` hidden units, the task multiplies its rows of the previous hidden
+   state ``[n, H_out]`` by the block of ``W_hh`` (re-laid out once per call so that the ``G`` gate
+   rows of its units are contiguous, ``[D, n_blocks, G * hb, H_out]``) and applies the gates and
+   the state update to those units at once, while the products are in cache; nothing is
+   allocated inside the loop.  For a few rows (``n <= SMALL_B``, the latency case) a hand-written
+   dot-product loop replaces BLAS, whose per-call overhead dominates there; above it ``np.dot``.
+   LSTM with ``proj_size`` adds ``h = m W_hr^T`` per step, by blocks of outputs.
+3. **Packed sequences**: the batch is sorted by length (descending) once per call and dealt out
+   round-robin to the row groups, so the rows valid at step ``t`` are a prefix of each group and
+   the products skip finished sequences; the reverse direction picks up a sequence at its own
+   last step from its initial state (its rows in both hidden-state buffers hold ``h0`` until
+   then).  Outputs of invalid steps stay zero, ``h_n`` is read from the outputs afterwards,
+   ``c_n`` is the cell buffer (a finished row is never written again).
 
 Hidden states are double-buffered (``hbuf[s % 2]`` is read while ``hbuf[1 - s % 2]`` is written),
-cell states are updated in place (each unit belongs to one task).  Blocks depend only on the
-shapes, each task is computed the same way whatever thread runs it, so results do not depend on
-the number of threads.
+cell states are updated in place.  Blocks and row groups depend only on the shapes, each task is
+computed the same way whatever thread runs it, so results do not depend on the number of
+threads.
 
 Sigmoid and tanh are branch-free and vectorise (no SVML here): they only ever evaluate
 ``exp`` of a non-positive argument (Cody–Waite reduction + polynomial, ~1 ulp), so no input
@@ -50,11 +52,12 @@ __all__ = ["run"]
 SMALL_B = 4  # at most this many valid rows in a step: hand-written products instead of BLAS
 HB_TARGET = 64  # hidden units per task (the last block may be smaller)
 PROJ_ROWS = 256  # rows per input-projection task
-# One direction with at least this many multiply-adds per step: the blocks of a step run in
-# parallel (one launch per step).  Below it (the latency case) a per-step launch and barrier cost
-# more than they save, and on a busy machine a barrier waits for a descheduled thread: one thread
-# runs the whole time loop.  Two directions always run as two independent tasks.
-PER_STEP_MACS = 1 << 20
+# Parallelism without per-step synchronisation: (direction, row group) tasks each run their whole
+# time loop (a per-step launch + barrier costs microseconds, and a whole time slice when the
+# machine is busy and a worker thread is descheduled).  One direction is split into 2 row groups
+# when it has at least 2 * MIN_GROUP_ROWS rows; fewer rows (the latency case) stay on one thread.
+MIN_GROUP_ROWS = 4
+PARALLEL_MACS = 1 << 22  # less recurrent work than this: no parallel launch at all
 PARALLEL_PROJECTION_MACS = 1 << 24  # smaller input projections: one NumPy matmul, no prange launch
 _MODES = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}
 _GATES = (4, 3, 1, 1)
@@ -374,105 +377,85 @@ def _rnn_row(xrow, brow, arow, hrow, yrow, j0, j1, relu):
 # the time loop of one layer (both directions)
 # --------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True, error_model="numpy")
-def _gates_task(mode, s, task, xg, bias, bhn, whh, nact, hbuf, c, mbuf, gbuf, y, H, hb, small_b, proj):
-    """Step ``s`` of one (direction, block of hidden units) task: recurrent product + gates."""
-    T = xg.shape[0]
-    nblk = whh.shape[1]
+def _gates_task(mode, t, p, d, k, r0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb, small_b, proj):
+    """Rows [r0, r0 + n) of direction d, block k of hidden units, at time t: recurrent product
+    (reading hbuf[p]) + gates (writing hbuf[1 - p], or mbuf with a projection)."""
     Hout = hbuf.shape[3]
     GH = (whh.shape[2] // hb) * H
-    d = task // nblk
-    k = task - d * nblk
-    t = s if d == 0 else T - 1 - s
-    n = nact[t]
-    if n == 0:
-        return
-    p = s % 2
     q = 1 - p
-    acc = gbuf[task, :n]
-    _matmul_t(hbuf[p, d, :n], whh[d, k], acc, small_b)
+    _matmul_t(hbuf[p, d, r0:r0 + n], whh[d, k], acc, small_b)
     j0 = k * hb
     j1 = min(j0 + hb, H)
     for r in range(n):
-        xrow = xg[t, r, d * GH:(d + 1) * GH]
-        yrow = y[t, r, d * Hout:(d + 1) * Hout]
+        rr = r0 + r
+        xrow = xg[t, rr, d * GH:(d + 1) * GH]
+        yrow = y[t, rr, d * Hout:(d + 1) * Hout]
         if mode == 0:
             if proj:
-                _lstm_row(xrow, bias[d], acc[r], c[d, r], mbuf[d, r], mbuf[d, r], j0, j1, hb, H)
+                _lstm_row(xrow, bias[d], acc[r], c[d, rr], mbuf[d, rr], mbuf[d, rr], j0, j1, hb, H)
             else:
-                _lstm_row(xrow, bias[d], acc[r], c[d, r], hbuf[q, d, r], yrow, j0, j1, hb, H)
+                _lstm_row(xrow, bias[d], acc[r], c[d, rr], hbuf[q, d, rr], yrow, j0, j1, hb, H)
         elif mode == 1:
-            _gru_row(xrow, bias[d], bhn[d], acc[r], hbuf[p, d, r], hbuf[q, d, r], yrow, j0, j1, hb, H)
+            _gru_row(xrow, bias[d], bhn[d], acc[r], hbuf[p, d, rr], hbuf[q, d, rr], yrow, j0, j1, hb, H)
         else:
-            _rnn_row(xrow, bias[d], acc[r], hbuf[q, d, r], yrow, j0, j1, mode == 3)
+            _rnn_row(xrow, bias[d], acc[r], hbuf[q, d, rr], yrow, j0, j1, mode == 3)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _proj_task(s, task, whr, nact, hbuf, mbuf, pbuf, y, hb, small_b):
-    """Step ``s`` of one (direction, block of projected outputs) task: ``h = m W_hr^T``."""
-    T = y.shape[0]
+def _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, acc, y, hb, small_b):
+    """Rows [r0, r0 + n) of direction d, block k of projected outputs: h = m W_hr^T."""
     Hout = hbuf.shape[3]
-    npb = whr.shape[1] // hb
-    d = task // npb
-    k = task - d * npb
-    t = s if d == 0 else T - 1 - s
-    n = nact[t]
-    if n == 0:
-        return
-    q = 1 - s % 2
+    q = 1 - p
     o0 = k * hb
     o1 = min(o0 + hb, Hout)
-    acc = pbuf[task, :n]
-    _matmul_t(mbuf[d, :n], whr[d, o0:o0 + hb], acc, small_b)
+    _matmul_t(mbuf[d, r0:r0 + n], whr[d, o0:o0 + hb], acc, small_b)
     for r in range(n):
         for j in range(o1 - o0):
-            hbuf[q, d, r, o0 + j] = acc[r, j]
-            y[t, r, d * Hout + o0 + j] = acc[r, j]
+            hbuf[q, d, r0 + r, o0 + j] = acc[r, j]
+            y[t, r0 + r, d * Hout + o0 + j] = acc[r, j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _direction_loop(mode, d, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b):
-    """The whole time loop of direction ``d`` on one thread (arguments as :func:`_recurrence`)."""
+def _task_loop(mode, d, g, xg, bias, bhn, whh, whr, nact, row0, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b):
+    """The whole time loop of direction ``d`` for row group ``g`` (arguments as :func:`_recurrence`)."""
     T = xg.shape[0]
     nblk = whh.shape[1]
     proj = whr.shape[1] > 0
     npb = whr.shape[1] // hb
+    r0 = row0[g]
     for s in range(T):
+        t = s if d == 0 else T - 1 - s  # the reverse direction walks back from the end
+        n = nact[g, t]
+        if n == 0:
+            continue
+        p = s % 2
+        acc = gbuf[d, g, :n]
         for k in range(nblk):
-            _gates_task(mode, s, d * nblk + k, xg, bias, bhn, whh, nact, hbuf, c, mbuf, gbuf, y, H, hb, small_b, proj)
+            _gates_task(mode, t, p, d, k, r0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb, small_b, proj)
+        pacc = pbuf[d, g, :n]
         for k in range(npb):
-            _proj_task(s, d * npb + k, whr, nact, hbuf, mbuf, pbuf, y, hb, small_b)
+            _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, pacc, y, hb, small_b)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _recurrence(mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b, per_step):
-    """Run one layer's recurrence.
+def _recurrence(mode, xg, bias, bhn, whh, whr, nact, row0, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b):
+    """Run one layer's recurrence: one task per (direction, row group), each its whole time loop.
 
     xg [T, B, D*G*H] input projections (no bias; used as scratch); bias [D, G*H] (b_ih + b_hh,
     GRU: b_hh of r, z only); bhn [D, H] (GRU's b_hn); whh [D, n_blk, G*hb, Hout] (blocked W_hh,
     zero padded); whr [D, n_pb * hb, H] or [D, 0, 0] (LSTM projection, zero rows pad it to whole
-    blocks of hb); nact [T] rows valid at each step (a prefix); hbuf [2, D, B, Hout] (both halves
-    hold h0 on entry); c [D, B, H] cell state (LSTM; in place); mbuf [D, B, H] (LSTM with
-    projection: o * tanh(c)); gbuf [D * n_blk, B, G*hb] and pbuf [D * n_pb, B, hb] scratch;
-    y [T, B, D*Hout] output (rows past nact must be zero on entry).
-
-    ``per_step``: one parallel launch per step over the (direction, block) tasks; otherwise one
-    task per direction runs its whole time loop (no synchronisation between steps).
+    blocks of hb); nact [P, T] rows of group g valid at step t (a prefix of the group's rows
+    [row0[g], row0[g + 1])); hbuf [2, D, B, Hout] (both halves hold h0 on entry); c [D, B, H]
+    cell state (LSTM; in place); mbuf [D, B, H] (LSTM with projection: o * tanh(c));
+    gbuf [D, P, rows, G*hb] and pbuf [D, P, rows, hb] scratch; y [T, B, D*Hout] output (rows
+    past nact must be zero on entry).
     """
-    T = xg.shape[0]
     D = whh.shape[0]
-    nblk = whh.shape[1]
-    proj = whr.shape[1] > 0
-    npb = whr.shape[1] // hb
-    if per_step:
-        for s in range(T):
-            for task in prange(D * nblk):
-                _gates_task(mode, s, task, xg, bias, bhn, whh, nact, hbuf, c, mbuf, gbuf, y, H, hb, small_b, proj)
-            if proj:
-                for task in prange(D * npb):
-                    _proj_task(s, task, whr, nact, hbuf, mbuf, pbuf, y, hb, small_b)
-    else:
-        for d in prange(D):
-            _direction_loop(mode, d, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b)
+    P = row0.shape[0]
+    for task in prange(D * P):
+        d = task // P
+        _task_loop(mode, d, task - d * P, xg, bias, bhn, whh, whr, nact, row0, hbuf, c, mbuf, gbuf, pbuf, y, H,
+                   hb, small_b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,10 +491,19 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
     H = layers[0][0][1].shape[0] // G
     L = len(layers)
     lengths = np.asarray(lengths, dtype=np.int64)
+    # Row groups that run as independent tasks (from the shapes only, never the thread count):
+    # sorted by length (descending), then dealt out round-robin, so that within each group the
+    # rows valid at a step are a prefix and the groups carry about the same work.
+    P = 2 if D == 1 and B >= MIN_GROUP_ROWS * 2 else 1
     perm = np.argsort(-lengths, kind="stable")
+    perm = np.concatenate([perm[g::P] for g in range(P)])
+    sizes = np.array([len(range(g, B, P)) for g in range(P)], dtype=np.int64)
+    row0 = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     permuted = bool(np.any(perm != np.arange(B)))
     lens = lengths[perm]
-    nact = (lens[None, :] > np.arange(T)[:, None]).sum(axis=1).astype(np.int64)
+    nact = np.zeros((P, T), dtype=np.int64)
+    for g in range(P):
+        nact[g] = (lens[row0[g]:row0[g] + sizes[g], None] > np.arange(T)[None, :]).sum(axis=0)
     ragged = bool(B and lens.min() < T)
     inp = np.ascontiguousarray(x[:, perm] if permuted else x)
     h0 = h0[:, perm] if permuted else h0
@@ -556,8 +548,9 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         hbuf[1] = hbuf[0]
         c = np.zeros((D, B, H), dtype=dtype) if c0 is None else np.ascontiguousarray(c0[l * D:(l + 1) * D])
         mbuf = np.empty((D, B, H) if proj else (1, 1, 1), dtype=dtype)
-        gbuf = np.empty((D * nblk, B, G * hb), dtype=dtype)
-        pbuf = np.empty((D * npb, B, hb) if proj else (1, 1, 1), dtype=dtype)
+        gmax = int(sizes.max()) if B else 0
+        gbuf = np.empty((D, P, gmax, G * hb), dtype=dtype)
+        pbuf = np.empty((D, P, gmax, hb) if proj else (D, P, gmax, 0), dtype=dtype)
         y = (np.zeros if ragged else np.empty)((T, B, D * Hout), dtype=dtype)
         x2, xg2 = inp.reshape(T * B, I_l), xg.reshape(T * B, D * G * H)
         if T * B * I_l * D * G * H >= PARALLEL_PROJECTION_MACS:
@@ -565,12 +558,14 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
                 _input_projection(x2, w_ih, xg2, PROJ_ROWS)
         else:  # small: a parallel launch would cost more than it saves
             np.matmul(x2, w_ih.T, out=xg2)
-        args = (_MODES[mode], xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, SMALL_B)
-        if D == 1 and B * Hout * G * H < PER_STEP_MACS:  # latency: one thread, no parallel launch at all
-            _direction_loop(args[0], 0, *args[1:])
+        args = (xg, bias, bhn, whh, whr, nact, row0, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, SMALL_B)
+        if D * P == 1 or T * B * Hout * G * H * D < PARALLEL_MACS:  # one task, or little work:
+            for d in range(D):  # run on this thread, no parallel launch at all
+                for g in range(P):
+                    _task_loop(_MODES[mode], d, g, *args)
         else:
             with parallel_region(single_thread_blas=True):
-                _recurrence(*args, D == 1)
+                _recurrence(_MODES[mode], *args)
         for d in range(D):
             k = l * D + d
             t_final = last if d == 0 else np.zeros(B, dtype=np.int64)
