@@ -240,6 +240,52 @@ def _fit_check(x, model):
 
 
 # ----------------------------------------------------------------------------------------------
+# GaussianHMM.fit (diag): same start as hmmlearn, same history
+# ----------------------------------------------------------------------------------------------
+def _gauss_setup(N, F, n_seq, L, seed):
+    def make():
+        rng = np.random.default_rng(seed)
+        centers = rng.standard_normal((N, F)) * 3
+        X = centers[rng.integers(0, N, n_seq * L)] + rng.standard_normal((n_seq * L, F))
+        return {"X": X, "lengths": np.full(n_seq, L), "start": rng.dirichlet(np.ones(N)),
+                "trans": rng.dirichlet(np.ones(N), size=N), "means": rng.standard_normal((N, F)),
+                "covars": np.full((N, F), 2.0), "N": N}
+
+    return make
+
+
+def _gauss_model(cls, x, n_iter, **kw):
+    m = cls(x["N"], covariance_type="diag", n_iter=n_iter, tol=-np.inf, init_params="", **kw)
+    m.startprob_, m.transmat_, m.means_ = x["start"].copy(), x["trans"].copy(), x["means"].copy()
+    m.covars_ = x["covars"].copy()
+    return m
+
+
+def _gauss_runners(n_iter, backends):
+    from bagu_fast.hmm import GaussianHMM
+
+    ours = {b: (lambda x, b=b: _gauss_model(GaussianHMM, x, n_iter, backend=b).fit(x["X"], x["lengths"]))
+            for b in backends}
+    peers = {}
+    if installed("hmmlearn"):
+        from hmmlearn.hmm import GaussianHMM as HL
+
+        peers["hmmlearn"] = lambda x: _gauss_model(HL, x, n_iter).fit(x["X"], x["lengths"])
+    return ours, peers
+
+
+def _gauss_check(x, model):
+    h = np.array(model.monitor_.history)
+    assert np.all(np.diff(h) >= -1e-8 * np.abs(h[1:])), f"history not monotone: {h}"
+    if "_history" not in x and installed("hmmlearn"):
+        from hmmlearn.hmm import GaussianHMM as HL
+
+        x["_history"] = np.array(_gauss_model(HL, x, len(h)).fit(x["X"], x["lengths"]).monitor_.history)
+    if "_history" in x:
+        np.testing.assert_allclose(h, x["_history"], rtol=1e-6, err_msg="history differs from hmmlearn")
+
+
+# ----------------------------------------------------------------------------------------------
 # CRF
 # ----------------------------------------------------------------------------------------------
 def _crf_setup(B, T, K, seed):
@@ -370,6 +416,12 @@ def cases(quick: bool) -> list[Case]:
     out.append(Case(
         "hmm", "CategoricalHMM.fit (10 iter)", f"N=16 M=32 {n_seq}x500", _fit_setup(16, 32, n_seq, 500, seed=3),
         ours, peers, _fit_check, slow=("reference",),
+    ))
+    n_seq = 5 if quick else 20
+    ours, peers = _gauss_runners(10, ("reference", "cpu"))
+    out.append(Case(
+        "hmm", "GaussianHMM.fit diag (10 iter)", f"N=8 F=3 {n_seq}x500", _gauss_setup(8, 3, n_seq, 500, seed=6),
+        ours, peers, _gauss_check, slow=("reference",),
     ))
     # CRF: B = 64, T = 128, K = 32, float32
     B, Tc, K = (16 if quick else 64), 128, 32
