@@ -44,11 +44,22 @@ swapped when the roles are swapped), after stripping the common affix.
 The wrappers check that offsets are non-decreasing positions inside the codes (ValueError
 otherwise), so no kernel can index out of bounds whatever the caller passed.
 
-``editops`` runs the blocked bit-parallel pass once, keeping ``VP`` / ``VN`` of every column
-(``2 n ceil(m / 64)`` words: 25 MB for two 10 000-symbol strings), and traces back from the end
-with ``D[i][j] = j + popcount(VP_j below i) - popcount(VN_j below i)`` (cached per column, so
-the traceback is ``O(n ceil(m / 64) + m)``).  Ties are broken as in the reference (match /
-replace, then delete, then insert).
+Long pairs (pattern > 64 symbols) run the blocked algorithm in a diagonal band (Ukkonen): with
+an upper bound d of the distance, only the words holding rows ``i`` with
+``|i - j| + |(m - n) - (i - j)| <= d`` are advanced in column j (see :func:`_band_pass` for why
+the values stay exact where it matters).  A narrow band is tried first (similar strings: a few
+percent of the table), then the band of the aligned mismatches + length difference.  Masks of a
+long pattern have one row per distinct symbol (hashed to local ids), or, past a budget, sparse
+(word, mask) entries per symbol: memory is O(m + n) words whatever the alphabet or code range.
+
+``editops`` is Hirschberg's divide and conquer over banded bit-parallel passes (as RapidFuzz
+does): a subproblem is halved at its middle column by one forward and one backward pass (two
+threads), each keeping only its last column, and the first row minimising the sum is where an
+optimal path crosses; both halves then have exact distances, so their bands are tight.
+Subproblems whose column vectors fit ``_EDITOPS_LEAF_WORDS`` (16 MiB, reused) keep ``VP`` /
+``VN`` of every column and are traced back one bit per step.  The script is minimal and
+deterministic (first optimal split row, fixed traceback order); memory is O(m + n) plus the
+leaf store.
 
 Block sizes, chunking and side choice depend on the shapes only (and the thread count, which
 changes only how work is split), so results never depend on the number of threads.
@@ -486,8 +497,9 @@ def _cdist_unit(q_codes, q_off, c_codes, c_off, w: int, out: np.ndarray, lcs: bo
     p_ids, t_ids, n_sym = _dense(p_codes, t_codes)
     order, cls, lo, hi, lanes, words = plan
     chunks = _chunks(t_off, lo.shape[0], n_sym)
-    _cdist_lanes(p_ids, p_off, order, cls, lo, hi, lanes, words, t_ids, t_off, chunks, np.int64(n_sym), np.int64(w),
-                 target, lcs)
+    with parallel_region():
+        _cdist_lanes(p_ids, p_off, order, cls, lo, hi, lanes, words, t_ids, t_off, chunks, np.int64(n_sym),
+                     np.int64(w), target, lcs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1164,11 +1176,13 @@ def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
             if nchunk == 1:  # no thread launch for a single pair / tiny inputs
                 _cpdist_chunk(a_codes, a_off, b_codes, b_off, out, 0, npairs, lcs)
             else:
-                _cpdist_unit(a_codes, a_off, b_codes, b_off, out, nchunk, lcs)
+                with parallel_region():
+                    _cpdist_unit(a_codes, a_off, b_codes, b_off, out, nchunk, lcs)
             if ins != 1:
                 out *= ins
             return out
-    _cpdist_weighted(a_codes, a_off, b_codes, b_off, np.int64(ins), np.int64(dele), np.int64(sub), out, nchunk)
+    with parallel_region():
+        _cpdist_weighted(a_codes, a_off, b_codes, b_off, np.int64(ins), np.int64(dele), np.int64(sub), out, nchunk)
     return out
 
 
@@ -1186,7 +1200,8 @@ def cdist(q_codes, q_offsets, c_codes, c_offsets, weights) -> np.ndarray:
         _cdist_unit(q_codes, q_off, c_codes, c_off, ins, out, sub != ins)
         return out
     nchunk = max(1, min(nq, 8 * get_num_threads()))
-    _cdist_weighted(q_codes, q_off, c_codes, c_off, np.int64(ins), np.int64(dele), np.int64(sub), out, nchunk)
+    with parallel_region():
+        _cdist_weighted(q_codes, q_off, c_codes, c_off, np.int64(ins), np.int64(dele), np.int64(sub), out, nchunk)
     return out
 
 
