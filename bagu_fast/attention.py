@@ -277,7 +277,8 @@ def scaled_dot_product_attention(
     * a NaN / inf in ``value`` propagates into that column of every row that attends to the
       key, and also of rows for which ``attn_mask`` hides it (``0 * NaN = NaN``, as torch);
     * keys outside the causal / window bounds are never read, so NaN / inf there has no
-      effect (torch's flash kernel skips them block-wise, its math kernel reads them).
+      effect (torch's flash kernel ignores their scores too, but lets a NaN value leak into
+      rows of the same block, depending on its tiling; its math kernel reads them all).
 
     Examples
     --------
