@@ -97,8 +97,7 @@ class BinMapper:
 
         with parallel_region():
             thr, n_thr = kb.thresholds(X, int(self.max_bins))
-        self._thr = thr
-        self._n_thr = n_thr
+        self._pthr = kb.padded_thresholds(thr, n_thr)
         self.bin_thresholds_ = [thr[f, : n_thr[f]].copy() for f in range(X.shape[1])]
         self.n_bins_non_missing_ = (n_thr + 1).astype(np.uint32)
         self.missing_values_bin_idx_ = int(self.max_bins)
@@ -117,7 +116,7 @@ class BinMapper:
 
         out = np.empty(X.shape, dtype=np.uint8)
         with parallel_region():
-            kb.transform(X, self._thr, self._n_thr, np.uint8(self.missing_values_bin_idx_), out)
+            kb.transform(X, self._pthr, int(self.missing_values_bin_idx_), out)
         return out
 
     def fit_transform(self, X: ArrayLike, y: Any = None) -> np.ndarray:

@@ -6,9 +6,10 @@
     ``max_bins - 1`` inner percentiles with NumPy's ``method="averaged_inverted_cdf"``
     (scikit-learn 1.9's rule); clipped to ``ALMOST_INF``.
 
-``transform(X, thr, n_thr, missing_bin, out)``
+``transform(X, padded_thresholds(thr, n_thr), missing_bin, out)``
     ``out[i, f]`` = number of thresholds ``< X[i, f]`` (so ``x <= thr[b]`` ⇔ code ``<= b``),
-    ``missing_bin`` for NaN; ``prange`` over rows, a branch-free binary search per value.
+    ``missing_bin`` for NaN; ``prange`` over blocks of rows, a branch-free binary search per
+    value.
 """
 from __future__ import annotations
 
@@ -76,22 +77,44 @@ def thresholds(X, max_bins):
     return thr, n_thr
 
 
+@njit(cache=True, nogil=True)
+def padded_thresholds(thr, n_thr):
+    """``[F, 255]`` thresholds padded with ``+inf`` (the search below then needs no bounds)."""
+    n_features = thr.shape[0]
+    out = np.full((n_features, 255), np.inf)
+    for f in range(n_features):
+        for j in range(n_thr[f]):
+            out[f, j] = thr[f, j]
+    return out
+
+
+TRANSFORM_BLOCK = 256
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def transform(X, thr, n_thr, missing_bin, out):
+def transform(X, pthr, missing_bin, out):
+    """``out[i, f]`` = number of thresholds ``< X[i, f]``; ``missing_bin`` for NaN.
+
+    ``pthr`` from :func:`padded_thresholds`.  Eight branch-free halving steps over the 255 padded
+    thresholds (``+inf`` pads are never ``< x``), one feature at a time over a block of rows so
+    the inner loop is independent across rows.
+    """
     n, n_features = X.shape
-    for i in prange(n):
+    n_blocks = (n + TRANSFORM_BLOCK - 1) // TRANSFORM_BLOCK
+    for bi in prange(n_blocks):
+        lo = bi * TRANSFORM_BLOCK
+        hi = min(n, lo + TRANSFORM_BLOCK)
         for f in range(n_features):
-            x = np.float64(X[i, f])
-            if np.isnan(x):
-                out[i, f] = missing_bin
-                continue
-            lo = 0
-            m = n_thr[f]
-            while m > 0:
-                half = m >> 1
-                if thr[f, lo + half] < x:
-                    lo += half + 1
-                    m -= half + 1
-                else:
-                    m = half
-            out[i, f] = lo
+            t = pthr[f]
+            for i in range(lo, hi):
+                x = np.float64(X[i, f])
+                pos = 0
+                pos += 128 * (t[pos + 127] < x)
+                pos += 64 * (t[pos + 63] < x)
+                pos += 32 * (t[pos + 31] < x)
+                pos += 16 * (t[pos + 15] < x)
+                pos += 8 * (t[pos + 7] < x)
+                pos += 4 * (t[pos + 3] < x)
+                pos += 2 * (t[pos + 1] < x)
+                pos += 1 * (t[pos] < x)
+                out[i, f] = missing_bin if np.isnan(x) else pos
