@@ -679,7 +679,7 @@ def crf_grad(start, trans, end, em, tags, seq_start, seq_len):
     obs = np.zeros((_n_chunks(S), N + 2, N))
     g_em = -gamma
     if S:
-        with _region(S, em.shape[0], N):
+        with _region(S, em.shape[0], 1):  # O(rows) work: one thread unless it is large
             _crf_observed(start, trans, end, em, tags, seq_start, seq_len, logz, llh, g_em, obs)
     obs = obs.sum(axis=0)
     c_start, c_end = _start_end_counts(gamma, seq_start, seq_len)
