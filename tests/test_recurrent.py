@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bagu_fast.recurrent as rec
 from bagu_fast.kernels.reference import recurrent as ref_kernel
@@ -308,6 +310,22 @@ def test_cpu_matches_reference(rng, case, dtype):
 @pytest.mark.parametrize("case", CUDA_CASES, ids=lambda c: "-".join(map(str, c[:8])))
 def test_cuda_matches_reference(rng, case, dtype):
     _run_case("cuda", case, dtype, rng)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    mode=st.sampled_from(["lstm", "gru", "rnn_tanh", "rnn_relu"]),
+    T=st.integers(0, 6), B=st.integers(0, 10), I=st.integers(1, 5), H=st.integers(1, 9),
+    layers=st.integers(1, 3), bidirectional=st.booleans(), proj=st.integers(0, 3), batch_first=st.booleans(),
+    ragged=st.booleans(), f32=st.booleans(), seed=st.integers(0, 2 ** 32 - 1),
+)
+def test_cpu_matches_reference_on_random_shapes(mode, T, B, I, H, layers, bidirectional, proj, batch_first,
+                                                ragged, f32, seed):
+    rng = np.random.default_rng(seed)
+    proj = proj if mode == "lstm" and proj < H else 0
+    lengths = list(rng.integers(0, T + 1, B)) if ragged else None
+    case = (mode, T, B, I, H, layers, bidirectional, proj, lengths, batch_first, bool(rng.integers(2)))
+    _run_case("cpu", case, np.dtype(np.float32 if f32 else np.float64), rng)
 
 
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])
