@@ -224,3 +224,26 @@ def test_bad_input(rng):
     assert np.isfinite(f(em, tags_pad, tr, st, en, [3, 1])).all()
     with pytest.raises(ValueError, match="lengths"):
         hmm.crf_decode(em, tr, st, en, [[3, 3]])
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(K=st.integers(1, 4), lengths=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+       seed=st.integers(0, 2**31 - 1), scale=st.sampled_from([0.3, 50.0]), forbid=st.sampled_from([0.0, 0.4]))
+def test_property_cpu_equals_reference(K, lengths, seed, scale, forbid):
+    rng = np.random.default_rng(seed)
+    B, T = len(lengths), max(lengths)
+    em, tr, st_, en = crf_inputs(rng, B, T, K, forbid=forbid)
+    em = em * scale
+    tags = rng.integers(0, K, (B, T))
+    if forbid:
+        tags[:, :] = 0  # always allowed (transitions into tag 0 are never forbidden)
+    ref = run_all("reference", em, tr, st_, en, tags, lengths)
+    compare(run_all("cpu", em, tr, st_, en, tags, lengths), ref, np.dtype(np.float64))
+    valid = np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+    np.testing.assert_allclose(ref["marg"].sum(-1)[valid], 1.0, rtol=1e-12)
+    assert np.all(ref["llh"] <= 1e-12)
+    assert np.all(ref["best"] <= ref["logz"] + 1e-9)

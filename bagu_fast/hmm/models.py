@@ -538,7 +538,7 @@ class GaussianHMM(_BaseHMM):
             if X.shape[0] < nc:
                 raise ValueError(f"X has {X.shape[0]} samples, fewer than n_components = {nc}, for the k-means init")
             self.means_ = _kmeans(X, nc, _check_random_state(self.random_state))
-        if self._needs_init("c", "covars_") and (self._needs_init("c", "_covars_")):
+        if self._needs_init("c", "_covars_"):
             cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(nf)
             if not cv.shape:
                 cv.shape = (1, 1)
