@@ -7,8 +7,10 @@ range); results come back in the input dtype.  Every kernel is compiled for one 
 * Sequences are independent: ``prange`` over sequences.  Kernels that sum over sequences (the
   expected counts, the CRF gradient) split them into ``min(S, 64)`` fixed strided chunks, each with
   its own accumulator, summed in chunk order afterwards, so the result does not depend on the
-  number of threads.  A single long sequence runs on one thread: a step of an ``N = 64`` chain is
-  about a microsecond of work, less than a parallel-region launch.
+  number of threads.  Each call cuts numba's thread count to the sequences it has and to one
+  thread per ``_MIN_WORK_PER_THREAD`` transitions (:func:`_region`): a single long sequence runs
+  on the calling thread alone (a step of an ``N = 64`` chain is about a microsecond of work, less
+  than a parallel-region barrier), small batches do not wake a team.
 * Forward / backward for log-likelihoods, posteriors and counts run in the scaled linear domain:
   ``A = exp(trans - max trans)`` once per call, then per step one GEMV ``alpha_hat @ A`` times
   ``exp(em_t - max em_t)`` and a normaliser ``c_t`` (Rabiner's scaling; the backward pass reuses the
