@@ -270,8 +270,12 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
     m = samples.shape[0]
     regression = n_classes == 0
     C = n_classes
-    K = 3 if regression else C + 1  # histogram slots per bin
-    CNT = 2 if regression else C  # the count slot
+    # classification row counts: 0 = unit weights (count = weight), 1 = a count slot per bin,
+    # 2 = not needed (min_samples_leaf == 1 and every in-bag row has a positive weight)
+    cnt_mode = 0 if unit_weight else (1 if min_samples_leaf > 1 else 2)
+    count_slot = (not regression) and cnt_mode == 1
+    K = 3 if regression else (C + 1 if count_slot else C)  # histogram slots per bin
+    CNT = 2 if regression else C  # the count slot (a spare entry of the totals without one)
     V = 1 if regression else C
     depth_cap = max_depth if max_depth >= 0 else 1 << 30
 
@@ -303,12 +307,12 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
     lo = np.zeros(n_features, dtype=np.int64)
     hi = np.zeros(n_features, dtype=np.int64)
     hist = np.zeros(n_features * n_bins * K, dtype=np.float64)
-    tot = np.zeros(K, dtype=np.float64)
-    cumL = np.zeros(K, dtype=np.float64)
-    Lb = np.zeros(K, dtype=np.float64)
-    Rb = np.zeros(K, dtype=np.float64)
-    bestL = np.zeros(K, dtype=np.float64)
-    bestR = np.zeros(K, dtype=np.float64)
+    tot = np.zeros(K + 1, dtype=np.float64)
+    cumL = np.zeros(K + 1, dtype=np.float64)
+    Lb = np.zeros(K + 1, dtype=np.float64)
+    Rb = np.zeros(K + 1, dtype=np.float64)
+    bestL = np.zeros(K + 1, dtype=np.float64)
+    bestR = np.zeros(K + 1, dtype=np.float64)
     f_gain = np.zeros(n_features, dtype=np.float64)
     f_ratio = np.zeros(n_features, dtype=np.float64)
     f_bin = np.zeros(n_features, dtype=np.int64)
@@ -320,7 +324,10 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
     f_id = np.zeros(n_features, dtype=np.int64)
     # the in-bag rows, gathered once and kept in node order (partitioned with the nodes), so
     # every pass over a node reads contiguous memory instead of gathering rows at random
-    Xl = np.empty((m, n_features), dtype=np.uint8)
+    # rows padded to whole 8-byte words: the partition moves words, the histograms read bytes
+    Fw = (n_features + 7) // 8
+    Xl = np.zeros((m, Fw * 8), dtype=np.uint8)
+    Xw = Xl.reshape(m * Fw * 8).view(np.uint64).reshape(m, Fw)
     wloc = np.empty(m, dtype=np.float64)
     ycl = np.empty(0 if regression else m, dtype=np.int64)
     yvl = np.empty(m if regression else 0, dtype=np.float64)
@@ -333,7 +340,7 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
             yvl[q] = yv[i]
         else:
             ycl[q] = yc[i]
-    tX = np.empty((m, n_features), dtype=np.uint8)
+    tX = np.empty((m, Fw), dtype=np.uint64)
     tw = np.empty(m, dtype=np.float64)
     tyc = np.empty(0 if regression else m, dtype=np.int64)
     tyv = np.empty(m if regression else 0, dtype=np.float64)
@@ -343,10 +350,6 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
         state[0] = np.uint64(1)
     sample_features = max_features < n_features
     crit = ENTROPY if code == GAIN_RATIO else code
-    # classification row counts: 0 = unit weights (count = weight), 1 = a count slot per bin,
-    # 2 = not needed (min_samples_leaf == 1 and every in-bag row has a positive weight)
-    cnt_mode = 0 if unit_weight else (1 if min_samples_leaf > 1 else 2)
-    count_slot = (not regression) and cnt_mode == 1
 
     n_nodes = 0
     max_seen_depth = 0
@@ -638,8 +641,8 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
             if go_left:
                 d = s + nl
                 if d != q:
-                    for k in range(n_features):
-                        Xl[d, k] = Xl[q, k]
+                    for k in range(Fw):
+                        Xw[d, k] = Xw[q, k]
                     wloc[d] = wloc[q]
                     if regression:
                         yvl[d] = yvl[q]
@@ -647,8 +650,8 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
                         ycl[d] = ycl[q]
                 nl += 1
             else:
-                for k in range(n_features):
-                    tX[nr, k] = Xl[q, k]
+                for k in range(Fw):
+                    tX[nr, k] = Xw[q, k]
                 tw[nr] = wloc[q]
                 if regression:
                     tyv[nr] = yvl[q]
@@ -657,8 +660,8 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
                 nr += 1
         for q in range(nr):
             d = s + nl + q
-            for k in range(n_features):
-                Xl[d, k] = tX[q, k]
+            for k in range(Fw):
+                Xw[d, k] = tX[q, k]
             wloc[d] = tw[q]
             if regression:
                 yvl[d] = tyv[q]
