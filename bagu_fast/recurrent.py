@@ -70,6 +70,8 @@ def _host_ints(value: Any, name: str) -> np.ndarray:
     arr = _dispatch.prepare_array(value, name)
     if not isinstance(arr, np.ndarray):
         arr = arr.copy_to_host()
+    if arr.size == 0 and arr.dtype == np.float64:  # an empty list: no values to misread
+        return arr.astype(np.int64)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     return arr.astype(np.int64)

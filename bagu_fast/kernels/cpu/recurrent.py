@@ -491,6 +491,9 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
     H = layers[0][0][1].shape[0] // G
     L = len(layers)
     lengths = np.asarray(lengths, dtype=np.int64)
+    if T == 0 or B == 0:  # nothing to run: zero outputs, the initial states
+        out = np.zeros((B, T, D * Hout) if batch_first else (T, B, D * Hout), dtype=dtype)
+        return out, h0.astype(dtype, copy=True), None if c0 is None else c0.astype(dtype, copy=True)
     # Row groups that run as independent tasks (from the shapes only, never the thread count):
     # sorted by length (descending), then dealt out round-robin, so that within each group the
     # rows valid at a step are a prefix and the groups carry about the same work.
@@ -514,12 +517,6 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
     rows = np.arange(B)
     has_len = lens > 0
     last = np.maximum(lens - 1, 0)
-    if T == 0 or B == 0:
-        out = np.zeros((T, B, D * Hout), dtype=dtype)
-        h_n[...] = h0
-        if c_n is not None:
-            c_n[...] = c0
-        return (out.transpose(1, 0, 2).copy() if batch_first else out), h_n, c_n
     for l, dirs in enumerate(layers):
         I_l = inp.shape[2]
         w_ih = np.ascontiguousarray(np.concatenate([np.asarray(dr[0], dtype=dtype) for dr in dirs], axis=0))
