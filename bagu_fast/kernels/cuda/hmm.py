@@ -6,12 +6,13 @@ in and the results copied out (NumPy back); device inputs (Numba device arrays, 
 
 Kernel layout: one thread block per sequence, threads over states (``tid, tid + NT, ...`` so any
 ``N`` works), one ``syncthreads`` per time step.  Everything is computed in log space in float64
-(inputs and outputs may be float32; the float64 scratch lives in global memory):
+(inputs and outputs may be float32; the float64 working rows live in shared or global memory):
 
 * forward: thread ``j`` folds ``alpha_{t-1}(i) + trans(i, j)`` over ``i`` with an online
-  log-sum-exp (one ``exp`` per term; ``-inf`` terms skipped), reading the previous row from a
-  per-sequence ping-pong buffer ``[S, 2, N]`` (or the full ``[R, N]`` lattice when posteriors need
-  it); reads of ``trans[i, j]`` are coalesced across the block;
+  log-sum-exp (one ``exp`` per term; ``-inf`` terms skipped).  The block's two live rows
+  (previous / current) sit in dynamic shared memory (``2 N`` float64, up to ``MAX_SHARED_BYTES``;
+  past that, in a global ``[S, 2 N]`` buffer), so every thread reads the previous row from shared
+  memory (a broadcast); reads of ``trans[i, j]`` are coalesced across the block and stay in cache;
 * backward: thread ``i`` folds ``trans(i, j) + em_{t+1}(j) + beta_{t+1}(j)`` over ``j``;
   posteriors / counts run the forward pass, then the backward pass, writing
   ``gamma = exp(alpha + beta - logz)`` and accumulating thread ``i``'s row of ``xi`` (and
@@ -38,6 +39,7 @@ from numba import cuda, float64
 __all__ = ["forward", "backward", "posteriors", "viterbi", "expected_counts", "crf_grad"]
 
 MAX_THREADS = 128  # threads per block (at most); tests lower it to exercise the N > threads loops
+MAX_SHARED_BYTES = 48 * 1024  # dynamic shared memory per block for the two working rows (0: global)
 
 NEG_INF = float("-inf")
 
@@ -60,62 +62,68 @@ def _lse_value(m, acc):
 
 
 @cuda.jit(device=True)
-def _forward_pass(start, trans, em, r0, L, rows, use_rows, ping, s, alpha_out, write_alpha):
-    """alpha rows of one sequence into rows[r0 + t] (use_rows) or ping[s, t & 1]; returns nothing.
-    Also writes alpha_out[r0 + t] (output dtype) when write_alpha."""
+def _forward_pass(start, trans, em, r0, L, buf, rows, write_rows, alpha_out, write_alpha):
+    """alpha of one sequence: the two live rows in buf (1-D, 2 N: shared or global memory); every
+    row also into rows[r0 + t] (float64) when write_rows and alpha_out[r0 + t] when write_alpha."""
     N = start.shape[0]
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
     for j in range(tid, N, nt):
         a = float64(start[j]) + float64(em[r0, j])
-        if use_rows:
+        buf[j] = a
+        if write_rows:
             rows[r0, j] = a
-        else:
-            ping[s, 0, j] = a
         if write_alpha:
             alpha_out[r0, j] = a
     cuda.syncthreads()
     for t in range(1, L):
-        cur = t & 1
-        prev = 1 - cur
+        cur = (t & 1) * N
+        prev = N - cur
         for j in range(tid, N, nt):
             m = NEG_INF
             acc = 0.0
             for i in range(N):
-                if use_rows:
-                    ap = rows[r0 + t - 1, i]
-                else:
-                    ap = ping[s, prev, i]
-                m, acc = _lse_add(m, acc, ap + float64(trans[i, j]))
+                m, acc = _lse_add(m, acc, buf[prev + i] + float64(trans[i, j]))
             a = _lse_value(m, acc) + float64(em[r0 + t, j])
-            if use_rows:
+            buf[cur + j] = a
+            if write_rows:
                 rows[r0 + t, j] = a
-            else:
-                ping[s, cur, j] = a
             if write_alpha:
                 alpha_out[r0 + t, j] = a
         cuda.syncthreads()
 
 
+@cuda.jit(device=True, inline=True)
+def _buffer(ping, s, use_shared):
+    """The block's 2 N float64 working rows: dynamic shared memory when the launch gave it, else
+    the block's row of the global ping-pong buffer."""
+    sh = cuda.shared.array(0, float64)
+    if use_shared != 0:
+        return sh
+    return ping[s]
+
+
 @cuda.jit
-def _forward_kernel(start, trans, end, em, seq_start, seq_len, ping, write_alpha, alpha_out, logz):
+def _forward_kernel(start, trans, end, em, seq_start, seq_len, ping, use_shared, write_alpha, alpha_out, logz):
     s = cuda.blockIdx.x
     if s >= seq_len.shape[0]:
         return
     r0 = seq_start[s]
     L = seq_len[s]
-    _forward_pass(start, trans, em, r0, L, ping[s], False, ping, s, alpha_out, write_alpha != 0)
+    N = start.shape[0]
+    buf = _buffer(ping, s, use_shared)
+    _forward_pass(start, trans, em, r0, L, buf, alpha_out, False, alpha_out, write_alpha != 0)
     if cuda.threadIdx.x == 0:
-        last = (L - 1) & 1
+        last = ((L - 1) & 1) * N
         m = NEG_INF
         acc = 0.0
-        for i in range(start.shape[0]):
-            m, acc = _lse_add(m, acc, ping[s, last, i] + float64(end[i]))
+        for i in range(N):
+            m, acc = _lse_add(m, acc, buf[last + i] + float64(end[i]))
         logz[s] = _lse_value(m, acc)
 
 
 @cuda.jit
-def _backward_kernel(trans, end, em, seq_start, seq_len, ping, beta_out):
+def _backward_kernel(trans, end, em, seq_start, seq_len, ping, use_shared, beta_out):
     s = cuda.blockIdx.x
     if s >= seq_len.shape[0]:
         return
@@ -124,27 +132,29 @@ def _backward_kernel(trans, end, em, seq_start, seq_len, ping, beta_out):
     N = trans.shape[0]
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
-    first = (L - 1) & 1
+    buf = _buffer(ping, s, use_shared)
+    first = ((L - 1) & 1) * N
     for i in range(tid, N, nt):
-        ping[s, first, i] = float64(end[i])
+        buf[first + i] = float64(end[i])
         beta_out[r0 + L - 1, i] = end[i]
     cuda.syncthreads()
     for t in range(L - 2, -1, -1):
-        cur = t & 1
-        nxt = 1 - cur
+        cur = (t & 1) * N
+        nxt = N - cur
         for i in range(tid, N, nt):
             m = NEG_INF
             acc = 0.0
             for j in range(N):
-                m, acc = _lse_add(m, acc, float64(trans[i, j]) + float64(em[r0 + t + 1, j]) + ping[s, nxt, j])
+                m, acc = _lse_add(m, acc, float64(trans[i, j]) + float64(em[r0 + t + 1, j]) + buf[nxt + j])
             b = _lse_value(m, acc)
-            ping[s, cur, i] = b
+            buf[cur + i] = b
             beta_out[r0 + t, i] = b
         cuda.syncthreads()
 
 
 @cuda.jit
-def _posteriors_kernel(start, trans, end, em, seq_start, seq_len, rows, ping, want_counts, logz, gamma, counts):
+def _posteriors_kernel(start, trans, end, em, seq_start, seq_len, rows, ping, use_shared, want_counts, logz, gamma,
+                       counts):
     """Forward into rows (float64 [R, N]), backward with ping-pong beta; gamma (output dtype);
     when want_counts, counts[s] rows 0..N-1 = xi sum, row N = gamma_0, row N + 1 = gamma_{L-1}."""
     s = cuda.blockIdx.x
@@ -156,7 +166,8 @@ def _posteriors_kernel(start, trans, end, em, seq_start, seq_len, rows, ping, wa
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
     shared_z = cuda.shared.array(1, float64)
-    _forward_pass(start, trans, em, r0, L, rows, True, ping, s, gamma, False)
+    buf = _buffer(ping, s, use_shared)
+    _forward_pass(start, trans, em, r0, L, buf, rows, True, gamma, False)
     if tid == 0:
         m = NEG_INF
         acc = 0.0
@@ -172,10 +183,10 @@ def _posteriors_kernel(start, trans, end, em, seq_start, seq_len, rows, ping, wa
         for i in range(tid, N, nt):
             for j in range(N):
                 counts[s, i, j] = 0.0
-    first = (L - 1) & 1
+    first = ((L - 1) & 1) * N
     for i in range(tid, N, nt):
         b = float64(end[i])
-        ping[s, first, i] = b
+        buf[first + i] = b
         g = 0.0
         if finite:
             g = math.exp(rows[r0 + L - 1, i] + b - z)
@@ -186,19 +197,19 @@ def _posteriors_kernel(start, trans, end, em, seq_start, seq_len, rows, ping, wa
                 counts[s, N, i] = g
     cuda.syncthreads()
     for t in range(L - 2, -1, -1):
-        cur = t & 1
-        nxt = 1 - cur
+        cur = (t & 1) * N
+        nxt = N - cur
         for i in range(tid, N, nt):
             m = NEG_INF
             acc = 0.0
             a = rows[r0 + t, i]
             for j in range(N):
-                w = float64(trans[i, j]) + float64(em[r0 + t + 1, j]) + ping[s, nxt, j]
+                w = float64(trans[i, j]) + float64(em[r0 + t + 1, j]) + buf[nxt + j]
                 m, acc = _lse_add(m, acc, w)
                 if want_counts != 0 and finite and a != NEG_INF:
                     counts[s, i, j] += math.exp(a + w - z)
             b = _lse_value(m, acc)
-            ping[s, cur, i] = b
+            buf[cur + i] = b
             g = 0.0
             if finite:
                 g = math.exp(a + b - z)
@@ -225,7 +236,7 @@ def _sum_sequences(counts, out):
 
 
 @cuda.jit
-def _viterbi_kernel(start, trans, end, em, seq_start, seq_len, ping, bp, path, score):
+def _viterbi_kernel(start, trans, end, em, seq_start, seq_len, ping, use_shared, bp, path, score):
     s = cuda.blockIdx.x
     if s >= seq_len.shape[0]:
         return
@@ -234,29 +245,30 @@ def _viterbi_kernel(start, trans, end, em, seq_start, seq_len, ping, bp, path, s
     N = start.shape[0]
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
+    buf = _buffer(ping, s, use_shared)
     for j in range(tid, N, nt):
-        ping[s, 0, j] = float64(start[j]) + float64(em[r0, j])
+        buf[j] = float64(start[j]) + float64(em[r0, j])
     cuda.syncthreads()
     for t in range(1, L):
-        cur = t & 1
-        prev = 1 - cur
+        cur = (t & 1) * N
+        prev = N - cur
         for j in range(tid, N, nt):
             best = NEG_INF
             arg = 0
             for i in range(N):
-                c = ping[s, prev, i] + float64(trans[i, j])
+                c = buf[prev + i] + float64(trans[i, j])
                 if c > best:
                     best = c
                     arg = i
-            ping[s, cur, j] = best + float64(em[r0 + t, j])
+            buf[cur + j] = best + float64(em[r0 + t, j])
             bp[r0 + t, j] = arg
         cuda.syncthreads()
     if tid == 0:
-        last = (L - 1) & 1
+        last = ((L - 1) & 1) * N
         k = 0
-        top = ping[s, last, 0] + float64(end[0])
+        top = buf[last] + float64(end[0])
         for j in range(1, N):
-            v = ping[s, last, j] + float64(end[j])
+            v = buf[last + j] + float64(end[j])
             if v > top:
                 top = v
                 k = j
@@ -353,15 +365,15 @@ def _sigs():
     out = {}
     for t in ("float32", "float64"):
         v, m = f"{t}[::1]", f"{t}[:, ::1]"
-        i64, f3 = "int64[::1]", "float64[:, :, ::1]"
+        i64, f3, f2 = "int64[::1]", "float64[:, :, ::1]", "float64[:, ::1]"
         out.setdefault("_forward_kernel", []).append(
-            f"void({v}, {m}, {v}, {m}, {i64}, {i64}, {f3}, int64, {m}, {v})")
-        out.setdefault("_backward_kernel", []).append(f"void({m}, {v}, {m}, {i64}, {i64}, {f3}, {m})")
+            f"void({v}, {m}, {v}, {m}, {i64}, {i64}, {f2}, int64, int64, {m}, {v})")
+        out.setdefault("_backward_kernel", []).append(f"void({m}, {v}, {m}, {i64}, {i64}, {f2}, int64, {m})")
         out.setdefault("_posteriors_kernel", []).append(
-            f"void({v}, {m}, {v}, {m}, {i64}, {i64}, float64[:, ::1], {f3}, int64, {v}, {m}, {f3})")
+            f"void({v}, {m}, {v}, {m}, {i64}, {i64}, {f2}, {f2}, int64, int64, {v}, {m}, {f3})")
         out.setdefault("_sum_sequences", []).append(f"void({f3}, {m})")
         out.setdefault("_viterbi_kernel", []).append(
-            f"void({v}, {m}, {v}, {m}, {i64}, {i64}, {f3}, int32[:, ::1], int32[::1], {v})")
+            f"void({v}, {m}, {v}, {m}, {i64}, {i64}, {f2}, int64, int32[:, ::1], int32[::1], {v})")
         out.setdefault("_flag_bad_values", []).append(f"void({v}, int32[::1])")
         out.setdefault("_fill", []).append(f"void({v}, {t})")
         out.setdefault("_crf_observed_kernel", []).append(
@@ -412,6 +424,17 @@ class _Launch:
             self.seq_start = cuda.to_device(self.seq_start_host)
             self.seq_len = cuda.to_device(self.seq_len_host)
         self.nt = _threads(self.N)
+        self.shared_bytes = 2 * self.N * 8 if 2 * self.N * 8 <= MAX_SHARED_BYTES else 0
+
+    def ping(self):
+        """(global ping-pong rows, use_shared flag): the two working rows of every block live in
+        dynamic shared memory when they fit, else in this [S, 2 N] global buffer."""
+        if self.shared_bytes:
+            return cuda.device_array((1, 2 * self.N), dtype=np.float64), np.int64(1)
+        return cuda.device_array((self.S, 2 * self.N), dtype=np.float64), np.int64(0)
+
+    def config(self):
+        return self.S, self.nt, 0, self.shared_bytes
 
     def full(self, shape, value, dtype=None):
         """A device array of ``shape`` filled on the device."""
@@ -439,8 +462,8 @@ def forward(start, trans, end, em, seq_start, seq_len, return_alpha):
         return ln.empty_result(np.empty(0, ln.dtype)), (None if alpha is None else ln.empty_result(alpha))
     logz = cuda.device_array(ln.S, dtype=ln.dtype)
     alpha = ln.full((ln.R, ln.N), -np.inf) if return_alpha else cuda.device_array((1, ln.N), dtype=ln.dtype)
-    ping = cuda.device_array((ln.S, 2, ln.N), dtype=np.float64)
-    _forward_kernel[ln.S, ln.nt](ln.start, ln.trans, ln.end, ln.em, ln.seq_start, ln.seq_len, ping,
+    ping, use_shared = ln.ping()
+    _forward_kernel[ln.config()](ln.start, ln.trans, ln.end, ln.em, ln.seq_start, ln.seq_len, ping, use_shared,
                                  np.int64(1 if return_alpha else 0), alpha, logz)
     return ln.out(logz), (ln.out(alpha) if return_alpha else None)
 
@@ -449,8 +472,8 @@ def backward(start, trans, end, em, seq_start, seq_len):
     ln = _Launch(start, trans, end, em, seq_start, seq_len)
     beta = ln.full((ln.R, ln.N), -np.inf)
     if ln.S:
-        ping = cuda.device_array((ln.S, 2, ln.N), dtype=np.float64)
-        _backward_kernel[ln.S, ln.nt](ln.trans, ln.end, ln.em, ln.seq_start, ln.seq_len, ping, beta)
+        ping, use_shared = ln.ping()
+        _backward_kernel[ln.config()](ln.trans, ln.end, ln.em, ln.seq_start, ln.seq_len, ping, use_shared, beta)
     return ln.out(beta)
 
 
@@ -459,10 +482,10 @@ def _run_posteriors(ln: _Launch, want_counts: bool):
     gamma = ln.full((ln.R, ln.N), 0.0)
     logz = cuda.device_array(ln.S, dtype=ln.dtype)
     rows = cuda.device_array((ln.R, ln.N), dtype=np.float64)
-    ping = cuda.device_array((ln.S, 2, ln.N), dtype=np.float64)
+    ping, use_shared = ln.ping()
     counts = cuda.device_array((ln.S if want_counts else 1, ln.N + 2, ln.N), dtype=np.float64)
-    _posteriors_kernel[ln.S, ln.nt](ln.start, ln.trans, ln.end, ln.em, ln.seq_start, ln.seq_len, rows, ping,
-                                    np.int64(1 if want_counts else 0), logz, gamma, counts)
+    _posteriors_kernel[ln.config()](ln.start, ln.trans, ln.end, ln.em, ln.seq_start, ln.seq_len, rows, ping,
+                                    use_shared, np.int64(1 if want_counts else 0), logz, gamma, counts)
     return logz, gamma, (counts if want_counts else None)
 
 
@@ -502,9 +525,10 @@ def viterbi(start, trans, end, em, seq_start, seq_len):
         return ln.empty_result(np.full(ln.R, -1, np.int32)), ln.empty_result(np.empty(0, ln.dtype))
     path = ln.full(ln.R, -1, dtype=np.int32)
     score = cuda.device_array(ln.S, dtype=ln.dtype)
-    ping = cuda.device_array((ln.S, 2, ln.N), dtype=np.float64)
+    ping, use_shared = ln.ping()
     bp = cuda.device_array((ln.R, ln.N), dtype=np.int32)
-    _viterbi_kernel[ln.S, ln.nt](ln.start, ln.trans, ln.end, ln.em, ln.seq_start, ln.seq_len, ping, bp, path, score)
+    _viterbi_kernel[ln.config()](ln.start, ln.trans, ln.end, ln.em, ln.seq_start, ln.seq_len, ping, use_shared, bp,
+                                 path, score)
     return ln.out(path), ln.out(score)
 
 
