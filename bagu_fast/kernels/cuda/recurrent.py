@@ -289,14 +289,13 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         mbuf = cuda.device_array((D, B, H), dtype=dtype) if proj else dummy3
         y = cuda.device_array((T, B, D * Hout), dtype=dtype)
         if B:
-            grid = (_blocks(H), _blocks(B), D)
-            pgrid = (_blocks(Hout), _blocks(B), D)
+            step_k = step[(_blocks(H), _blocks(B), D), tpb]  # configured once, launched T times
+            proj_k = proj_step[(_blocks(Hout), _blocks(B), D), tpb]
             for s in range(T):
                 hp, hq = hbuf[s % 2], hbuf[1 - s % 2]
-                step[grid, tpb](m, s, xg, w_hh[0], w_hh[1], b_ih[0], b_ih[1], b_hh[0], b_hh[1], lens, hp, hq, c,
-                                mbuf, y, proj)
+                step_k(m, s, xg, w_hh[0], w_hh[1], b_ih[0], b_ih[1], b_hh[0], b_hh[1], lens, hp, hq, c, mbuf, y, proj)
                 if proj:
-                    proj_step[pgrid, tpb](s, T, mbuf, w_hr[0], w_hr[1], lens, hp, hq, y)
+                    proj_k(s, T, mbuf, w_hr[0], w_hr[1], lens, hp, hq, y)
         h_n[l * D:(l + 1) * D].copy_to_device(hbuf[T % 2])
         if c_n is not None:
             c_n[l * D:(l + 1) * D].copy_to_device(c)
