@@ -414,8 +414,9 @@ def test_cpu_independent_of_thread_count(rng, bidirectional):
 def test_cpu_threads_calling_at_once(rng):
     from concurrent.futures import ThreadPoolExecutor
 
-    w = weights(rng, "gru", 4, 20, dtype=np.float32)
-    xs = [rng.standard_normal((5, 3, 4)).astype(np.float32) for _ in range(6)]
+    w = weights(rng, "gru", 4, 130, dtype=np.float32)
+    # small problems run on the calling thread, large ones (10 x 12 rows) in a parallel region
+    xs = [rng.standard_normal((5, 3, 4) if i % 2 else (10, 12, 4)).astype(np.float32) for i in range(6)]
     expected = [rec.gru(x, w, backend="cpu")[0] for x in xs]
     with ThreadPoolExecutor(3) as ex:
         got = list(ex.map(lambda x: rec.gru(x, w, backend="cpu")[0], xs))
