@@ -21,12 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _check_params, _encode_classes,
+from .tree import (MAX_INT, BaseEstimator, ClassifierMixin, DecisionTreeClassifier, DecisionTreeRegressor,
+                   RegressorMixin, _check_params, _encode_classes, _need_sklearn,
                    _fit_mapper, _flatten, _grow, _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit,
                    _writable, _pack)
 
@@ -127,6 +124,8 @@ class _BaseForest(BaseEstimator):
         n, n_features = X.shape
         p = _check_params(self, n, n_features, classifier)
         n_trees, n_draws, n_threads = self._check_forest_params(n)
+        from sklearn.utils import check_random_state
+
         rs = check_random_state(self.random_state)
         bin_seed = int(rs.randint(MAX_INT))
         seeds = rs.randint(MAX_INT, size=n_trees)
@@ -213,13 +212,18 @@ class _BaseForest(BaseEstimator):
         if self._classifier:
             self.oob_decision_function_ = mean
             pred = np.argmax(mean[seen], axis=1)
-            self.oob_score_ = float(accuracy_score(yc[seen], pred, sample_weight=None))
+            self.oob_score_ = float(np.mean(yc[seen] == pred))
         else:
             self.oob_prediction_ = mean[:, 0]
-            self.oob_score_ = float(r2_score(y[seen], mean[seen, 0]))
+            resid = np.sum((y[seen] - mean[seen, 0]) ** 2)
+            total = np.sum((y[seen] - y[seen].mean()) ** 2)
+            self.oob_score_ = float(1.0 - resid / total) if total > 0 else 0.0
 
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
+        _need_sklearn()
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
         check_is_fitted(self, "estimators_")
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return self._bin_mapper.transform(_writable(X))
@@ -239,6 +243,9 @@ class _BaseForest(BaseEstimator):
     def feature_importances_(self) -> np.ndarray:
         """Mean over trees of each tree's normalised impurity-based importances (sums to 1 unless
         every tree is a single leaf)."""
+        _need_sklearn()
+        from sklearn.utils.validation import check_is_fitted
+
         check_is_fitted(self, "estimators_")
         per_tree = [e.feature_importances_ for e in self.estimators_ if e.tree_.node_count > 1]
         if not per_tree:

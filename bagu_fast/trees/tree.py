@@ -27,10 +27,28 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+
+try:  # the estimators follow scikit-learn's API and use its validation helpers
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+
+    _SKLEARN_ERROR = None
+except ImportError as _exc:  # the kernels (and importing this module) work without scikit-learn
+    _SKLEARN_ERROR = _exc
+
+    class BaseEstimator:  # type: ignore[no-redef]
+        pass
+
+    class ClassifierMixin:  # type: ignore[no-redef]
+        pass
+
+    class RegressorMixin:  # type: ignore[no-redef]
+        pass
+
+    def check_is_fitted(*args: Any, **kwargs: Any) -> None:  # type: ignore[no-redef]
+        _need_sklearn()
 
 from .binning import BinMapper
 
@@ -243,8 +261,14 @@ def _check_params(est: Any, n_samples: int, n_features: int, classifier: bool) -
                        int(est.max_bins))
 
 
+def _need_sklearn() -> None:
+    if _SKLEARN_ERROR is not None:
+        raise ImportError(f"the trees estimators need scikit-learn (pip install scikit-learn): {_SKLEARN_ERROR}")
+
+
 def _validate_fit(est: Any, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike], classifier: bool):
     """Checked ``(X float, y, sample_weight float64)``; classifiers also set ``classes_``."""
+    _need_sklearn()
     X, y = validate_data(est, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
                          y_numeric=not classifier, multi_output=False)
     y = column_or_1d(y, warn=True)
@@ -354,6 +378,7 @@ class _BaseDecisionTree(BaseEstimator):
 
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
+        _need_sklearn()
         check_is_fitted(self, "tree_")
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return self._bin_mapper.transform(_writable(X))
