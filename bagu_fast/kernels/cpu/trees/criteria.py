@@ -7,27 +7,34 @@ Raw signatures of ``build_class_histogram``, ``split_criterion`` and ``split_gai
 The grower (:func:`grow_tree`) is one ``@njit(nogil=True)`` function per tree, so a forest trains
 its trees from Python threads in parallel; it does not use ``prange`` itself (one tree is one
 thread's work), so it needs no :func:`parallel_region`.  The traversals (:func:`predict_forest`,
-:func:`apply_forest`) are ``parallel=True`` over rows and are called inside ``parallel_region``.
+:func:`apply_forest`) are ``parallel=True`` over blocks of rows, walk a packed 16-byte node table
+branch-free, and are called inside ``parallel_region``.
 
 Grower
 ------
-Depth-first with an explicit stack; each node owns a slice ``[start, end)`` of one in-bag sample
-index array, partitioned in place (two-pointer, deterministic).  Per node:
+Depth-first with an explicit stack.  The in-bag rows (codes padded to 8-byte words, weights,
+targets) are gathered once into tree-local arrays kept in node order: each node owns a slice
+``[start, end)`` of them, and a stable partition (left rows compacted in place, right rows through
+a buffer, moved as words) keeps every pass over a node on contiguous memory.  Per node:
 
 1. stop (leaf) at ``max_depth``, below ``min_samples_split`` / ``2 * min_samples_leaf`` samples,
    or when the node is pure (one class with weight / one target value);
 2. the candidate features: all of them, or ``max_features`` non-constant ones drawn without
    replacement (a partial Fisher-Yates shuffle with the tree's own xorshift generator; constant
    features do not count, as scikit-learn);
-3. per candidate feature a histogram ``[bin, slot]`` of the node's rows: slots are the weighted
-   class counts and the sample count (classification), or (weight, weight * y, count)
-   (regression); only the bins seen in the node (``[lo, hi]``) are cleared and scanned, so small
-   nodes cost ``O(rows + range)``, not ``O(256)``;
+3. per candidate feature a histogram ``[bin, slot]`` of the node's rows (one pass over the rows for
+   the whole batch of candidates): slots are the weighted class counts, plus a row count only when
+   ``min_samples_leaf > 1`` with non-unit weights (classification), or (weight, weight * y, count)
+   (regression).  Nodes under 2048 rows track the range of bins they touch and clear / scan only
+   that; nodes of at most 64 rows list their occupied bins and sort them, so a tiny node costs
+   ``O(rows log rows)``, not ``O(256)``;
 4. every threshold ``bin <= b`` goes left; when the node has missing values (the NaN bin
    ``max_bins``) both directions are tried, plus "all non-missing left, missing right"; a node
    without missing values sends them (at predict time) to its heavier child;
 5. candidates with fewer than ``min_samples_leaf`` rows on a side are skipped; the best gain wins,
-   ties to the first feature visited and the lowest bin.  ``gain_ratio`` applies C4.5's rule: each
+   ties to the first feature visited and the lowest bin (candidates are compared by a proxy that
+   drops the node's constant impurity; the chosen one's exact gain is then computed, as
+   :func:`split_criterion` would).  ``gain_ratio`` applies C4.5's rule: each
    feature's threshold is chosen by information gain; among features whose information gain is
    at least the average over the candidate features, the one with the largest gain ratio wins.
 
