@@ -293,12 +293,12 @@ def _run_case(backend, case, dtype, rng):
     x = rng.standard_normal((B, T, I) if bf else (T, B, I)).astype(dtype)
     h0 = (rng.standard_normal((L * D, B, Hout)) * 0.5).astype(dtype)
     states = [h0] + ([(rng.standard_normal((L * D, B, H)) * 0.5).astype(dtype)] if base == "lstm" else [])
-    copies = [x.copy(), h0.copy()] + [a.copy() for a in w.values()]
+    copies = [x.copy()] + [a.copy() for a in states] + [a.copy() for a in w.values()]
     fn = LAYER[base]
     expected = fn(x, w, *states, batch_first=bf, lengths=lengths, backend="reference", **kw)
     got = fn(x, w, *states, batch_first=bf, lengths=lengths, backend=backend, **kw)
     assert_match(got, expected, dtype)
-    for before, after in zip(copies, [x, h0] + list(w.values())):
+    for before, after in zip(copies, [x] + states + list(w.values()), strict=True):
         np.testing.assert_array_equal(before, after)  # inputs untouched
 
 

@@ -543,7 +543,7 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         hbuf = np.empty((2, D, B, Hout), dtype=dtype)
         hbuf[0] = h0[l * D:(l + 1) * D]
         hbuf[1] = hbuf[0]
-        c = np.zeros((D, B, H), dtype=dtype) if c0 is None else np.ascontiguousarray(c0[l * D:(l + 1) * D])
+        c = np.zeros((D, B, H), dtype=dtype) if c0 is None else c0[l * D:(l + 1) * D].astype(dtype, copy=True)
         mbuf = np.empty((D, B, H) if proj else (1, 1, 1), dtype=dtype)
         gmax = int(sizes.max()) if B else 0
         gbuf = np.empty((D, P, gmax, G * hb), dtype=dtype)
