@@ -139,10 +139,17 @@ def backward(
     *,
     backend: str = "auto",
 ) -> Any:
-    """Backward algorithm: ``log beta [T, N]``, ``log p(o_{t+1}.. | state_t = i)`` per sequence.
+    """Backward algorithm: ``log beta_t(i) = log p(o_{t+1} .. o_{L-1} | state_t = i)`` per sequence.
 
-    Arguments as :func:`forward` (``log_startprob`` is checked but not used); the last row of
-    each sequence is 0.
+    Parameters
+    ----------
+    log_startprob, log_transmat, log_emission, lengths, backend
+        As :func:`forward` (``log_startprob`` is checked but not used).
+
+    Returns
+    -------
+    array ``[T, N]``
+        Log-beta of every row; the last row of each sequence is 0.
     """
     backend, args, tmpl = _prepare(log_startprob, log_transmat, log_emission, lengths, backend)
     return _dispatch.wrap_like(_kernels(backend).backward(*args), tmpl)
@@ -158,7 +165,10 @@ def posteriors(
 ) -> Tuple[Any, Any]:
     """State posteriors ``gamma_t(i) = p(state_t = i | sequence)`` and log-likelihoods.
 
-    Arguments as :func:`forward`.
+    Parameters
+    ----------
+    log_startprob, log_transmat, log_emission, lengths, backend
+        As :func:`forward`.
 
     Returns
     -------
@@ -181,10 +191,10 @@ def viterbi(
 ) -> Tuple[Any, Any]:
     """Most likely state path of each sequence (Viterbi).
 
-    Arguments as :func:`forward`.  Ties go to the lowest state index: among equal back-pointer
-    candidates and among equal final scores, the smallest state wins (so paths are identical on
-    every backend).  ``-inf`` entries (forbidden transitions / impossible emissions) are never
-    on a path of finite score.
+    Parameters
+    ----------
+    log_startprob, log_transmat, log_emission, lengths, backend
+        As :func:`forward`.
 
     Returns
     -------
@@ -193,6 +203,12 @@ def viterbi(
     logprob : array ``[n_seq]``
         Log-probability of each best path (``-inf`` when the sequence is impossible; its path is
         then arbitrary but deterministic).
+
+    Notes
+    -----
+    Ties go to the lowest state index: among equal back-pointer candidates and among equal final
+    scores, the smallest state wins (so paths are identical on every backend).  ``-inf`` entries
+    (forbidden transitions / impossible emissions) are never on a path of finite score.
     """
     backend, args, tmpl = _prepare(log_startprob, log_transmat, log_emission, lengths, backend)
     path, score = _kernels(backend).viterbi(*args)
@@ -209,7 +225,10 @@ def baum_welch_stats(
 ) -> BaumWelchStats:
     """Expected counts of one Baum-Welch E-step, for any emission model.
 
-    Arguments as :func:`forward`.
+    Parameters
+    ----------
+    log_startprob, log_transmat, log_emission, lengths, backend
+        As :func:`forward`.
 
     Returns
     -------
