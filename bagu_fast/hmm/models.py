@@ -240,26 +240,73 @@ class _BaseHMM:
         return X
 
     def score(self, X: Any, lengths: Any = None) -> float:
-        """Log-likelihood of ``X`` (summed over its sequences)."""
+        """Log-likelihood of ``X`` (summed over its sequences).
+
+        Parameters
+        ----------
+        X : array ``[n_samples, n_features]``
+            Concatenated sequences.
+        lengths : array of int, optional
+            Lengths of the sequences in ``X`` (default: one sequence).
+
+        Returns
+        -------
+        float
+        """
         X = self._prepared(X, lengths)
         backend, args, _ = self._kernel_args(X, lengths)
         logz, _ = _dispatch.kernels("hmm", backend).forward(*args, False)
         return float(np.sum(logz))
 
     def score_samples(self, X: Any, lengths: Any = None) -> Tuple[float, np.ndarray]:
-        """``(log-likelihood, posteriors [n_samples, n_components])``."""
+        """Log-likelihood of ``X`` and the state posteriors of every sample.
+
+        Parameters
+        ----------
+        X, lengths
+            As :meth:`score`.
+
+        Returns
+        -------
+        (float, array ``[n_samples, n_components]``)
+        """
         X = self._prepared(X, lengths)
         backend, args, _ = self._kernel_args(X, lengths)
         gamma, logz = _dispatch.kernels("hmm", backend).posteriors(*args)
         return float(np.sum(logz)), np.asarray(gamma)
 
     def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
-        """State posteriors ``[n_samples, n_components]``."""
+        """State posteriors of every sample.
+
+        Parameters
+        ----------
+        X, lengths
+            As :meth:`score`.
+
+        Returns
+        -------
+        array ``[n_samples, n_components]``
+        """
         return self.score_samples(X, lengths)[1]
 
     def decode(self, X: Any, lengths: Any = None, algorithm: Optional[str] = None) -> Tuple[float, np.ndarray]:
-        """``(log-probability, state sequence)``: Viterbi (``"viterbi"``) or per-row posterior
-        maximum (``"map"``, log-probability as hmmlearn: the log-likelihood of ``X``)."""
+        """Most likely states of ``X``.
+
+        Parameters
+        ----------
+        X, lengths
+            As :meth:`score`.
+        algorithm : {"viterbi", "map"}, optional
+            ``"viterbi"``: the best path (ties to the lowest state); ``"map"``: the most probable
+            state of every sample.  Default: the estimator's ``algorithm``.
+
+        Returns
+        -------
+        logprob : float
+            Log-probability of the best paths (``"viterbi"``) or, as hmmlearn, the
+            log-likelihood of ``X`` (``"map"``).
+        states : int array ``[n_samples]``
+        """
         algorithm = self.algorithm if algorithm is None else algorithm
         _validate.choice(algorithm, "algorithm", ("viterbi", "map"))
         X = self._prepared(X, lengths)
@@ -271,12 +318,37 @@ class _BaseHMM:
         return float(np.sum(logz)), np.argmax(np.asarray(gamma), axis=1)
 
     def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
-        """Most likely state of every sample (``decode``'s state sequence)."""
+        """Most likely state of every sample (``decode``'s state sequence).
+
+        Parameters
+        ----------
+        X, lengths
+            As :meth:`score`.
+
+        Returns
+        -------
+        int array ``[n_samples]``
+        """
         return self.decode(X, lengths)[1]
 
     def sample(self, n_samples: int = 1, random_state: Any = None, currstate: Optional[int] = None):
-        """Draw ``(X [n_samples, n_features], states [n_samples])`` from the model (hmmlearn's
-        algorithm and random draws, so the same ``random_state`` gives the same sample)."""
+        """Draw a sample from the model (hmmlearn's algorithm and random draws, so the same
+        ``random_state`` gives the same sample).
+
+        Parameters
+        ----------
+        n_samples : int
+            Length of the sample.
+        random_state : None, int or numpy.random.RandomState, optional
+            Default: the estimator's ``random_state``.
+        currstate : int, optional
+            Start in this state instead of drawing it from ``startprob_``.
+
+        Returns
+        -------
+        X : array ``[n_samples, n_features]``
+        states : int array ``[n_samples]``
+        """
         n_samples = _validate.integer(n_samples, "n_samples", minimum=1)
         self._check_hyper()
         self._check_fitted()
