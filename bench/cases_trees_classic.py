@@ -40,14 +40,18 @@ def _classification(n: int, seed: int = 0):
     return make
 
 
-def _accuracy_check(case_name: str, floor: float):
+def _accuracy_check(case_name: str, size: str, floor: float):
     def check(inputs, model):
         acc = float(np.mean(model.predict(inputs["Xt"]) == inputs["yt"]))
         who = "sklearn" if type(model).__module__.startswith("sklearn") else "bagu_fast"
         ACCURACY.setdefault(case_name, {})[who] = acc
         MODELS[case_name, who] = model
+        # merged into the file, one entry per (case, size): quick and full runs keep their own
+        path = harness.RESULTS_DIR / "trees_classic_accuracy.json"
         harness.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        (harness.RESULTS_DIR / "trees_classic_accuracy.json").write_text(json.dumps(ACCURACY, indent=1))
+        saved = json.loads(path.read_text()) if path.exists() else {}
+        saved.setdefault(f"{case_name} [{size}]", {})[who] = acc
+        path.write_text(json.dumps(saved, indent=1, sort_keys=True))
         assert acc >= floor, f"held-out accuracy {acc:.4f} < {floor}"
         if who == "sklearn" and "bagu_fast" in ACCURACY[case_name]:
             ours = ACCURACY[case_name]["bagu_fast"]
@@ -62,7 +66,8 @@ def _fit_case(name: str, n: int, ours_factory, peer_factory, floor: float) -> Ca
     peers = {}
     if installed("sklearn"):
         peers["sklearn"] = lambda x: peer_factory().fit(x["X"], x["y"])
-    return Case("trees", name, f"{n:,} x 28", _classification(n), ours, peers, _accuracy_check(name, floor),
+    size = f"{n:,} x 28"
+    return Case("trees", name, size, _classification(n), ours, peers, _accuracy_check(name, size, floor),
                 work=n * 28.0, unit="cells", slow=("sklearn",))
 
 

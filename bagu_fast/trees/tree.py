@@ -158,6 +158,14 @@ def _flatten(trees: list) -> tuple:
     return offsets, nodes, np.ascontiguousarray(np.concatenate([t.value for t in trees]))
 
 
+def _row_block(n: int) -> int:
+    """Rows per traversal block: large (each block streams every tree once), but enough blocks
+    for the threads; the result does not depend on it."""
+    import numba
+
+    return int(min(32768, max(256, -(-n // (2 * numba.get_num_threads())))))
+
+
 def _traverse_sum(binned: np.ndarray, flat: tuple, missing_bin: int, width: int) -> np.ndarray:
     from ..kernels.cpu._parallel import parallel_region
     from ..kernels.cpu.trees import criteria as kc
@@ -165,7 +173,8 @@ def _traverse_sum(binned: np.ndarray, flat: tuple, missing_bin: int, width: int)
     out = np.zeros((binned.shape[0], width), dtype=np.float64)
     if binned.shape[0]:
         with parallel_region():
-            kc.predict_forest(_writable(binned), *map(_writable, flat), np.int64(missing_bin), out)
+            kc.predict_forest(_writable(binned), *map(_writable, flat), np.int64(missing_bin),
+                              np.int64(_row_block(binned.shape[0])), out)
     return out
 
 
@@ -177,7 +186,8 @@ def _traverse_apply(binned: np.ndarray, flat: tuple, missing_bin: int) -> np.nda
     out = np.zeros((binned.shape[0], offsets.shape[0] - 1), dtype=np.int64)
     if binned.shape[0]:
         with parallel_region():
-            kc.apply_forest(_writable(binned), _writable(offsets), _writable(nodes), np.int64(missing_bin), out)
+            kc.apply_forest(_writable(binned), _writable(offsets), _writable(nodes), np.int64(missing_bin),
+                            np.int64(_row_block(binned.shape[0])), out)
     return out
 
 

@@ -722,7 +722,6 @@ def _bin_count(hist, off, K, C, CNT, regression, count_slot):
 # Trees are packed for the traversals: ``nodes`` int32 ``[n_nodes, 4]`` = (feature or -1 for a
 # leaf, threshold bin | missing-goes-left << 8, left child, right child), 16 bytes per node, so a
 # visit touches one cache line; child indices are local to their tree.
-_ROW_BLOCK = 512  # rows per block: every tree is walked for a block of rows while its nodes are hot
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -739,18 +738,20 @@ def _leaf(binned, i, root, nodes, missing_bin):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def predict_forest(binned, offsets, nodes, value, missing_bin, out):
+def predict_forest(binned, offsets, nodes, value, missing_bin, block, out):
     """``out[i] += leaf value of row i`` for every tree, in tree order (``out`` zeroed ``[n, V]``).
 
-    Tree ``t`` holds nodes ``offsets[t]:offsets[t + 1]``.  Parallel over blocks of rows; inside a
-    block, tree by tree (the tree's nodes stay in cache for the block's rows)."""
+    Tree ``t`` holds nodes ``offsets[t]:offsets[t + 1]``.  Parallel over blocks of ``block`` rows;
+    inside a block, tree by tree (a tree's nodes stay in cache while the block's rows walk it, so
+    blocks should be large: every block reads every tree once).  Each row sums its trees in tree
+    order, so the result does not depend on the blocking or the thread count."""
     n = binned.shape[0]
     n_trees = offsets.shape[0] - 1
     V = value.shape[1]
-    n_blocks = (n + _ROW_BLOCK - 1) // _ROW_BLOCK
+    n_blocks = (n + block - 1) // block
     for blk in prange(n_blocks):
-        a = blk * _ROW_BLOCK
-        z = min(n, a + _ROW_BLOCK)
+        a = blk * block
+        z = min(n, a + block)
         for t in range(n_trees):
             root = offsets[t]
             for i in range(a, z):
@@ -760,14 +761,14 @@ def predict_forest(binned, offsets, nodes, value, missing_bin, out):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def apply_forest(binned, offsets, nodes, missing_bin, out):
+def apply_forest(binned, offsets, nodes, missing_bin, block, out):
     """``out[i, t]`` = the (tree-local) leaf index of row ``i`` in tree ``t``."""
     n = binned.shape[0]
     n_trees = offsets.shape[0] - 1
-    n_blocks = (n + _ROW_BLOCK - 1) // _ROW_BLOCK
+    n_blocks = (n + block - 1) // block
     for blk in prange(n_blocks):
-        a = blk * _ROW_BLOCK
-        z = min(n, a + _ROW_BLOCK)
+        a = blk * block
+        z = min(n, a + block)
         for t in range(n_trees):
             root = offsets[t]
             for i in range(a, z):
