@@ -101,6 +101,19 @@ def _loss(model, X, y, classification):
     return float(np.mean((model.predict(X).astype(np.float64) - y) ** 2))
 
 
+LOSSES: dict = {}  # {case: {library: training loss}}, written to bench/results/trees-losses.json
+
+
+def _record_loss(inputs, model, loss, classification):
+    import json
+
+    lib = type(model).__module__.split(".")[0]
+    case = f"{len(inputs['y'])} {'log-loss' if classification else 'MSE'}"
+    LOSSES.setdefault(case, {})[lib] = loss
+    harness.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (harness.RESULTS_DIR / "trees-losses.json").write_text(json.dumps(LOSSES, indent=1))
+
+
 # Fitted models of the fit cases, reused by the predict case (a 1M-row fit takes tens of seconds
 # per library on 2 cores): {(n, classification, runner): model}.
 _MODELS: dict = {}
@@ -110,6 +123,7 @@ def _fit_checker(classification):
     def check(inputs, model):
         X, y = inputs["X"], inputs["y"]
         loss = _loss(model, X, y, classification)
+        ours = isinstance(model, (HistGradientBoostingRegressor, HistGradientBoostingClassifier))
         if "ref_loss" not in inputs:
             if installed("lightgbm"):
                 ref = _lgb(classification).fit(X, y)
@@ -117,7 +131,12 @@ def _fit_checker(classification):
                 inputs["ref_loss"] = _loss(ref, X, y, classification)
             else:  # no peer: the loss must beat a constant model by far
                 inputs["ref_loss"] = (np.log(2) if classification else float(np.var(y))) * 0.5
-        assert loss <= inputs["ref_loss"] * 1.02, f"training loss {loss:.5f} > 1.02 x LightGBM's {inputs['ref_loss']:.5f}"
+        _record_loss(inputs, model, loss, classification)
+        # ours: within 2 % of LightGBM's training loss (the bar); peers: a sanity bound
+        # (XGBoost's lossguide trees have no min_samples_leaf and land a few % higher)
+        bound = 1.02 if ours else 1.25
+        assert loss <= inputs["ref_loss"] * bound, \
+            f"training loss {loss:.5f} > {bound} x LightGBM's {inputs['ref_loss']:.5f}"
 
     return check
 

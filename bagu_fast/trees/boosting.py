@@ -349,7 +349,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
                 feats.append(np.where(leaf, 0, f))
                 thres.append(th)
                 mleft.append(t[:, grower.F_MLEFT] != 0)
-                own = np.arange(len(t)) + offset  # a leaf is its own child (fixed-depth traversal)
+                own = np.arange(len(t)) + offset  # a leaf is its own child (marks the leaves)
                 left.append(np.where(leaf, own, t[:, grower.F_LEFT].astype(np.int64) + offset))
                 right.append(np.where(leaf, own, t[:, grower.F_RIGHT].astype(np.int64) + offset))
                 value.append(np.where(leaf, t[:, grower.F_VALUE], 0.0))
@@ -385,8 +385,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
             return
         with parallel_region():
             grower.predict_raw(X, p["feature"], p["threshold"], p["mleft"], p["left"], p["right"], p["value"],
-                               np.ascontiguousarray(starts), np.ascontiguousarray(p["tree_depth"][trees]),
-                               np.ascontiguousarray(p["tree_class"][trees]), raw)
+                               np.ascontiguousarray(starts), np.ascontiguousarray(p["tree_class"][trees]), raw)
 
     def _staged_raw(self, X):
         X = self._check_X_predict(X)
