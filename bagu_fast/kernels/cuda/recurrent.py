@@ -42,17 +42,17 @@ _MODES = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}
 _GATES = (4, 3, 1, 1)
 
 
-@cuda.jit(device=True, inline=True)
-def _sigmoid(x):
-    e = math.exp(-abs(x))  # e <= 1: never overflows
-    if x >= 0:
-        return 1 / (1 + e)
-    return e / (1 + e)
-
-
 def _make_kernels(np_dtype, nb_dtype):
     """The kernels for one float dtype (closure constants: the shared-memory dtype)."""
     ZERO = np_dtype(0)
+    ONE = np_dtype(1)  # typed constants keep float32 kernels in float32 arithmetic
+
+    @cuda.jit(device=True, inline=True)
+    def _sigmoid(x):
+        e = math.exp(-abs(x))  # e <= 1: never overflows
+        if x >= ZERO:
+            return ONE / (ONE + e)
+        return e / (ONE + e)
 
     def gemm(x, w, out):
         """out[r, c] = sum_k x[r, k] * w[c, k]  (x [N, K], w [C, K], out [N, C])."""
@@ -135,13 +135,13 @@ def _make_kernels(np_dtype, nb_dtype):
             r = _sigmoid(gx[j] + bi[j] + acc[0] + bh[j])
             z = _sigmoid(gx[H + j] + bi[H + j] + acc[1] + bh[H + j])
             n = math.tanh(gx[2 * H + j] + bi[2 * H + j] + r * (acc[2] + bh[2 * H + j]))
-            hv = (1 - z) * n + z * hprev[d, b, j]
+            hv = (ONE - z) * n + z * hprev[d, b, j]
         else:
             pre = gx[j] + bi[j] + acc[0] + bh[j]
             if mode == 2:
                 hv = math.tanh(pre)
             else:
-                hv = ZERO if pre < 0 else pre  # NaN passes through
+                hv = ZERO if pre < ZERO else pre  # NaN passes through
         hnext[d, b, j] = hv
         y[t, b, d * Hout + j] = hv
 
