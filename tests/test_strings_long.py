@@ -96,7 +96,7 @@ def test_long_pairs_in_cdist_and_cpdist(rng):
 
 
 # ---------------------------------------------------------------------------------------- editops
-@pytest.fixture(params=[1 << 21, 400, 0], ids=["leaf-budget", "small-leaves", "split-to-the-end"])
+@pytest.fixture(params=[1 << 20, 400, 0], ids=["leaf-budget", "small-leaves", "split-to-the-end"])
 def leaf_words(request, monkeypatch):
     """The leaf budget: the default, small (several Hirschberg levels on small inputs) and zero
     (split until one column is left)."""

@@ -56,8 +56,9 @@ long pattern have one row per distinct symbol (hashed to local ids), or, past a 
 does): a subproblem is halved at its middle column by one forward and one backward pass (two
 threads), each keeping only its last column, and the first row minimising the sum is where an
 optimal path crosses; both halves then have exact distances, so their bands are tight.
-Subproblems whose column vectors fit ``_EDITOPS_LEAF_WORDS`` (16 MiB, reused) keep ``VP`` /
-``VN`` of every column and are traced back one bit per step.  The script is minimal and
+Subproblems whose column vectors fit ``_EDITOPS_LEAF_WORDS`` (8 MiB per thread, reused) keep
+``VP`` / ``VN`` of every column and are traced back one bit per step; these leaves run last, in
+parallel.  The script is minimal and
 deterministic (first optimal split row, fixed traceback order); memory is O(m + n) plus the
 leaf store.
 
@@ -94,8 +95,9 @@ _DENSE_PM_WORDS = 1 << 20
 _DENSE_PM_PER_SYMBOL = 8
 _PROBE_BAND = 1024  # long pairs first try a diagonal band this wide (plus twice the length gap)
 # editops: subproblems whose stored column vectors (2 (n + 1) ceil(m / 64) words) fit this are
-# traced back directly; larger ones are halved first (Hirschberg).  16 MiB.
-_EDITOPS_LEAF_WORDS = 1 << 21
+# traced back directly; larger ones are halved first (Hirschberg).  8 MiB per thread.
+_EDITOPS_LEAF_WORDS = 1 << 20
+_EDITOPS_THREADS_CELLS = 1 << 24  # Hirschberg splits of at least this many cells use two threads
 
 
 # --------------------------------------------------------------------------------------------
@@ -1283,7 +1285,11 @@ def _split(a, i0, i1, b, j0, j1, n_sym, d):
     vns = np.empty((2, nw), np.uint64)
     fbt = np.empty((2, 3), np.int64)
     dlo, dhi = _band_of(m, n, d)
-    _both_passes(a, i0, m, b, j0, jmid, j1, n_sym, dlo, dhi, vps, vns, fbt)
+    if m * n >= _EDITOPS_THREADS_CELLS:
+        _both_passes(a, i0, m, b, j0, jmid, j1, n_sym, dlo, dhi, vps, vns, fbt)
+    else:  # too small to pay for a thread launch
+        _column_pass(a, i0, m, False, b, j0, jmid - j0, n_sym, dlo, dhi, vps[0], vns[0], fbt[0])
+        _column_pass(a, i0, m, True, b, jmid, j1 - jmid, n_sym, dlo, dhi, vps[1], vns[1], fbt[1])
     # backward column: R[k] = D(a[i1-k:i1], b[jmid:j1]) for k in [kb, ke]
     kb = 64 * fbt[1, 0]
     ke = min(m, 64 * fbt[1, 1] + 64)
@@ -1324,6 +1330,7 @@ def _leaf(a, i0, m, b, j0, n, n_sym, store):
     nw = (m + 63) >> 6
     dense, pm, ptr, ewd, emask = _masks(a, i0, m, False, n_sym, n)
     buf = np.zeros(nw if not dense else 0, np.uint64)
+    buf2 = np.zeros(nw if not dense else 0, np.uint64)
     if store.shape[0] < 2 * (n + 1) * nw:
         store = np.empty(2 * (n + 1) * nw, np.uint64)
     vps = store[:(n + 1) * nw].reshape((n + 1, nw))
@@ -1331,7 +1338,25 @@ def _leaf(a, i0, m, b, j0, n, n_sym, store):
     for wd in range(nw):
         vps[0, wd] = _ALL
         vns[0, wd] = _U0
-    for j in range(1, n + 1):
+    j = 1
+    while j + 1 <= n:  # columns j and j + 1 as a wavefront (see _band_pass)
+        y1 = b[j0 + j - 1]
+        y2 = b[j0 + j]
+        r1 = _row(dense, pm, ptr, ewd, emask, y1, buf)
+        r2 = _row(dense, pm, ptr, ewd, emask, y2, buf2)
+        vps[j, 0], vns[j, 0], hpc1, hnc1 = _step(r1[0], _U1, _U0, vps[j - 1, 0], vns[j - 1, 0], False)
+        hpc2 = _U1
+        hnc2 = _U0
+        for wd in range(1, nw):
+            vps[j, wd], vns[j, wd], hpc1, hnc1 = _step(r1[wd], hpc1, hnc1, vps[j - 1, wd], vns[j - 1, wd], False)
+            vps[j + 1, wd - 1], vns[j + 1, wd - 1], hpc2, hnc2 = _step(r2[wd - 1], hpc2, hnc2, vps[j, wd - 1],
+                                                                       vns[j, wd - 1], False)
+        vps[j + 1, nw - 1], vns[j + 1, nw - 1], hpc2, hnc2 = _step(r2[nw - 1], hpc2, hnc2, vps[j, nw - 1],
+                                                                   vns[j, nw - 1], False)
+        _unrow(dense, ptr, ewd, y1, buf)
+        _unrow(dense, ptr, ewd, y2, buf2)
+        j += 2
+    if j <= n:
         sym = b[j0 + j - 1]
         row = _row(dense, pm, ptr, ewd, emask, sym, buf)
         hpc = _U1
@@ -1407,13 +1432,14 @@ def _trivial(ops, k0, i0, i1, j0, j1):
 
 
 @njit(cache=True, nogil=True)
-def _editops_kernel(a, b, n_sym, leaf_words):
+def _editops_kernel(a, b, n_sym, leaf_words, threads):
     """Minimal edit script a -> b (symbol ids; b's ids of symbols not in a are ``n_sym``).
 
     Subproblems whose stored vectors fit ``leaf_words`` (``2 (n + 1) ceil(m / 64)`` words) are
     traced back directly (:func:`_leaf`); larger ones are halved (Hirschberg, :func:`_split`),
-    their scripts landing at known offsets of one output array.  Deterministic: the split row
-    is the first optimal one and the traceback's tie order is fixed."""
+    their scripts landing at known offsets of one output array; the leaves run last, split
+    into ``threads`` chunks.  Deterministic whatever the thread count: the split row is the
+    first optimal one and the traceback's tie order is fixed."""
     i0, i1, j0, j1 = _strip(a, 0, a.shape[0], b, 0, b.shape[0])
     m = i1 - i0
     n = j1 - j0
@@ -1423,7 +1449,8 @@ def _editops_kernel(a, b, n_sym, leaf_words):
         return ops
     if n < 2 or 2 * (n + 1) * ((m + 63) >> 6) <= leaf_words:
         return _leaf(a, i0, m, b, j0, n, n_sym, np.empty(0, np.uint64))
-    store = np.empty(leaf_words, np.uint64)  # the leaves' column vectors, reused (no page faults)
+    leaves = np.empty((64, 5), np.int64)  # (i0, m, j0, n, first op), run in parallel at the end
+    nleaf = 0
     d = _upper_bound(a, i0, m, b, j0, n)
     probe = 2 * abs(m - n) + _PROBE_BAND
     if probe < d and probe < (m + n) // 16:  # similar strings: the distance in a narrow band first
@@ -1451,8 +1478,13 @@ def _editops_kernel(a, b, n_sym, leaf_words):
         if m == 0 or n == 0:
             _trivial(ops, k0, i0, i1, j0, j1)
         elif n < 2 or 2 * (n + 1) * ((m + 63) >> 6) <= leaf_words:
-            sub = _leaf(a, i0, m, b, j0, n, n_sym, store)
-            ops[k0:k0 + sub.shape[0]] = sub
+            if nleaf == leaves.shape[0]:
+                more = np.empty((2 * nleaf, 5), np.int64)
+                more[:nleaf] = leaves
+                leaves = more
+            leaves[nleaf, 0], leaves[nleaf, 1], leaves[nleaf, 2], leaves[nleaf, 3], leaves[nleaf, 4] = (
+                i0, m, j0, n, k0)
+            nleaf += 1
         else:
             imid, jmid, dl, dr = _split(a, i0, i1, b, j0, j1, n_sym, d)
             if top + 2 > stack.shape[0]:
@@ -1465,7 +1497,20 @@ def _editops_kernel(a, b, n_sym, leaf_words):
             stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3], stack[top, 4], stack[top, 5] = (
                 i0, imid, j0, jmid, k0, dl)
             top += 1
+    _run_leaves(a, b, n_sym, leaves[:nleaf], ops, leaf_words, max(1, min(threads, nleaf)))
     return ops
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _run_leaves(a, b, n_sym, leaves, ops, leaf_words, nchunk):
+    """The leaves' scripts, written at their offsets of ``ops``; chunk c takes leaves c,
+    c + nchunk, ... with one reused column store (no page faults per leaf)."""
+    for c in prange(nchunk):
+        store = np.empty(leaf_words, np.uint64)
+        for q in range(c, leaves.shape[0], nchunk):
+            k0 = leaves[q, 4]
+            sub = _leaf(a, leaves[q, 0], leaves[q, 1], b, leaves[q, 2], leaves[q, 3], n_sym, store)
+            ops[k0:k0 + sub.shape[0]] = sub
 
 
 def editops(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -1473,4 +1518,5 @@ def editops(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = np.ascontiguousarray(b, dtype=np.int64)
     a_ids, b_ids, n_sym = _dense(a, b)
     with parallel_region():
-        return _editops_kernel(a_ids, b_ids, np.int64(n_sym), np.int64(_EDITOPS_LEAF_WORDS))
+        return _editops_kernel(a_ids, b_ids, np.int64(n_sym), np.int64(_EDITOPS_LEAF_WORDS),
+                               np.int64(get_num_threads()))
