@@ -71,8 +71,9 @@ def _strings_inputs():
 CALLS = [
     # row blocks over (batch, head) tasks, causal tile skipping, BLAS held to one thread
     Call("attention sdpa causal", _sdpa, _attention_inputs((2, 4, 200, 32), (2, 4, 200, 32), is_causal=True)),
-    # one query row: split-K over the keys, then a merge pass (a second prange)
-    Call("attention decode split-K", _sdpa, _attention_inputs((1, 2, 1, 32), (1, 2, 4096, 32))),
+    # one query row: split-K over the keys, then a merge pass (a second prange); big enough
+    # to take the parallel path, not the serial one of tiny calls
+    Call("attention decode split-K", _sdpa, _attention_inputs((1, 2, 1, 32), (1, 2, 8192, 32))),
     Call("strings cdist workers=2", _cdist, _strings_inputs),
 ]
 
