@@ -34,8 +34,8 @@ def _host(x: Any) -> np.ndarray:
 
 def _materialise(x: Any, shape: tuple, on_device: bool) -> Any:
     """``x`` broadcast to ``shape`` as a C-contiguous array, without a copy when it already is."""
-    size = int(np.prod(x.shape, dtype=np.int64))
-    if size and size == int(np.prod(shape, dtype=np.int64)):
+    size = math.prod(x.shape)
+    if size and size == math.prod(shape):
         # no dimension is expanded: only size-1 dimensions are added, a reshape suffices
         if isinstance(x, np.ndarray):
             return np.ascontiguousarray(x).reshape(shape)
@@ -124,7 +124,7 @@ def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, on_dev
     shape = (1,) * (len(full) - host.ndim) + tuple(host.shape)
     host = host.reshape(shape)
     lead, hm, lm = shape[:-3], shape[-3], shape[-2]
-    bm = 1 if all(d == 1 for d in lead) else int(np.prod(batch, dtype=np.int64))
+    bm = 1 if all(d == 1 for d in lead) else math.prod(batch)
     target = (batch if bm > 1 else (1,) * len(batch)) + (hm, lm, S)
     host = np.broadcast_to(host, target)
     if host.dtype == np.bool_:
@@ -188,7 +188,7 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
         v_heads = tuple(v.shape)[-3] if len(v.shape) >= 3 else 1
         hkv = 1 if (k_heads == 1 and v_heads == 1) else heads
         qb, kb, vb = (batch + (heads, L, D), batch + (hkv, S, D), batch + (hkv, S, Dv))
-    B = int(np.prod(batch, dtype=np.int64))
+    B = math.prod(batch)
     q = _reshape(_materialise(q, qb, on_device), (B, heads, L, D))
     k = _reshape(_materialise(k, kb, on_device), (B, hkv, S, D))
     v = _reshape(_materialise(v, vb, on_device), (B, hkv, S, Dv))

@@ -370,8 +370,10 @@ def test_nan_and_inf_propagate_as_in_torch(backend, dtype, rng):
 def test_nan_and_inf_at_tile_edges(fast_backend, dtype, rng):
     """Tiles that cross the causal diagonal / window edge, and split-K decoding: a non-finite
     key or value outside a row's bounds never reaches it, whatever the tiling."""
-    n = 34 if fast_backend == "cuda" and CUDA_SIM else 70  # cuda: 16 / 32-key tiles, cpu: one
-    q, k, v = rand(rng, (1, 2, n, 8), dtype), rand(rng, (1, 2, n, 8), dtype), rand(rng, (1, 2, n, 5), dtype)
+    sim = fast_backend == "cuda" and CUDA_SIM
+    n, D, Dv = (34, 8, 5) if sim else (70, 40, 24)  # cuda: 16 / 32-key tiles; cpu: one, and
+    # enough work for the parallel kernel (not the serial path of tiny calls)
+    q, k, v = rand(rng, (1, 2, n, D), dtype), rand(rng, (1, 2, n, D), dtype), rand(rng, (1, 2, n, Dv), dtype)
     k[0, 0, n - 3, 2] = np.nan
     v[0, 0, n - 4, 1] = np.nan
     v[0, 1, n - 7, 4] = -np.inf
@@ -384,12 +386,13 @@ def test_nan_and_inf_at_tile_edges(fast_backend, dtype, rng):
     mask[5] = False
     agree(fast_backend, dtype, q, k, v, attn_mask=mask)
     if fast_backend == "cpu":  # split-K: one query row, the keys in chunks
-        q, k, v = rand(rng, (1, 1, 2, 8), dtype), rand(rng, (1, 1, 4100, 8), dtype), rand(rng, (1, 1, 4100, 4), dtype)
+        S = 8200
+        q, k, v = rand(rng, (1, 1, 2, 32), dtype), rand(rng, (1, 1, S, 32), dtype), rand(rng, (1, 1, S, 32), dtype)
         v[0, 0, 3000, 2] = np.nan
         out, lse = agree("cpu", dtype, q, k, v)
         assert np.isnan(out[:, 2]).all() and np.isfinite(lse).all()
         agree("cpu", dtype, q, k, v, window=(None, 2500))  # row 0 cannot see key 3000
-        mask = np.zeros((2, 4100), dtype)
+        mask = np.zeros((2, S), dtype)
         mask[1] = -np.inf
         agree("cpu", dtype, q, k, v, attn_mask=mask)
         k[0, 0, 1000, 0] = np.nan
@@ -734,3 +737,20 @@ def test_cpu_exp_and_max_loops_vectorise():
     asm_max = row_max.inspect_asm(row_max.signatures[0])
     assert re.search(r"\bv?(fmadd\w*|mul)ps\b", asm_exp), "float32 exp loop is not vectorised"
     assert re.search(r"\bv?maxps\b", asm_max), "row max loop is not vectorised"
+
+
+@pytest.mark.parametrize("serial_work", [0, 1 << 40], ids=["always-parallel", "always-serial"])
+def test_cpu_serial_and_parallel_paths_agree(rng, monkeypatch, serial_work):
+    """Tiny calls run a thread-free twin of the kernel: both paths give the reference's answer."""
+    import bagu_fast.kernels.cpu.attention as cpu_attention
+
+    monkeypatch.setattr(cpu_attention, "SERIAL_WORK", serial_work)
+    q = rng.standard_normal((2, 4, 37, 16)).astype(np.float32)
+    k = rng.standard_normal((2, 2, 45, 16)).astype(np.float32)
+    v = rng.standard_normal((2, 2, 45, 8)).astype(np.float32)
+    for causal in (False, True):
+        out, lse = bf.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True, return_lse=True)
+        ref, ref_lse = bf.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True, return_lse=True,
+                                                       backend="reference")
+        assert_close(out, ref)
+        assert_close(lse, ref_lse)

@@ -37,6 +37,7 @@ finite, is the row's product recomputed over its visible keys.
 from __future__ import annotations
 
 import math
+import types as pytypes
 
 import numpy as np
 import numba
@@ -430,6 +431,21 @@ def _sdpa_split(qv, k, v, mask, has_mask, is_causal, scale, wl, wr, softcap, L, 
             _finish_row(acc, m, l, r, outv, lsev, b, hk, R0 + r)
 
 
+def _serial_twin(kernel, name: str):
+    """``kernel`` compiled again without threads, under its own name (so its disk-cache entry
+    never collides with the parallel one's).  ``prange`` runs as ``range`` there."""
+    f = kernel.py_func
+    twin = pytypes.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    twin.__qualname__ = name
+    return njit(cache=True, nogil=True)(twin)
+
+
+# Tiny calls (toy shapes, a decode step over a short cache) cost less than waking the thread pool:
+# below this many multiply-adds they run on the calling thread, with no parallel region at all.
+SERIAL_WORK = 1 << 19
+_sdpa_blocks_serial = _serial_twin(_sdpa_blocks, "_sdpa_blocks_serial")
+
+
 def _tiles(B: int, Hkv: int, group: int, L: int, S: int, is_causal: bool) -> tuple[int, int, int]:
     """(rows per task, keys per tile, key chunks per task) from the shapes alone, so the
     result never depends on the thread count.  Big tiles keep BLAS efficient; causal attention
@@ -473,6 +489,9 @@ def sdpa(q, k, v, mask, is_causal, scale, window_left, window_right, softcap):
     args = (qv, k, v, mask, has_mask, bool(is_causal), float(scale), int(window_left),
             int(window_right), float(softcap), L)
     br, bc, nsplit = _tiles(B, Hkv, group, L, S, bool(is_causal))
+    if B * Hq * L * S * (q.shape[3] + Dv) <= SERIAL_WORK:
+        _sdpa_blocks_serial(*args, br, bc, outv, lsev)
+        return out, lse
     # Tasks differ in cost (causal / window): hand them out one at a time, not in equal halves.
     saved_chunk = numba.set_parallel_chunksize(1)
     try:
