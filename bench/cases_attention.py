@@ -218,4 +218,14 @@ def cases(quick: bool) -> list[Case]:
         _setup(1, 1, L_mem, L_mem, 64, seed=50), ours, peers, _checker(False, n_rows=64, n_heads=1),
         work=_gflop(1, 1, L_mem, L_mem, 64), unit="GFLOP", measure_memory=True,
     ))
+    # Per-call overhead: a toy shape and a decode step over a short cache, called in a loop as a
+    # user would (issue 10's rows); the reference is beside them, torch is the peer.
+    for name, shape, seed in (("tiny call", (1, 2, 4, 4, 8), 60), ("decode step, short cache", (1, 32, 1, 512, 128), 61)):
+        B_, H_, L_, S_, D_ = shape
+        ours, peers = _runners(False, all3)
+        out.append(Case(
+            "attention", name, f"{B_}x{H_}x{L_}x{D_} vs S={S_} f32",
+            _setup(B_, H_, L_, S_, D_, seed=seed), ours, peers, _checker(False),
+            work=1.0, unit="call",
+        ))
     return out + _concurrency_cases(quick)
