@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bagu_fast.trees as bt
 from bagu_fast.trees import (DecisionTreeClassifier, DecisionTreeRegressor, RandomForestClassifier,
@@ -191,6 +193,32 @@ def test_vectorised_criterion_equals_brute_force(rng):
         p = np.bincount(y, minlength=3) / 300
         expected = _h(*p) - go.mean() * _h(*pl) - (1 - go.mean()) * _h(*pr)
         assert abs(gains[f, b] - expected) < 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9), st.integers(0, 9)), min_size=2, max_size=2),
+       st.sampled_from(CRITERIA), st.sampled_from(["reference", "cpu"]))
+def test_criterion_properties(pair, criterion, backend):
+    """Symmetric in the two children, invariant to relabelling the classes, 0 <= gain <=
+    I(parent), and gain ratio = information gain / IV."""
+    L = np.array([pair[0]], dtype=np.int64)
+    R = np.array([pair[1]], dtype=np.int64)
+    g = bt.split_criterion(L, R, criterion=criterion, backend=backend)[0]
+    assert abs(g - bt.split_criterion(R, L, criterion=criterion, backend=backend)[0]) < 1e-12
+    perm = [2, 0, 1]
+    assert abs(g - bt.split_criterion(L[:, perm], R[:, perm], criterion=criterion, backend=backend)[0]) < 1e-12
+    P = (L + R)[0] / max((L + R).sum(), 1)
+    parent = 1 - np.sum(P ** 2) if criterion == "gini" else _h(*P)
+    nl, nr = L.sum(), R.sum()
+    assert g >= 0
+    if criterion == "gain_ratio":
+        if nl and nr:
+            info = bt.split_criterion(L, R, criterion="entropy", backend=backend)[0]
+            assert abs(g - info / _h(nl / (nl + nr), nr / (nl + nr))) < 1e-12
+        else:
+            assert g == 0
+    else:
+        assert g <= parent + 1e-12
 
 
 # ----------------------------------------------------------------------------------------------
