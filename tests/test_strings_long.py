@@ -141,8 +141,7 @@ def test_editops_repeats_and_tokens(rng, leaf_words):
 
 
 def test_editops_deterministic_across_threads(rng):
-    """Same script on every call and for every thread count (the two half passes run on two
-    threads when there are two)."""
+    """Same script on every call and for every Numba thread count."""
     a, b = random_text(rng, ASTRAL, 5000), random_text(rng, ASTRAL, 4800)
     saved = numba.get_num_threads()
     try:

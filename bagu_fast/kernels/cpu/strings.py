@@ -53,12 +53,11 @@ long pattern have one row per distinct symbol (hashed to local ids), or, past a 
 (word, mask) entries per symbol: memory is O(m + n) words whatever the alphabet or code range.
 
 ``editops`` is Hirschberg's divide and conquer over banded bit-parallel passes (as RapidFuzz
-does): a subproblem is halved at its middle column by one forward and one backward pass (two
-threads), each keeping only its last column, and the first row minimising the sum is where an
+does): a subproblem is halved at its middle column by one forward and one backward pass, each
+keeping only its last column, and the first row minimising the sum is where an
 optimal path crosses; both halves then have exact distances, so their bands are tight.
-Subproblems whose column vectors fit ``_EDITOPS_LEAF_WORDS`` (8 MiB per thread, reused) keep
-``VP`` / ``VN`` of every column and are traced back one bit per step; these leaves run last, in
-parallel.  The script is minimal and
+Subproblems whose column vectors fit ``_EDITOPS_LEAF_WORDS`` (8 MiB, reused) keep ``VP`` /
+``VN`` of every column and are traced back one bit per step.  One thread, as RapidFuzz.  The script is minimal and
 deterministic (first optimal split row, fixed traceback order); memory is O(m + n) plus the
 leaf store.
 
@@ -97,9 +96,8 @@ _DENSE_PM_PER_SYMBOL = 8
 # 3 % of the full table, skipped where it would cost more than 6 %
 _PROBE_MIN = 64
 # editops: subproblems whose stored column vectors (2 (n + 1) ceil(m / 64) words) fit this are
-# traced back directly; larger ones are halved first (Hirschberg).  8 MiB per thread.
+# traced back directly; larger ones are halved first (Hirschberg).  8 MiB.
 _EDITOPS_LEAF_WORDS = 1 << 20
-_EDITOPS_THREADS_CELLS = 1 << 24  # Hirschberg splits of at least this many cells use two threads
 
 
 # --------------------------------------------------------------------------------------------
@@ -1260,17 +1258,6 @@ def _column_pass(a, i0, m, rev, b, j0, n, n_sym, dlo, dhi, vp_, vn_, fbt):
                                         buf2, False)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _both_passes(a, i0, m, b, j0, jmid, j1, n_sym, dlo, dhi, vps, vns, fbt):
-    """Hirschberg's two half passes, one per thread: row 0 of ``vps`` / ``vns`` / ``fbt`` gets
-    the forward column at ``jmid``, row 1 the backward one (reversed strings) at ``jmid``."""
-    for k in prange(2):
-        if k == 0:
-            _column_pass(a, i0, m, False, b, j0, jmid - j0, n_sym, dlo, dhi, vps[0], vns[0], fbt[0])
-        else:
-            _column_pass(a, i0, m, True, b, jmid, j1 - jmid, n_sym, dlo, dhi, vps[1], vns[1], fbt[1])
-
-
 @njit(cache=True, nogil=True)
 def _split(a, i0, i1, b, j0, j1, n_sym, d):
     """Hirschberg split of the subproblem a[i0:i1] -> b[j0:j1] (j1 - j0 >= 2) whose distance
@@ -1287,11 +1274,8 @@ def _split(a, i0, i1, b, j0, j1, n_sym, d):
     vns = np.empty((2, nw), np.uint64)
     fbt = np.empty((2, 3), np.int64)
     dlo, dhi = _band_of(m, n, d)
-    if m * n >= _EDITOPS_THREADS_CELLS:
-        _both_passes(a, i0, m, b, j0, jmid, j1, n_sym, dlo, dhi, vps, vns, fbt)
-    else:  # too small to pay for a thread launch
-        _column_pass(a, i0, m, False, b, j0, jmid - j0, n_sym, dlo, dhi, vps[0], vns[0], fbt[0])
-        _column_pass(a, i0, m, True, b, jmid, j1 - jmid, n_sym, dlo, dhi, vps[1], vns[1], fbt[1])
+    _column_pass(a, i0, m, False, b, j0, jmid - j0, n_sym, dlo, dhi, vps[0], vns[0], fbt[0])  # forward
+    _column_pass(a, i0, m, True, b, jmid, j1 - jmid, n_sym, dlo, dhi, vps[1], vns[1], fbt[1])  # backward
     # backward column: R[k] = D(a[i1-k:i1], b[jmid:j1]) for k in [kb, ke]
     kb = 64 * fbt[1, 0]
     ke = min(m, 64 * fbt[1, 1] + 64)
@@ -1434,14 +1418,15 @@ def _trivial(ops, k0, i0, i1, j0, j1):
 
 
 @njit(cache=True, nogil=True)
-def _editops_kernel(a, b, n_sym, leaf_words, threads):
+def _editops_kernel(a, b, n_sym, leaf_words):
     """Minimal edit script a -> b (symbol ids; b's ids of symbols not in a are ``n_sym``).
 
     Subproblems whose stored vectors fit ``leaf_words`` (``2 (n + 1) ceil(m / 64)`` words) are
     traced back directly (:func:`_leaf`); larger ones are halved (Hirschberg, :func:`_split`),
-    their scripts landing at known offsets of one output array; the leaves run last, split
-    into ``threads`` chunks.  Deterministic whatever the thread count: the split row is the
-    first optimal one and the traceback's tie order is fixed."""
+    their scripts landing at known offsets of one output array.  One thread, as RapidFuzz's
+    editops (measured on the shared 2-core machine, two threads for the two half passes and
+    the leaves were slower in wall time whenever the other core was busy).  Deterministic: the
+    split row is the first optimal one and the traceback's tie order is fixed."""
     i0, i1, j0, j1 = _strip(a, 0, a.shape[0], b, 0, b.shape[0])
     m = i1 - i0
     n = j1 - j0
@@ -1451,7 +1436,7 @@ def _editops_kernel(a, b, n_sym, leaf_words, threads):
         return ops
     if n < 2 or 2 * (n + 1) * ((m + 63) >> 6) <= leaf_words:
         return _leaf(a, i0, m, b, j0, n, n_sym, np.empty(0, np.uint64))
-    leaves = np.empty((64, 5), np.int64)  # (i0, m, j0, n, first op), run in parallel at the end
+    leaves = np.empty((64, 5), np.int64)  # (i0, m, j0, n, first op), run at the end
     nleaf = 0
     d = _upper_bound(a, i0, m, b, j0, n)
     probe = 2 * abs(m - n) + max(_PROBE_MIN, (m + n) // 64)
@@ -1499,26 +1484,16 @@ def _editops_kernel(a, b, n_sym, leaf_words, threads):
             stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3], stack[top, 4], stack[top, 5] = (
                 i0, imid, j0, jmid, k0, dl)
             top += 1
-    _run_leaves(a, b, n_sym, leaves[:nleaf], ops, leaf_words, max(1, min(threads, nleaf)))
+    store = np.empty(leaf_words, np.uint64)  # one column store for every leaf (no page faults per leaf)
+    for q in range(nleaf):
+        k0 = leaves[q, 4]
+        sub = _leaf(a, leaves[q, 0], leaves[q, 1], b, leaves[q, 2], leaves[q, 3], n_sym, store)
+        ops[k0:k0 + sub.shape[0]] = sub
     return ops
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _run_leaves(a, b, n_sym, leaves, ops, leaf_words, nchunk):
-    """The leaves' scripts, written at their offsets of ``ops``; chunk c takes leaves c,
-    c + nchunk, ... with one reused column store (no page faults per leaf)."""
-    for c in prange(nchunk):
-        store = np.empty(leaf_words, np.uint64)
-        for q in range(c, leaves.shape[0], nchunk):
-            k0 = leaves[q, 4]
-            sub = _leaf(a, leaves[q, 0], leaves[q, 1], b, leaves[q, 2], leaves[q, 3], n_sym, store)
-            ops[k0:k0 + sub.shape[0]] = sub
 
 
 def editops(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=np.int64)
     b = np.ascontiguousarray(b, dtype=np.int64)
     a_ids, b_ids, n_sym = _dense(a, b)
-    with parallel_region():
-        return _editops_kernel(a_ids, b_ids, np.int64(n_sym), np.int64(_EDITOPS_LEAF_WORDS),
-                               np.int64(get_num_threads()))
+    return _editops_kernel(a_ids, b_ids, np.int64(n_sym), np.int64(_EDITOPS_LEAF_WORDS))
