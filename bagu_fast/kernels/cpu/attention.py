@@ -46,6 +46,7 @@ from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
 from ._parallel import parallel_region
+from ._vecmath import pow2_f32
 
 BR = 256  # query rows per task (at most)
 BR_CAUSAL = 256  # ... when causal (the diagonal square is sliced, see _DIAG_ROWS)
@@ -72,22 +73,6 @@ _ZERO32 = np.float32(0.0)
 _LO32 = np.float32(-87.0)  # e^-87 ~ 1.6e-38: still a normal float32
 
 
-@intrinsic
-def _pow2_f32(typingctx, n):
-    """2^n for a whole float32 n in [-126, 127] (builds the exponent bits; vectorises)."""
-    if n != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
-        e = builder.fptosi(args[0], i32)
-        e = builder.add(e, ir.Constant(i32, 127))
-        e = builder.shl(e, ir.Constant(i32, 23))
-        return builder.bitcast(e, ir.FloatType())
-
-    return types.float32(types.float32), codegen
-
-
 @njit(inline="always", cache=True)
 def _exp_nonpos32(x):
     """e^x for float32 x <= 0 (or -inf -> 0); relative error ~1e-7; branch-free, vectorises."""
@@ -96,7 +81,7 @@ def _exp_nonpos32(x):
     r = xc - n * _LN2_HI - n * _LN2_LO
     p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
     p = p * r * r + r + _ONE32
-    y = p * _pow2_f32(n)
+    y = p * pow2_f32(n)
     return _ZERO32 if x < _LO32 else y
 
 

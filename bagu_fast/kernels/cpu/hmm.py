@@ -36,11 +36,10 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from ._parallel import parallel_region
+from ._vecmath import pow2_f64
 
 __all__ = ["forward", "backward", "posteriors", "viterbi", "expected_counts", "crf_grad"]
 
@@ -60,22 +59,6 @@ _LN2_LO = 1.90821492927058770002e-10
 _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12 = (1.0 / math.factorial(k) for k in range(2, 13))
 
 
-@intrinsic
-def _pow2(typingctx, n):
-    """2^n for a whole float64 n in [-1022, 1023] (builds the exponent bits)."""
-    if n != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        e = builder.fptosi(args[0], i64)
-        e = builder.add(e, ir.Constant(i64, 1023))
-        e = builder.shl(e, ir.Constant(i64, 52))
-        return builder.bitcast(e, ir.DoubleType())
-
-    return types.float64(types.float64), codegen
-
-
 @njit(inline="always", cache=True, fastmath=_FM)
 def _exp_nonpos(x):
     xc = -708.0 if x < -708.0 else x
@@ -93,7 +76,7 @@ def _exp_nonpos(x):
     p = p * r + _C2
     p = p * r + 1.0
     p = p * r + 1.0
-    y = p * _pow2(n)
+    y = p * pow2_f64(n)
     return 0.0 if x < -708.0 else y
 
 

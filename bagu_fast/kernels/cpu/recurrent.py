@@ -44,11 +44,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
 from ._parallel import blas_limit, parallel_region
+from ._vecmath import pow2_f32, pow2_f64
 
 __all__ = ["run"]
 
@@ -69,38 +69,6 @@ _GATES = (4, 3, 1, 1)
 # --------------------------------------------------------------------------------------------
 # vectorisable exp (non-positive arguments), sigmoid, tanh
 # --------------------------------------------------------------------------------------------
-@intrinsic
-def _pow2_f32(typingctx, n):
-    """2^n for a whole float32 n in [-126, 127] (exponent bits; vectorises)."""
-    if n != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
-        e = builder.fptosi(args[0], i32)
-        e = builder.add(e, ir.Constant(i32, 127))
-        e = builder.shl(e, ir.Constant(i32, 23))
-        return builder.bitcast(e, ir.FloatType())
-
-    return types.float32(types.float32), codegen
-
-
-@intrinsic
-def _pow2_f64(typingctx, n):
-    """2^n for a whole float64 n in [-1022, 1023] (exponent bits; vectorises)."""
-    if n != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        e = builder.fptosi(args[0], i64)
-        e = builder.add(e, ir.Constant(i64, 1023))
-        e = builder.shl(e, ir.Constant(i64, 52))
-        return builder.bitcast(e, ir.DoubleType())
-
-    return types.float64(types.float64), codegen
-
-
 @intrinsic
 def _select(typingctx, cond, a, b):
     """LLVM ``select(cond, a, b)``: a branch-free choice, so that loops using it vectorise."""
@@ -141,7 +109,7 @@ def _expneg32(x):
     r = xc - n * _LN2HI32 - n * _LN2LO32
     p = ((((_E32[0] * r + _E32[1]) * r + _E32[2]) * r + _E32[3]) * r + _E32[4]) * r + _E32[5]
     p = p * r * r + r + _ONE32
-    y = p * _pow2_f32(n)
+    y = p * pow2_f32(n)
     return _select(x < _LO32, _ZERO32, y)
 
 
@@ -166,7 +134,7 @@ def _expneg64(x):
     p = p * r + c[2]
     p = p * r + 1.0
     p = p * r + 1.0
-    y = p * _pow2_f64(n)
+    y = p * pow2_f64(n)
     return _select(x < _LO64, 0.0, y)
 
 
