@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     tag = args.tag or "-".join(families) + ("-quick" if args.quick else "") + ("-gpu" if args.gpu else "")
 
     harness.GPU = harness.GPU or args.gpu
+    harness._SGEMM_PEAK = harness.sgemm_peak_gflops()
+    info = harness.machine_info()
+    # Every ratio needs its floor and its conditions beside it: the CPU, its sgemm rate, the load.
+    print(f"machine: {info.get('cpu', '?')}, {info['cpus']} cores; sgemm peak {harness._SGEMM_PEAK:.0f} GFLOP/s "
+          f"(NumPy 2048^3 float32); load average {info['load_average'][0]:.1f}", flush=True)
     cases = harness.load_cases(families, args.quick)
     rows: list[harness.Row] = []
     t0 = time.perf_counter()
@@ -46,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows += harness.run_case(case, backends, args.quick,
                                          lambda msg: prog.update(task, description=msg))
                 prog.advance(task)
-        table = Table(title=f"bagu_fast bench ({time.perf_counter() - t0:.0f} s)")
+        table = Table(title=f"bagu_fast bench ({time.perf_counter() - t0:.0f} s; sgemm peak "
+                            f"{harness._SGEMM_PEAK:.0f} GFLOP/s)")
         for h in harness.HEADERS:
             table.add_column(h)
         for cells in harness.table_rows(rows):

@@ -180,11 +180,32 @@ def load_cases(families: tuple[str, ...], quick: bool) -> list[Case]:
     return cases
 
 
+def sgemm_peak_gflops(n: int = 2048, repeats: int = 3) -> float:
+    """This machine's float32 matmul rate (NumPy's BLAS, all cores, best of ``repeats``): the
+    floor printed beside every ratio, since the bench machine differs from run to run."""
+    import numpy
+
+    a = numpy.random.default_rng(0).standard_normal((n, n), dtype=numpy.float32)
+    a @ a  # warm-up: BLAS threads, page faults
+    best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    return 2.0 * n**3 / best / 1e9
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+_SGEMM_PEAK: float | None = None
+
+
 def machine_info() -> dict:
     import numpy
 
     info = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "numpy": numpy.__version__, "peak_rss_mib_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "numpy": numpy.__version__, "peak_rss_mib_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "sgemm_peak_gflops": _SGEMM_PEAK, "load_average": os.getloadavg()}
     for mod in ("numba", "rapidfuzz", "torch", "editdistance", "hmmlearn", "torchcrf", "lightgbm", "xgboost",
                 "sklearn"):
         if installed(mod):
