@@ -15,15 +15,14 @@ import pytest
 import bagu_fast as bf
 from bagu_fast import _dispatch
 
-from .conftest import CUDA_SIM
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------- device arrays
-@pytest.mark.skipif(not CUDA_SIM, reason="simulator device arrays (a GPU runs these paths in gpu_check.sh)")
-def test_simulator_device_arrays_take_the_device_path(rng):
-    """cuda.to_device arrays are device arrays: auto picks cuda, the result stays on the device."""
+def test_device_arrays_take_the_device_path(rng):
+    """cuda.to_device arrays (the simulator's too) are device arrays: auto picks cuda, the result
+    stays on the device."""
     from numba import cuda
 
     q = rng.standard_normal((1, 2, 5, 4)).astype(np.float32)
@@ -41,8 +40,6 @@ def test_simulator_device_arrays_take_the_device_path(rng):
 
 
 def test_host_backends_refuse_device_arrays():
-    if not CUDA_SIM:
-        pytest.skip("needs the simulator's device arrays")
     from numba import cuda
 
     with pytest.raises(ValueError, match="backend"):

@@ -166,7 +166,6 @@ def test_histogram_subtraction(rng, backend):
     np.testing.assert_allclose(parent[0] - small[0], large[0], atol=1e-9)
 
 
-@pytest.mark.skipif(not CUDA_SIM, reason="the simulator is the cuda backend here")
 def test_histogram_cuda_deterministic_mode(rng):
     n = 150
     B = _data(rng, n, 3)
