@@ -279,12 +279,7 @@ def _fast_unit_distance(s1: Any, s2: Any, weights: Any, backend: Any) -> int:
     Taken only for default arguments (unit weights, backend "auto" / "cpu") and short ASCII
     ``str`` / ``bytes`` pairs: every check the general path would make holds for these by
     construction, so they cost nanoseconds here."""
-    global _pair_kernel
-    if weights is not _UNIT_WEIGHTS and not (
-        type(weights) is tuple and weights == _UNIT_WEIGHTS and all(type(w) is int for w in weights)
-    ):  # (True, 1, 1) == (1, 1, 1) too, but bools are refused by the general path
-        return -1
-    if backend != "auto" and backend != "cpu":
+    if not _fast_path_allowed(weights, backend):
         return -1
     a = _fast_bytes(s1)
     if a is None:
@@ -292,11 +287,27 @@ def _fast_unit_distance(s1: Any, s2: Any, weights: Any, backend: Any) -> int:
     b = _fast_bytes(s2)
     if b is None:
         return -1
+    return _pair()(a, b)
+
+
+def _fast_path_allowed(weights: Any, backend: Any) -> bool:
+    """Unit weights given as ints (``(True, 1, 1) == (1, 1, 1)`` too, but the general path
+    refuses bools) and a backend that runs on the CPU."""
+    if weights is not _UNIT_WEIGHTS and not (
+        type(weights) is tuple and weights == _UNIT_WEIGHTS and all(type(w) is int for w in weights)
+    ):
+        return False
+    return backend == "auto" or backend == "cpu"
+
+
+def _pair():
+    """The per-pair kernel, imported on first use (so ``import bagu_fast`` stays Numba-free)."""
+    global _pair_kernel
     if _pair_kernel is None:
         from .kernels.cpu.strings_pair import unit_distance_bytes
 
         _pair_kernel = unit_distance_bytes
-    return _pair_kernel(a, b)
+    return _pair_kernel
 
 
 def levenshtein(
@@ -494,13 +505,13 @@ def _small_batch(kind: str, queries, choices, weights, score_cutoff, dtype, work
         return None
     if (nq * nc if kind == "cdist" else nq) > _SMALL_BATCH_PAIRS:
         return None
-    if nq == 0 or nc == 0 or _fast_unit_distance(b"", b"", weights, backend) != 0:  # weights / backend
+    if nq == 0 or nc == 0 or not _fast_path_allowed(weights, backend):
         return None
     qb = [_fast_bytes(a) for a in queries]
     cb = [_fast_bytes(b) for b in choices]
     if None in qb or None in cb:
         return None
-    pair = _pair_kernel
+    pair = _pair()
     if kind == "cdist":
         out = [pair(a, b) for a in qb for b in cb]
     else:
