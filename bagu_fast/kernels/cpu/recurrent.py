@@ -43,11 +43,13 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
 from ._parallel import blas_limit, parallel_region
+from ._sync import COUNTER_STRIDE, fetch_add, wait_until
 from ._vecmath import pow2_f32, pow2_f64
 
 __all__ = ["run"]
@@ -55,11 +57,6 @@ __all__ = ["run"]
 SMALL_B = 1  # at most this many valid rows in a step: hand-written products instead of BLAS
 HB_TARGET = 64  # hidden units per task (the last block may be smaller)
 PROJ_ROWS = 256  # rows per input-projection task
-# Parallelism without per-step synchronisation: (direction, row group) tasks each run their whole
-# time loop (a per-step launch + barrier costs microseconds, and a whole time slice when the
-# machine is busy and a worker thread is descheduled).  One direction is split into 2 row groups
-# when it has at least 2 * MIN_GROUP_ROWS rows; fewer rows (the latency case) stay on one thread.
-MIN_GROUP_ROWS = 4
 PARALLEL_MACS = 1 << 22  # less recurrent work than this: no parallel launch at all
 PARALLEL_PROJECTION_MACS = 1 << 24  # smaller input projections: one NumPy matmul, no prange launch
 _MODES = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}
@@ -387,46 +384,65 @@ def _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, acc, y, hb, small_b):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _task_loop(mode, d, g, xg, bias, bhn, whh, whr, nact, row0, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b):
-    """The whole time loop of direction ``d`` for row group ``g`` (arguments as :func:`_recurrence`)."""
+def _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b):
+    """One worker of a layer's time loop (arguments as :func:`_recurrence`).
+
+    The work items of step ``s`` are numbered ``s * per_step + i``: first the gate blocks
+    (direction, block of hidden units), then the projection blocks, which need the whole step's
+    gates.  The worker claims the next number, waits until every item its item depends on (all
+    smaller numbers of earlier phases) is done, runs it and counts it done.
+    """
     T = xg.shape[0]
-    nblk = whh.shape[1]
+    D, nblk = whh.shape[0], whh.shape[1]
     proj = whr.shape[1] > 0
     npb = whr.shape[1] // hb
-    r0 = row0[g]
-    for s in range(T):
-        t = s if d == 0 else T - 1 - s  # the reverse direction walks back from the end
-        n = nact[g, t]
-        if n == 0:
-            continue
+    n_gates = D * nblk
+    per_step = n_gates + D * npb
+    total = T * per_step
+    acc = gbuf[w]
+    pacc = pbuf[w]
+    while True:
+        ticket = fetch_add(sync, 0, 1)
+        if ticket >= total:
+            break
+        s = ticket // per_step
+        i = ticket - s * per_step
+        phase_start = s * per_step + (0 if i < n_gates else n_gates)
+        wait_until(sync, COUNTER_STRIDE, phase_start)
         p = s % 2
-        acc = gbuf[d, g, :n]
-        for k in range(nblk):
-            _gates_task(mode, t, p, d, k, r0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb, small_b, proj)
-        pacc = pbuf[d, g, :n]
-        for k in range(npb):
-            _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, pacc, y, hb, small_b)
+        if i < n_gates:
+            d = i // nblk
+            t = s if d == 0 else T - 1 - s  # the reverse direction walks back from the end
+            n = nact[t]
+            if n > 0:
+                _gates_task(mode, t, p, d, i - d * nblk, 0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc[:n], y,
+                            H, hb, small_b, proj)
+        else:
+            j = i - n_gates
+            d = j // npb
+            t = s if d == 0 else T - 1 - s
+            n = nact[t]
+            if n > 0:
+                _proj_task(t, p, d, j - d * npb, 0, n, whr, hbuf, mbuf, pacc[:n], y, hb, small_b)
+        fetch_add(sync, COUNTER_STRIDE, 1)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _recurrence(mode, xg, bias, bhn, whh, whr, nact, row0, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b):
-    """Run one layer's recurrence: one task per (direction, row group), each its whole time loop.
+def _recurrence(n_workers, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb,
+                small_b):
+    """Run one layer's recurrence on ``n_workers`` workers that share its work items.
 
-    xg [T, B, D*G*H] input projections (no bias; used as scratch); bias [D, G*H] (b_ih + b_hh,
-    GRU: b_hh of r, z only); bhn [D, H] (GRU's b_hn); whh [D, n_blk, G*hb, Hout] (blocked W_hh,
-    zero padded); whr [D, n_pb * hb, H] or [D, 0, 0] (LSTM projection, zero rows pad it to whole
-    blocks of hb); nact [P, T] rows of group g valid at step t (a prefix of the group's rows
-    [row0[g], row0[g + 1])); hbuf [2, D, B, Hout] (both halves hold h0 on entry); c [D, B, H]
-    cell state (LSTM; in place); mbuf [D, B, H] (LSTM with projection: o * tanh(c));
-    gbuf [D, P, rows, G*hb] and pbuf [D, P, rows, hb] scratch; y [T, B, D*Hout] output (rows
-    past nact must be zero on entry).
+    sync [2 * COUNTER_STRIDE] zeros (claimed / done counters); xg [T, B, D*G*H] input projections
+    (no bias; used as scratch); bias [D, G*H] (b_ih + b_hh, GRU: b_hh of r, z only); bhn [D, H]
+    (GRU's b_hn); whh [D, n_blk, G*hb, Hout] (blocked W_hh, zero padded); whr [D, n_pb * hb, H]
+    or [D, 0, 0] (LSTM projection, zero rows pad it to whole blocks of hb); nact [T] rows valid
+    at step t (a prefix: rows are sorted by length); hbuf [2, D, B, Hout] (both halves hold h0 on
+    entry); c [D, B, H] cell state (LSTM; in place); mbuf [D, B, H] (LSTM with projection:
+    o * tanh(c)); gbuf [n_workers, B, G*hb] and pbuf [n_workers, B, hb] scratch; y [T, B, D*Hout]
+    output (rows past nact must be zero on entry).
     """
-    D = whh.shape[0]
-    P = row0.shape[0]
-    for task in prange(D * P):
-        d = task // P
-        _task_loop(mode, d, task - d * P, xg, bias, bhn, whh, whr, nact, row0, hbuf, c, mbuf, gbuf, pbuf, y, H,
-                   hb, small_b)
+    for w in prange(n_workers):
+        _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -465,19 +481,11 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
     if T == 0 or B == 0:  # nothing to run: zero outputs, the initial states
         out = np.zeros((B, T, D * Hout) if batch_first else (T, B, D * Hout), dtype=dtype)
         return out, h0.astype(dtype, copy=True), None if c0 is None else c0.astype(dtype, copy=True)
-    # Row groups that run as independent tasks (from the shapes only, never the thread count):
-    # sorted by length (descending), then dealt out round-robin, so that within each group the
-    # rows valid at a step are a prefix and the groups carry about the same work.
-    P = 2 if D == 1 and B >= MIN_GROUP_ROWS * 2 else 1
+    # Rows sorted by length (descending), so that the rows valid at a step are a prefix.
     perm = np.argsort(-lengths, kind="stable")
-    perm = np.concatenate([perm[g::P] for g in range(P)])
-    sizes = np.array([len(range(g, B, P)) for g in range(P)], dtype=np.int64)
-    row0 = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     permuted = bool(np.any(perm != np.arange(B)))
     lens = lengths[perm]
-    nact = np.zeros((P, T), dtype=np.int64)
-    for g in range(P):
-        nact[g] = (lens[row0[g]:row0[g] + sizes[g], None] > np.arange(T)[None, :]).sum(axis=0)
+    nact = (lens[:, None] > np.arange(T)[None, :]).sum(axis=0).astype(np.int64)
     ragged = bool(B and lens.min() < T)
     inp = np.ascontiguousarray(x[:, perm] if permuted else x)
     h0 = h0[:, perm] if permuted else h0
@@ -516,9 +524,11 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         hbuf[1] = hbuf[0]
         c = np.zeros((D, B, H), dtype=dtype) if c0 is None else c0[l * D:(l + 1) * D].astype(dtype, copy=True)
         mbuf = np.empty((D, B, H) if proj else (1, 1, 1), dtype=dtype)
-        gmax = int(sizes.max()) if B else 0
-        gbuf = np.empty((D, P, gmax, G * hb), dtype=dtype)
-        pbuf = np.empty((D, P, gmax, hb) if proj else (D, P, gmax, 0), dtype=dtype)
+        parallel = T * B * Hout * G * H * D >= PARALLEL_MACS and numba.get_num_threads() > 1
+        n_workers = numba.get_num_threads() if parallel else 1
+        gbuf = np.empty((n_workers, B, G * hb), dtype=dtype)
+        pbuf = np.empty((n_workers, B, hb if proj else 0), dtype=dtype)
+        sync = np.zeros(2 * COUNTER_STRIDE, dtype=np.int64)
         y = (np.zeros if ragged else np.empty)((T, B, D * Hout), dtype=dtype)
         x2, xg2 = inp.reshape(T * B, I_l), xg.reshape(T * B, D * G * H)
         if T * B * I_l * D * G * H >= PARALLEL_PROJECTION_MACS:
@@ -526,18 +536,16 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
                 _input_projection(x2, w_ih, xg2, PROJ_ROWS)
         else:  # small: a parallel launch would cost more than it saves
             np.matmul(x2, w_ih.T, out=xg2)
-        args = (xg, bias, bhn, whh, whr, nact, row0, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, SMALL_B)
-        if D * P == 1 or T * B * Hout * G * H * D < PARALLEL_MACS:  # one task, or little work:
-            blas_limit.acquire()  # run on this thread, no parallel launch at all; BLAS on one thread
+        args = (_MODES[mode], sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, SMALL_B)
+        if parallel:
+            with parallel_region(single_thread_blas=True):
+                _recurrence(n_workers, *args)
+        else:  # little work: on this thread, no parallel launch at all; BLAS on one thread
+            blas_limit.acquire()
             try:
-                for d in range(D):
-                    for g in range(P):
-                        _task_loop(_MODES[mode], d, g, *args)
+                _worker(0, *args)
             finally:
                 blas_limit.release()
-        else:
-            with parallel_region(single_thread_blas=True):
-                _recurrence(_MODES[mode], *args)
         for d in range(D):
             k = l * D + d
             t_final = last if d == 0 else np.zeros(B, dtype=np.int64)
