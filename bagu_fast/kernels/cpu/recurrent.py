@@ -48,17 +48,17 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-from ._parallel import blas_limit, parallel_region
+from ._microkernel import PANEL_WIDTH, pack_panels, packed_matmul
+from ._parallel import parallel_region
 from ._sync import COUNTER_STRIDE, fetch_add, wait_until
 from ._vecmath import pow2_f32, pow2_f64
 
 __all__ = ["run"]
 
-SMALL_B = 1  # at most this many valid rows in a step: hand-written products instead of BLAS
-HB_TARGET = 64  # hidden units per task (the last block may be smaller)
-PROJ_ROWS = 256  # rows per input-projection task
+HB_TARGET = 128  # hidden units per work item (the last block may be smaller)
+PROJ_ROWS = 128  # rows per input-projection task
 PARALLEL_MACS = 1 << 22  # less recurrent work than this: no parallel launch at all
-PARALLEL_PROJECTION_MACS = 1 << 24  # smaller input projections: one NumPy matmul, no prange launch
+PARALLEL_PROJECTION_MACS = 1 << 24  # smaller input projections: on the calling thread, no prange launch
 _MODES = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}
 _GATES = (4, 3, 1, 1)
 
@@ -214,62 +214,15 @@ def tanh_array(x, out):
 # --------------------------------------------------------------------------------------------
 # products
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _small_matmul_t(a, w, out):
-    """``out[r, c] = sum_k a[r, k] w[c, k]`` for a few rows (no BLAS call overhead).
-
-    Four columns per pass share the loads of ``a``; each sum is a vectorised reduction (the
-    reassociation only changes rounding, never NaN / inf semantics)."""
-    n, K = a.shape
-    C = w.shape[0]
-    zero = a.dtype.type(0)
-    for r in range(n):
-        ar = a[r]
-        c = 0
-        while c + 4 <= C:
-            w0, w1, w2, w3 = w[c], w[c + 1], w[c + 2], w[c + 3]
-            s0 = zero
-            s1 = zero
-            s2 = zero
-            s3 = zero
-            for k in range(K):
-                v = ar[k]
-                s0 += v * w0[k]
-                s1 += v * w1[k]
-                s2 += v * w2[k]
-                s3 += v * w3[k]
-            out[r, c] = s0
-            out[r, c + 1] = s1
-            out[r, c + 2] = s2
-            out[r, c + 3] = s3
-            c += 4
-        while c < C:
-            wc = w[c]
-            s = zero
-            for k in range(K):
-                s += ar[k] * wc[k]
-            out[r, c] = s
-            c += 1
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _matmul_t(a, w, out, small_b):
-    """``out = a @ w.T`` (a few rows: hand-written; else BLAS)."""
-    if a.shape[0] <= small_b:
-        _small_matmul_t(a, w, out)
-    else:
-        np.dot(a, w.T, out)
-
-
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _input_projection(x2, w, out, rows):
-    """``out = x2 @ w.T`` in chunks of ``rows`` rows (one BLAS call each)."""
+    """``out = x2 @ W`` for panels ``w`` (:func:`pack_panels`), in tasks of ``rows`` rows."""
     N = x2.shape[0]
     n_chunks = (N + rows - 1) // rows
     for c in prange(n_chunks):
         r0 = c * rows
         r1 = min(r0 + rows, N)
-        np.dot(x2[r0:r1], w.T, out[r0:r1])
+        packed_matmul(x2[r0:r1], w, out[r0:r1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -345,13 +298,13 @@ def _rnn_row(xrow, brow, arow, hrow, yrow, j0, j1, relu):
 # the time loop of one layer (both directions)
 # --------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True, error_model="numpy")
-def _gates_task(mode, t, p, d, k, r0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb, small_b, proj):
+def _gates_task(mode, t, p, d, k, r0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb, proj):
     """Rows [r0, r0 + n) of direction d, block k of hidden units, at time t: recurrent product
     (reading hbuf[p]) + gates (writing hbuf[1 - p], or mbuf with a projection)."""
     Hout = hbuf.shape[3]
-    GH = (whh.shape[2] // hb) * H
+    GH = bias.shape[1]
     q = 1 - p
-    _matmul_t(hbuf[p, d, r0:r0 + n], whh[d, k], acc, small_b)
+    packed_matmul(hbuf[p, d, r0:r0 + n], whh[d, k], acc)
     j0 = k * hb
     j1 = min(j0 + hb, H)
     for r in range(n):
@@ -370,13 +323,13 @@ def _gates_task(mode, t, p, d, k, r0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc,
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, acc, y, hb, small_b):
+def _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, acc, y, hb):
     """Rows [r0, r0 + n) of direction d, block k of projected outputs: h = m W_hr^T."""
     Hout = hbuf.shape[3]
     q = 1 - p
     o0 = k * hb
     o1 = min(o0 + hb, Hout)
-    _matmul_t(mbuf[d, r0:r0 + n], whr[d, o0:o0 + hb], acc, small_b)
+    packed_matmul(mbuf[d, r0:r0 + n], whr[d, k], acc)
     for r in range(n):
         for j in range(o1 - o0):
             hbuf[q, d, r0 + r, o0 + j] = acc[r, j]
@@ -384,7 +337,7 @@ def _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, acc, y, hb, small_b):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b):
+def _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb):
     """One worker of a layer's time loop (arguments as :func:`_recurrence`).
 
     The work items of step ``s`` are numbered ``s * per_step + i``: first the gate blocks
@@ -394,8 +347,8 @@ def _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, p
     """
     T = xg.shape[0]
     D, nblk = whh.shape[0], whh.shape[1]
-    proj = whr.shape[1] > 0
-    npb = whr.shape[1] // hb
+    npb = whr.shape[1]
+    proj = npb > 0
     n_gates = D * nblk
     per_step = n_gates + D * npb
     total = T * per_step
@@ -416,20 +369,20 @@ def _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, p
             n = nact[t]
             if n > 0:
                 _gates_task(mode, t, p, d, i - d * nblk, 0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc[:n], y,
-                            H, hb, small_b, proj)
+                            H, hb, proj)
         else:
             j = i - n_gates
             d = j // npb
             t = s if d == 0 else T - 1 - s
             n = nact[t]
             if n > 0:
-                _proj_task(t, p, d, j - d * npb, 0, n, whr, hbuf, mbuf, pacc[:n], y, hb, small_b)
+                _proj_task(t, p, d, j - d * npb, 0, n, whr, hbuf, mbuf, pacc[:n], y, hb)
         fetch_add(sync, COUNTER_STRIDE, 1)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _recurrence(n_workers, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb,
-                small_b):
+                ):
     """Run one layer's recurrence on ``n_workers`` workers that share its work items.
 
     sync [2 * COUNTER_STRIDE] zeros (claimed / done counters); xg [T, B, D*G*H] input projections
@@ -442,7 +395,7 @@ def _recurrence(n_workers, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, m
     output (rows past nact must be zero on entry).
     """
     for w in prange(n_workers):
-        _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, small_b)
+        _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,12 +454,15 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         w_ih = np.ascontiguousarray(np.concatenate([np.asarray(dr[0], dtype=dtype) for dr in dirs], axis=0))
         bias = np.zeros((D, G * H), dtype=dtype)
         bhn = np.zeros((D, H), dtype=dtype)
-        whh = np.empty((D, nblk, G * hb, Hout), dtype=dtype)
+        pw = PANEL_WIDTH[np.dtype(dtype)]
+        whh = np.empty((D, nblk, -(-G * hb // pw), Hout, pw), dtype=dtype)
         proj = dirs[0][4] is not None
-        npb = -(-Hout // hb)
-        whr = np.zeros((D, npb * hb, H) if proj else (D, 0, 0), dtype=dtype)
+        npb = -(-Hout // hb) if proj else 0
+        whr = np.zeros((D, npb, -(-hb // pw), H, pw) if proj else (D, 0, 1, 1, pw), dtype=dtype)
         for d, (_, w_hh, b_ih, b_hh, w_hr) in enumerate(dirs):
-            whh[d] = _block_whh(np.asarray(w_hh, dtype=dtype), G, H, hb, nblk)
+            blocks = _block_whh(np.asarray(w_hh, dtype=dtype), G, H, hb, nblk)
+            for k in range(nblk):
+                whh[d, k] = pack_panels(blocks[k])
             if b_ih is not None:
                 bias[d] += np.asarray(b_ih, dtype=dtype)
             if b_hh is not None:
@@ -517,8 +473,11 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
                 else:
                     bias[d] += b_hh
             if proj:
-                whr[d, :Hout] = np.asarray(w_hr, dtype=dtype)
-        xg = np.empty((T, B, D * G * H), dtype=dtype)
+                w_hr = np.asarray(w_hr, dtype=dtype)
+                for k in range(npb):
+                    whr[d, k] = pack_panels(w_hr[k * hb:(k + 1) * hb])
+        w_ih = pack_panels(w_ih)
+        xg = np.empty((T, B, w_ih.shape[0] * pw), dtype=dtype)  # D * G * H columns + padding
         hbuf = np.empty((2, D, B, Hout), dtype=dtype)
         hbuf[0] = h0[l * D:(l + 1) * D]
         hbuf[1] = hbuf[0]
@@ -526,26 +485,22 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         mbuf = np.empty((D, B, H) if proj else (1, 1, 1), dtype=dtype)
         parallel = T * B * Hout * G * H * D >= PARALLEL_MACS and numba.get_num_threads() > 1
         n_workers = numba.get_num_threads() if parallel else 1
-        gbuf = np.empty((n_workers, B, G * hb), dtype=dtype)
-        pbuf = np.empty((n_workers, B, hb if proj else 0), dtype=dtype)
+        gbuf = np.empty((n_workers, B, whh.shape[2] * pw), dtype=dtype)
+        pbuf = np.empty((n_workers, B, whr.shape[2] * pw), dtype=dtype)
         sync = np.zeros(2 * COUNTER_STRIDE, dtype=np.int64)
         y = (np.zeros if ragged else np.empty)((T, B, D * Hout), dtype=dtype)
-        x2, xg2 = inp.reshape(T * B, I_l), xg.reshape(T * B, D * G * H)
-        if T * B * I_l * D * G * H >= PARALLEL_PROJECTION_MACS:
-            with parallel_region(single_thread_blas=True):
+        x2, xg2 = inp.reshape(T * B, I_l), xg.reshape(T * B, xg.shape[2])
+        if T * B * I_l * D * G * H >= PARALLEL_PROJECTION_MACS and numba.get_num_threads() > 1:
+            with parallel_region():
                 _input_projection(x2, w_ih, xg2, PROJ_ROWS)
         else:  # small: a parallel launch would cost more than it saves
-            np.matmul(x2, w_ih.T, out=xg2)
-        args = (_MODES[mode], sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb, SMALL_B)
+            packed_matmul(x2, w_ih, xg2)
+        args = (_MODES[mode], sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
         if parallel:
-            with parallel_region(single_thread_blas=True):
+            with parallel_region():
                 _recurrence(n_workers, *args)
-        else:  # little work: on this thread, no parallel launch at all; BLAS on one thread
-            blas_limit.acquire()
-            try:
-                _worker(0, *args)
-            finally:
-                blas_limit.release()
+        else:  # little work: on this thread, no parallel launch at all
+            _worker(0, *args)
         for d in range(D):
             k = l * D + d
             t_final = last if d == 0 else np.zeros(B, dtype=np.int64)

@@ -1,0 +1,209 @@
+"""A register-blocked product ``C = A @ W`` against a pre-packed ``W``, written in LLVM IR.
+
+Small products repeated many times (a recurrent layer's ``h @ W_hh^T`` per step, a few rows
+against a weight block that stays in cache) lose much of their time in BLAS's per-call packing
+and small-matrix paths, and a plain Numba loop cannot keep a tile of sums in vector registers
+(its output array may alias its inputs, so LLVM will not promote the sums).  Here the tile of
+sums is SSA vector values: one ``fma`` per (row, vector of columns) per ``k``.
+
+Layout: ``W`` is packed as panels ``[n_panels, K, PW]`` (``PW`` = :data:`PANEL_WIDTH` columns,
+two vectors of 64 bytes; zero columns pad the last panel), so each ``k`` reads one contiguous
+row of the panel.  ``A`` is ``[n, K]`` and ``C`` is ``[n, n_panels * PW]``, both with unit
+stride along their last axis.  Rows go in tiles of 8, 4, 2, 1; small tiles also split ``k``
+into two interleaved sums so that enough independent ``fma`` chains hide its latency.
+The order of the additions is fixed by the shapes alone, so results do not depend on threads.
+Vectors are 512-bit in the IR; LLVM splits them where the CPU has narrower registers.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+__all__ = ["PANEL_WIDTH", "pack_panels", "packed_matmul"]
+
+VECTOR_BYTES = 64
+PANEL_VECTORS = 2
+PANEL_WIDTH = {np.dtype(np.float32): 32, np.dtype(np.float64): 16}
+
+
+def pack_panels(w: np.ndarray) -> np.ndarray:
+    """``w [N, K]`` (rows are output columns) -> panels ``[ceil(N / PW), K, PW]`` (zero padded)."""
+    N, K = w.shape
+    pw = PANEL_WIDTH[w.dtype]
+    n_panels = -(-N // pw)
+    padded = np.zeros((n_panels * pw, K), dtype=w.dtype)
+    padded[:N] = w
+    return np.ascontiguousarray(padded.reshape(n_panels, pw, K).transpose(0, 2, 1))
+
+
+def _tile_codegen(rows: int, split_k: int):
+    """IR for ``C[r0:r0+rows, panel] = A[r0:r0+rows, :] @ W[panel]``."""
+
+    def codegen(context, builder, sig, args):
+        a_ty, _, w_ty, _, c_ty, _ = sig.args
+        a_val, r0, w_val, panel, c_val, c_r0 = args
+        a = context.make_array(a_ty)(context, builder, a_val)
+        w = context.make_array(w_ty)(context, builder, w_val)
+        c = context.make_array(c_ty)(context, builder, c_val)
+        fty = context.get_value_type(a_ty.dtype)
+        itemsize = context.get_abi_sizeof(fty)
+        lanes = VECTOR_BYTES // itemsize
+        vty = ir.VectorType(fty, lanes)
+        i64 = ir.IntType(64)
+        fma_name = f"llvm.fma.v{lanes}{'f32' if itemsize == 4 else 'f64'}"
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3), fma_name)
+        zero_i = ir.Constant(i64, 0)
+
+        a_ptr = cgutils.get_item_pointer(context, builder, a_ty, a, [r0, zero_i])
+        w_ptr = cgutils.get_item_pointer(context, builder, w_ty, w, [panel, zero_i, zero_i])
+        c_ptr = cgutils.get_item_pointer(context, builder, c_ty, c, [c_r0, zero_i])
+        lda = builder.sdiv(cgutils.unpack_tuple(builder, a.strides, 2)[0], ir.Constant(i64, itemsize))
+        ldc = builder.sdiv(cgutils.unpack_tuple(builder, c.strides, 2)[0], ir.Constant(i64, itemsize))
+        K = cgutils.unpack_tuple(builder, w.shape, 3)[1]
+        pw = lanes * PANEL_VECTORS
+        c_col = builder.mul(panel, ir.Constant(i64, pw))
+        c_ptr = builder.gep(c_ptr, [c_col])
+
+        zero_v = ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes)
+        undef_v = ir.Constant(vty, ir.Undefined)
+        splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+
+        def step(k, accs):
+            """accs[r][v] += A[r, k] * W[panel, k, v*lanes : (v+1)*lanes]"""
+            wrow = builder.gep(w_ptr, [builder.mul(k, ir.Constant(i64, pw))])
+            wv = []
+            for v in range(PANEL_VECTORS):
+                p = builder.bitcast(builder.gep(wrow, [ir.Constant(i64, v * lanes)]), vty.as_pointer())
+                wv.append(builder.load(p, align=itemsize))
+            out = []
+            for r in range(rows):
+                ap = builder.gep(a_ptr, [builder.add(builder.mul(ir.Constant(i64, r), lda), k)])
+                s = builder.load(ap, align=itemsize)
+                splat = builder.shuffle_vector(builder.insert_element(undef_v, s, ir.Constant(i64, 0)), undef_v,
+                                               splat_mask)
+                out.append([builder.call(fma, [splat, wv[v], accs[r][v]]) for v in range(PANEL_VECTORS)])
+            return out
+
+        n_acc = rows * PANEL_VECTORS * split_k
+        # main loop: k advances by split_k, each split owning its own sums
+        K_main = builder.mul(builder.sdiv(K, ir.Constant(i64, split_k)), ir.Constant(i64, split_k))
+        entry = builder.block
+        loop = builder.append_basic_block("mk.loop")
+        after = builder.append_basic_block("mk.after")
+        builder.cbranch(builder.icmp_signed(">", K_main, zero_i), loop, after)
+
+        builder.position_at_end(loop)
+        k_phi = builder.phi(i64)
+        acc_phis = [builder.phi(vty) for _ in range(n_acc)]
+        k_phi.add_incoming(zero_i, entry)
+        for p in acc_phis:
+            p.add_incoming(zero_v, entry)
+        new_accs = []
+        for u in range(split_k):
+            base = u * rows * PANEL_VECTORS
+            accs = [[acc_phis[base + r * PANEL_VECTORS + v] for v in range(PANEL_VECTORS)] for r in range(rows)]
+            res = step(builder.add(k_phi, ir.Constant(i64, u)), accs)
+            new_accs.extend(x for row in res for x in row)
+        k_next = builder.add(k_phi, ir.Constant(i64, split_k))
+        loop_end = builder.block
+        k_phi.add_incoming(k_next, loop_end)
+        for p, nv in zip(acc_phis, new_accs):
+            p.add_incoming(nv, loop_end)
+        builder.cbranch(builder.icmp_signed("<", k_next, K_main), loop, after)
+
+        builder.position_at_end(after)
+        merged = []
+        for i in range(n_acc):
+            ph = builder.phi(vty)
+            ph.add_incoming(zero_v, entry)
+            ph.add_incoming(new_accs[i], loop_end)
+            merged.append(ph)
+        # combine the splits, then the k left over when K is not a multiple of split_k
+        sums = [[merged[r * PANEL_VECTORS + v] for v in range(PANEL_VECTORS)] for r in range(rows)]
+        for u in range(1, split_k):
+            base = u * rows * PANEL_VECTORS
+            sums = [[builder.fadd(sums[r][v], merged[base + r * PANEL_VECTORS + v]) for v in range(PANEL_VECTORS)]
+                    for r in range(rows)]
+        if split_k > 1:
+            tail = builder.append_basic_block("mk.tail")
+            done = builder.append_basic_block("mk.done")
+            before_tail = builder.block
+            builder.cbranch(builder.icmp_signed("<", K_main, K), tail, done)
+            builder.position_at_end(tail)
+            tail_sums = step(K_main, sums)  # split_k == 2: at most one k left
+            tail_end = builder.block
+            builder.branch(done)
+            builder.position_at_end(done)
+            final = []
+            for r in range(rows):
+                row = []
+                for v in range(PANEL_VECTORS):
+                    ph = builder.phi(vty)
+                    ph.add_incoming(sums[r][v], before_tail)
+                    ph.add_incoming(tail_sums[r][v], tail_end)
+                    row.append(ph)
+                final.append(row)
+            sums = final
+        for r in range(rows):
+            crow = builder.gep(c_ptr, [builder.mul(ir.Constant(i64, r), ldc)])
+            for v in range(PANEL_VECTORS):
+                p = builder.bitcast(builder.gep(crow, [ir.Constant(i64, v * lanes)]), vty.as_pointer())
+                builder.store(sums[r][v], p, align=itemsize)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+def _make_tile(rows: int, split_k: int):
+    @intrinsic
+    def tile(typingctx, a, r0, w, panel, c, c_r0):
+        ok = (isinstance(a, types.Array) and isinstance(w, types.Array) and isinstance(c, types.Array)
+              and a.ndim == 2 and w.ndim == 3 and c.ndim == 2 and a.dtype == w.dtype == c.dtype
+              and a.dtype in (types.float32, types.float64) and w.layout == "C")  # a, c: unit stride along the last axis (the caller's contract)
+        if not ok:
+            return None
+        return types.none(a, types.intp, w, types.intp, c, types.intp), _tile_codegen(rows, split_k)
+
+    return tile
+
+
+_tile8 = _make_tile(8, 1)
+_tile4 = _make_tile(4, 2)
+_tile2 = _make_tile(2, 2)
+_tile1 = _make_tile(1, 2)
+
+
+_BLOCK_BYTES = 1 << 18  # panels per pass over the rows: about this many bytes of W (stays in L2)
+
+
+@njit(cache=True, nogil=True)
+def packed_matmul(a, w, c):
+    """``c[:, :n_panels * PW] = a @ W`` for panels ``w [n_panels, K, PW]`` (see :func:`pack_panels`);
+    ``a [n, K]`` and ``c`` with unit stride along their last axis.
+
+    The panels go in blocks of about 256 KiB, each block against every tile of rows, so that a
+    block is read from memory once and then from L2."""
+    n = a.shape[0]
+    n_panels, K, pw = w.shape
+    per_block = max(1, _BLOCK_BYTES // (K * pw * w.itemsize))
+    for p0 in range(0, n_panels, per_block):
+        p1 = min(p0 + per_block, n_panels)
+        r = 0
+        while r + 8 <= n:
+            for p in range(p0, p1):
+                _tile8(a, r, w, p, c, r)
+            r += 8
+        if r + 4 <= n:
+            for p in range(p0, p1):
+                _tile4(a, r, w, p, c, r)
+            r += 4
+        if r + 2 <= n:
+            for p in range(p0, p1):
+                _tile2(a, r, w, p, c, r)
+            r += 2
+        if r < n:
+            for p in range(p0, p1):
+                _tile1(a, r, w, p, c, r)
