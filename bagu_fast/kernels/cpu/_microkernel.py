@@ -180,30 +180,62 @@ _BLOCK_BYTES = 1 << 18  # panels per pass over the rows: about this many bytes o
 
 
 @njit(cache=True, nogil=True)
+def whole_tiles(n, available):
+    """``n`` rounded up to whole tiles of 8 rows, at most ``available``: when the rows past ``n``
+    exist (and their results are thrown away), one 8-row tile beats a 4 + 2 + 1 remainder."""
+    return min((n + 7) // 8 * 8, max(n, available))
+
+
+@njit(cache=True, nogil=True)
+def _panels_per_block(w):
+    return max(1, _BLOCK_BYTES // (w.shape[1] * w.shape[2] * w.itemsize))
+
+
+@njit(cache=True, nogil=True)
+def _rows_by_panels(a, w, c, p0, p1):
+    """``c[:, panels p0..p1) = a @ W[p0:p1]``, rows in tiles of 8, 4, 2, 1."""
+    n = a.shape[0]
+    r = 0
+    while r + 8 <= n:
+        for p in range(p0, p1):
+            _tile8(a, r, w, p, c, r)
+        r += 8
+    if r + 4 <= n:
+        for p in range(p0, p1):
+            _tile4(a, r, w, p, c, r)
+        r += 4
+    if r + 2 <= n:
+        for p in range(p0, p1):
+            _tile2(a, r, w, p, c, r)
+        r += 2
+    if r < n:
+        for p in range(p0, p1):
+            _tile1(a, r, w, p, c, r)
+
+
+@njit(cache=True, nogil=True)
 def packed_matmul(a, w, c):
     """``c[:, :n_panels * PW] = a @ W`` for panels ``w [n_panels, K, PW]`` (see :func:`pack_panels`);
     ``a [n, K]`` and ``c`` with unit stride along their last axis.
 
     The panels go in blocks of about 256 KiB, each block against every tile of rows, so that a
     block is read from memory once and then from L2."""
-    n = a.shape[0]
-    n_panels, K, pw = w.shape
-    per_block = max(1, _BLOCK_BYTES // (K * pw * w.itemsize))
+    n_panels = w.shape[0]
+    per_block = _panels_per_block(w)
+    for p0 in range(0, n_panels, per_block):
+        _rows_by_panels(a, w, c, p0, min(p0 + per_block, n_panels))
+
+
+@njit(cache=True, nogil=True)
+def packed_matmul_prefixes(x, w, out, n_rows, t0, t1):
+    """``out[t, :n] = x[t, :n] @ W`` with ``n = n_rows[t]`` (or more, up to whole tiles of rows
+    when ``x`` has them), for ``t`` in ``[t0, t1)``: many short products against one ``W`` share
+    each block of panels while it is in cache."""
+    n_panels = w.shape[0]
+    per_block = _panels_per_block(w)
     for p0 in range(0, n_panels, per_block):
         p1 = min(p0 + per_block, n_panels)
-        r = 0
-        while r + 8 <= n:
-            for p in range(p0, p1):
-                _tile8(a, r, w, p, c, r)
-            r += 8
-        if r + 4 <= n:
-            for p in range(p0, p1):
-                _tile4(a, r, w, p, c, r)
-            r += 4
-        if r + 2 <= n:
-            for p in range(p0, p1):
-                _tile2(a, r, w, p, c, r)
-            r += 2
-        if r < n:
-            for p in range(p0, p1):
-                _tile1(a, r, w, p, c, r)
+        for t in range(t0, t1):
+            n = whole_tiles(n_rows[t], x.shape[1])
+            if n > 0:
+                _rows_by_panels(x[t, :n], w, out[t, :n], p0, p1)

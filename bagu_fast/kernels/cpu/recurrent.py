@@ -48,8 +48,9 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-from ._microkernel import PANEL_WIDTH, pack_panels, packed_matmul
+from ._microkernel import PANEL_WIDTH, pack_panels, packed_matmul, packed_matmul_prefixes, whole_tiles
 from ._parallel import parallel_region
+from ._workspace import scratch
 from ._sync import COUNTER_STRIDE, fetch_add, wait_until
 from ._vecmath import pow2_f32, pow2_f64
 
@@ -225,6 +226,24 @@ def _input_projection(x2, w, out, rows):
         packed_matmul(x2[r0:r1], w, out[r0:r1])
 
 
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _input_projection_ragged(x, w, out, nact, bounds):
+    """``out[t, :n] = x[t, :n] @ W`` for the ``n = nact[t]`` rows valid at each step (packed
+    sequences: the padding is never multiplied); task ``c`` takes steps
+    ``[bounds[c], bounds[c + 1])`` (about equal numbers of rows: ``prange`` splits its tasks
+    into equal contiguous shares, and the early steps have the most rows)."""
+    for c in prange(bounds.shape[0] - 1):
+        packed_matmul_prefixes(x, w, out, nact, bounds[c], bounds[c + 1])
+
+
+def _step_bounds(nact: np.ndarray, rows: int) -> np.ndarray:
+    """Boundaries of consecutive steps holding about ``rows`` valid rows each."""
+    ends = np.cumsum(nact)
+    n_chunks = max(1, -(-int(ends[-1]) // rows))
+    cuts = np.searchsorted(ends, np.arange(1, n_chunks) * (ends[-1] / n_chunks), side="left") + 1
+    return np.unique(np.concatenate([[0], cuts, [len(nact)]])).astype(np.int64)
+
+
 # --------------------------------------------------------------------------------------------
 # gates (one row of one block of hidden units; vectorised over the units)
 # --------------------------------------------------------------------------------------------
@@ -304,7 +323,8 @@ def _gates_task(mode, t, p, d, k, r0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc,
     Hout = hbuf.shape[3]
     GH = bias.shape[1]
     q = 1 - p
-    packed_matmul(hbuf[p, d, r0:r0 + n], whh[d, k], acc)
+    m = whole_tiles(n, hbuf.shape[2] - r0)
+    packed_matmul(hbuf[p, d, r0:r0 + m], whh[d, k], acc[:m])
     j0 = k * hb
     j1 = min(j0 + hb, H)
     for r in range(n):
@@ -329,7 +349,8 @@ def _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, acc, y, hb):
     q = 1 - p
     o0 = k * hb
     o1 = min(o0 + hb, Hout)
-    packed_matmul(mbuf[d, r0:r0 + n], whr[d, k], acc)
+    m = whole_tiles(n, mbuf.shape[1] - r0)
+    packed_matmul(mbuf[d, r0:r0 + m], whr[d, k], acc[:m])
     for r in range(n):
         for j in range(o1 - o0):
             hbuf[q, d, r0 + r, o0 + j] = acc[r, j]
@@ -368,7 +389,7 @@ def _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, p
             t = s if d == 0 else T - 1 - s  # the reverse direction walks back from the end
             n = nact[t]
             if n > 0:
-                _gates_task(mode, t, p, d, i - d * nblk, 0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc[:n], y,
+                _gates_task(mode, t, p, d, i - d * nblk, 0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y,
                             H, hb, proj)
         else:
             j = i - n_gates
@@ -376,7 +397,7 @@ def _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, p
             t = s if d == 0 else T - 1 - s
             n = nact[t]
             if n > 0:
-                _proj_task(t, p, d, j - d * npb, 0, n, whr, hbuf, mbuf, pacc[:n], y, hb)
+                _proj_task(t, p, d, j - d * npb, 0, n, whr, hbuf, mbuf, pacc, y, hb)
         fetch_add(sync, COUNTER_STRIDE, 1)
 
 
@@ -477,22 +498,30 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
                 for k in range(npb):
                     whr[d, k] = pack_panels(w_hr[k * hb:(k + 1) * hb])
         w_ih = pack_panels(w_ih)
-        xg = np.empty((T, B, w_ih.shape[0] * pw), dtype=dtype)  # D * G * H columns + padding
+        xg = scratch("recurrent.xg", (T, B, w_ih.shape[0] * pw), dtype)  # D * G * H columns + padding
         hbuf = np.empty((2, D, B, Hout), dtype=dtype)
         hbuf[0] = h0[l * D:(l + 1) * D]
         hbuf[1] = hbuf[0]
         c = np.zeros((D, B, H), dtype=dtype) if c0 is None else c0[l * D:(l + 1) * D].astype(dtype, copy=True)
-        mbuf = np.empty((D, B, H) if proj else (1, 1, 1), dtype=dtype)
+        mbuf = np.zeros((D, B, H) if proj else (1, 1, 1), dtype=dtype)  # rows past n: finite
         parallel = T * B * Hout * G * H * D >= PARALLEL_MACS and numba.get_num_threads() > 1
         n_workers = numba.get_num_threads() if parallel else 1
         gbuf = np.empty((n_workers, B, whh.shape[2] * pw), dtype=dtype)
         pbuf = np.empty((n_workers, B, whr.shape[2] * pw), dtype=dtype)
         sync = np.zeros(2 * COUNTER_STRIDE, dtype=np.int64)
-        y = (np.zeros if ragged else np.empty)((T, B, D * Hout), dtype=dtype)
+        if l < L - 1:  # an inner layer's output is only the next layer's input
+            y = scratch(f"recurrent.y{l % 2}", (T, B, D * Hout), dtype)
+            if ragged:
+                y.fill(0)
+        else:
+            y = (np.zeros if ragged else np.empty)((T, B, D * Hout), dtype=dtype)
         x2, xg2 = inp.reshape(T * B, I_l), xg.reshape(T * B, xg.shape[2])
         if T * B * I_l * D * G * H >= PARALLEL_PROJECTION_MACS and numba.get_num_threads() > 1:
             with parallel_region():
-                _input_projection(x2, w_ih, xg2, PROJ_ROWS)
+                if ragged:  # only the valid rows
+                    _input_projection_ragged(inp, w_ih, xg, nact, _step_bounds(nact, PROJ_ROWS))
+                else:
+                    _input_projection(x2, w_ih, xg2, PROJ_ROWS)
         else:  # small: a parallel launch would cost more than it saves
             packed_matmul(x2, w_ih, xg2)
         args = (_MODES[mode], sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
