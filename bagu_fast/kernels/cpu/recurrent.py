@@ -496,7 +496,8 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
             if proj:
                 w_hr = np.asarray(w_hr, dtype=dtype)
                 for k in range(npb):
-                    whr[d, k] = pack_panels(w_hr[k * hb:(k + 1) * hb])
+                    outputs = w_hr[k * hb:(k + 1) * hb]  # the last block may be short
+                    whr[d, k, :-(-len(outputs) // pw)] = pack_panels(outputs)
         w_ih = pack_panels(w_ih)
         xg = scratch("recurrent.xg", (T, B, w_ih.shape[0] * pw), dtype)  # D * G * H columns + padding
         hbuf = np.empty((2, D, B, Hout), dtype=dtype)
