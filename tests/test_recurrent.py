@@ -411,6 +411,33 @@ def test_cpu_independent_of_thread_count(rng, bidirectional):
         np.testing.assert_array_equal(a, b)
 
 
+def test_cpu_more_workers_than_threads_cannot_deadlock(rng, monkeypatch):
+    """The time loop's workers wait for each other; with one thread running all of them in turn
+    they must still finish (and give the same result as one worker)."""
+    import numba
+
+    from bagu_fast.kernels.cpu import recurrent as cpu
+
+    w = weights(rng, "lstm", 8, 70, layers=2, bidirectional=True, proj=5, dtype=np.float32)
+    x = rng.standard_normal((6, 40, 8)).astype(np.float32)
+    lengths = rng.integers(0, 7, 40)
+    monkeypatch.setattr(cpu, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(cpu, "_workers", lambda: 1)
+    one = flat(rec.lstm(x, w, lengths=lengths, backend="cpu"))
+    monkeypatch.setattr(cpu, "_workers", lambda: 5)
+    saved = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        serial = flat(rec.lstm(x, w, lengths=lengths, backend="cpu"))
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        wide = flat(rec.lstm(x, w, lengths=lengths, backend="cpu"))
+    finally:
+        numba.set_num_threads(saved)
+    for a, b, c in zip(one, serial, wide):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
 def test_cpu_threads_calling_at_once(rng):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -5,34 +5,32 @@ Raw signature and semantics: see :mod:`bagu_fast.kernels.reference.recurrent`.
 Per layer (both directions at once):
 
 1. **Input projection** of every time step: ``xg = x @ W_ih^T`` for ``[T * B, I]`` rows against
-   both directions' ``W_ih`` stacked (``[D * G * H, I]``), one BLAS GEMM per chunk of rows in a
-   ``prange`` (BLAS on one thread inside, the parallelism is ``prange``'s; a small projection is
-   one NumPy matmul).  The biases are not added here but when the gates read ``xg``.
-2. **Time loop**: one task per (direction, row group) runs its whole time loop (:func:`_task_loop`)
-   with no synchronisation between steps; the tasks run in a ``prange`` (:func:`_recurrence`),
-   or on the calling thread when there is one task or little work.  One direction with at least
-   ``2 * MIN_GROUP_ROWS`` rows is split into 2 row groups (the batch rows are independent).
-   Per step and block of ``hb`` hidden units, the task multiplies its rows of the previous hidden
-   state ``[n, H_out]`` by the block of ``W_hh`` (re-laid out once per call so that the ``G`` gate
-   rows of its units are contiguous, ``[D, n_blocks, G * hb, H_out]``) and applies the gates and
-   the state update to those units at once, while the products are in cache; nothing is
-   allocated inside the loop.  A single row (``n <= SMALL_B``, the B = 1 latency case) uses a
-   hand-written dot-product loop, no library call; more rows use ``np.dot`` (BLAS, held to one
-   thread).  Measured on one core for a 256 x 256 block: 1 row 2.9 µs hand-written vs 3.2 µs BLAS;
-   2 rows 5.9 vs 3.5; 4 rows 11.8 vs 5.3 (OpenBLAS's small-matrix path); 32 rows BLAS ~70 GFLOP/s
-   against ~33 for a 4-row register-blocked loop tried here.
-   LSTM with ``proj_size`` adds ``h = m W_hr^T`` per step, by blocks of outputs.
-3. **Packed sequences**: the batch is sorted by length (descending) once per call and dealt out
-   round-robin to the row groups, so the rows valid at step ``t`` are a prefix of each group and
-   the products skip finished sequences; the reverse direction picks up a sequence at its own
-   last step from its initial state (its rows in both hidden-state buffers hold ``h0`` until
-   then).  Outputs of invalid steps stay zero, ``h_n`` is read from the outputs afterwards,
-   ``c_n`` is the cell buffer (a finished row is never written again).
+   both directions' ``W_ih`` stacked (``[D * G * H, I]``), in ``prange`` tasks of 128 rows (or
+   on the calling thread when small).  Packed sequences multiply only their valid rows (tasks of
+   consecutive steps with equal row counts).  The biases are added when the gates read ``xg``.
+2. **Time loop** (:func:`_recurrence`): one worker per thread.  A step's work items are blocks of
+   ``hb`` hidden units per direction (then, with ``proj_size``, blocks of projected outputs).
+   Workers wait for the previous step through an atomic counter (:mod:`._sync`), not a parallel
+   launch per step, and claim items, their own first (so a block's weights stay in one core's
+   cache from step to step), then any left.  The scheme is deadlock-free with any number of
+   threads (see :func:`_worker`).  An item multiplies the valid rows of the previous hidden
+   state ``[n, H_out]`` by its block of ``W_hh`` (its ``G`` gates' rows together) and applies
+   the gates and the state update to those units while the products are in cache; nothing is
+   allocated inside the loop.
+3. **Products**: every product goes through :mod:`._microkernel`, an LLVM-IR register-blocked
+   kernel on weights packed once per call into 32-column panels, not BLAS: on this project's
+   AMD EPYC it ran 116 GFLOP/s on one core for a step's 64 x 512 x 256 block (OpenBLAS 77, with
+   its per-call packing), 46 for one row (GEMV; OpenBLAS 35) and 226 on two cores for the input
+   projection (OpenBLAS 187).
+4. **Packed sequences**: the batch is sorted by length (descending) once per call, so the rows
+   valid at step ``t`` are a prefix; the reverse direction picks up a sequence at its own last
+   step from its initial state (its rows in both hidden-state buffers hold ``h0`` until then).
+   Outputs of invalid steps stay zero, ``h_n`` is read from the outputs afterwards, ``c_n`` is
+   the cell buffer (a finished row is never written again).
 
 Hidden states are double-buffered (``hbuf[s % 2]`` is read while ``hbuf[1 - s % 2]`` is written),
-cell states are updated in place.  Blocks and row groups depend only on the shapes, each task is
-computed the same way whatever thread runs it, so results do not depend on the number of
-threads.
+cell states are updated in place.  Blocks depend only on the shapes and each item is computed
+the same way whatever worker runs it, so results do not depend on the number of threads.
 
 Sigmoid and tanh are branch-free and vectorise (no SVML here): they only ever evaluate
 ``exp`` of a non-positive argument (Cody–Waite reduction + polynomial, ~1 ulp), so no input
@@ -358,55 +356,72 @@ def _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, acc, y, hb):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb):
-    """One worker of a layer's time loop (arguments as :func:`_recurrence`).
+def _run_item(i, s, p, mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, acc, pacc, y, H, hb):
+    """Work item ``i`` of step ``s``: gate block (direction, block of hidden units), or after
+    them a projection block."""
+    T = xg.shape[0]
+    nblk = whh.shape[1]
+    npb = whr.shape[1]
+    n_gates = whh.shape[0] * nblk
+    if i < n_gates:
+        d = i // nblk
+        t = s if d == 0 else T - 1 - s  # the reverse direction walks back from the end
+        n = nact[t]
+        if n > 0:
+            _gates_task(mode, t, p, d, i - d * nblk, 0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb,
+                        npb > 0)
+    else:
+        j = i - n_gates
+        d = j // npb
+        t = s if d == 0 else T - 1 - s
+        n = nact[t]
+        if n > 0:
+            _proj_task(t, p, d, j - d * npb, 0, n, whr, hbuf, mbuf, pacc, y, hb)
 
-    The work items of step ``s`` are numbered ``s * per_step + i``: first the gate blocks
-    (direction, block of hidden units), then the projection blocks, which need the whole step's
-    gates.  The worker claims the next number, waits until every item its item depends on (all
-    smaller numbers of earlier phases) is done, runs it and counts it done.
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _worker(w, n_workers, mode, claims, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H,
+            hb):
+    """Worker ``w`` of ``n_workers`` of a layer's time loop (arguments as :func:`_recurrence`).
+
+    Each step has one or two stages: its gate blocks, then (with a projection) its projection
+    blocks, which need all of the step's gates.  Items are numbered in stage order.  At each
+    stage the worker waits until every earlier item is done, then claims the stage's items it
+    can (``claims[item]`` goes 0 -> 1 once): first its own (``i % n_workers == w``, so that an
+    item's weights stay in one core's cache from step to step), then any left over.  A worker
+    leaves a stage only when all its items are claimed, and never waits while holding one, so
+    the workers cannot deadlock, whatever the number of threads actually running them.
     """
     T = xg.shape[0]
-    D, nblk = whh.shape[0], whh.shape[1]
-    npb = whr.shape[1]
-    proj = npb > 0
-    n_gates = D * nblk
-    per_step = n_gates + D * npb
-    total = T * per_step
+    n_gates = whh.shape[0] * whh.shape[1]
+    n_proj = whh.shape[0] * whr.shape[1]
+    per_step = n_gates + n_proj
     acc = gbuf[w]
     pacc = pbuf[w]
-    while True:
-        ticket = fetch_add(sync, 0, 1)
-        if ticket >= total:
-            break
-        s = ticket // per_step
-        i = ticket - s * per_step
-        phase_start = s * per_step + (0 if i < n_gates else n_gates)
-        wait_until(sync, COUNTER_STRIDE, phase_start)
+    for s in range(T):
         p = s % 2
-        if i < n_gates:
-            d = i // nblk
-            t = s if d == 0 else T - 1 - s  # the reverse direction walks back from the end
-            n = nact[t]
-            if n > 0:
-                _gates_task(mode, t, p, d, i - d * nblk, 0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y,
-                            H, hb, proj)
-        else:
-            j = i - n_gates
-            d = j // npb
-            t = s if d == 0 else T - 1 - s
-            n = nact[t]
-            if n > 0:
-                _proj_task(t, p, d, j - d * npb, 0, n, whr, hbuf, mbuf, pacc, y, hb)
-        fetch_add(sync, COUNTER_STRIDE, 1)
+        for stage in range(2 if n_proj > 0 else 1):
+            first = s * per_step + (0 if stage == 0 else n_gates)
+            lo = 0 if stage == 0 else n_gates
+            hi = n_gates if stage == 0 else per_step
+            wait_until(sync, COUNTER_STRIDE, first)
+            for own in (True, False):
+                for i in range(lo, hi):
+                    if own and (i - lo) % n_workers != w:
+                        continue
+                    if fetch_add(claims, first + i - lo, 1) != 0:
+                        continue
+                    _run_item(i, s, p, mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, acc, pacc, y, H, hb)
+                    fetch_add(sync, COUNTER_STRIDE, 1)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _recurrence(n_workers, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb,
-                ):
+def _recurrence(n_workers, mode, claims, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H,
+                hb):
     """Run one layer's recurrence on ``n_workers`` workers that share its work items.
 
-    sync [2 * COUNTER_STRIDE] zeros (claimed / done counters); xg [T, B, D*G*H] input projections
+    claims [T * items per step] and sync [2 * COUNTER_STRIDE] zeros (claim flags, done counter at
+    sync[COUNTER_STRIDE]); xg [T, B, D*G*H] input projections
     (no bias; used as scratch); bias [D, G*H] (b_ih + b_hh, GRU: b_hh of r, z only); bhn [D, H]
     (GRU's b_hn); whh [D, n_blk, G*hb, Hout] (blocked W_hh, zero padded); whr [D, n_pb * hb, H]
     or [D, 0, 0] (LSTM projection, zero rows pad it to whole blocks of hb); nact [T] rows valid
@@ -416,12 +431,18 @@ def _recurrence(n_workers, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, m
     output (rows past nact must be zero on entry).
     """
     for w in prange(n_workers):
-        _worker(w, mode, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
+        _worker(w, n_workers, mode, claims, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H,
+                hb)
 
 
 # --------------------------------------------------------------------------------------------
 # driver
 # --------------------------------------------------------------------------------------------
+def _workers() -> int:
+    """Workers for a parallel time loop: one per thread (any number is correct: see _worker)."""
+    return numba.get_num_threads()
+
+
 def _blocks(H: int) -> tuple[int, int]:
     """(units per block, number of blocks) for ``H`` hidden units."""
     nblk = max(1, -(-H // HB_TARGET))
@@ -505,8 +526,8 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         hbuf[1] = hbuf[0]
         c = np.zeros((D, B, H), dtype=dtype) if c0 is None else c0[l * D:(l + 1) * D].astype(dtype, copy=True)
         mbuf = np.zeros((D, B, H) if proj else (1, 1, 1), dtype=dtype)  # rows past n: finite
-        parallel = T * B * Hout * G * H * D >= PARALLEL_MACS and numba.get_num_threads() > 1
-        n_workers = numba.get_num_threads() if parallel else 1
+        n_workers = _workers() if T * B * Hout * G * H * D >= PARALLEL_MACS else 1
+        parallel = n_workers > 1
         gbuf = np.empty((n_workers, B, whh.shape[2] * pw), dtype=dtype)
         pbuf = np.empty((n_workers, B, whr.shape[2] * pw), dtype=dtype)
         sync = np.zeros(2 * COUNTER_STRIDE, dtype=np.int64)
@@ -525,12 +546,13 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
                     _input_projection(x2, w_ih, xg2, PROJ_ROWS)
         else:  # small: a parallel launch would cost more than it saves
             packed_matmul(x2, w_ih, xg2)
-        args = (_MODES[mode], sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
+        claims = np.zeros(T * D * (nblk + npb), dtype=np.int64)
+        args = (_MODES[mode], claims, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
         if parallel:
             with parallel_region():
                 _recurrence(n_workers, *args)
         else:  # little work: on this thread, no parallel launch at all
-            _worker(0, *args)
+            _worker(0, 1, *args)
         for d in range(D):
             k = l * D + d
             t_final = last if d == 0 else np.zeros(B, dtype=np.int64)
