@@ -20,7 +20,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["fetch_add", "load_acquire", "wait_until", "COUNTER_STRIDE"]
+__all__ = ["fetch_add", "load_acquire", "wait_until", "prefetch", "COUNTER_STRIDE"]
 
 COUNTER_STRIDE = 8  # int64 slots between counters (one cache line)
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
@@ -97,3 +97,25 @@ def wait_until(counters, index, target):
             spins += 1
         else:
             _yield_thread()
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Hint the CPU to load ``array.flat[index]``'s cache line (1-d or C-contiguous array; a
+    no-op where unsupported).  For gathers whose addresses are known a few iterations ahead
+    (rows of a tree node through its index array): the loads of later rows overlap the work."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = builder.gep(ary.data, [context.cast(builder, args[1], sig.args[1], types.intp)])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(array, index), codegen
