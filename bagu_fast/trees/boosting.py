@@ -248,7 +248,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
         hess = np.empty((K, n), dtype=np.float32) if not const_hess else np.empty((K, 1), dtype=np.float32)
         binned_cols = np.ascontiguousarray(binned.T)  # column-major copy for the partitions
         idx = np.arange(n, dtype=np.intp)
-        tmp = np.empty(n, dtype=np.intp)
+        tmp = np.empty(2 * n, dtype=np.intp)  # partition scratch
         pool = np.empty((max_leaf + 1, n_features, n_bins, 3), dtype=np.float64)
         scratch = np.empty((hk.MAX_CHUNKS, n_features, n_bins, 3), dtype=np.float64)
         res = np.empty((n_features, 9), dtype=np.float64)

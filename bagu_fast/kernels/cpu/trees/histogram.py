@@ -36,7 +36,7 @@ __all__ = ["build_histogram", "find_best_split", "partition"]
 CHUNK_ROWS = 16384  # rows per partial histogram; nodes under 2 x CHUNK_ROWS rows run serially
 MAX_CHUNKS = 8  # partial histograms per node at most (scratch: MAX_CHUNKS x F x B x 3 float64)
 PREFETCH_ROWS = 16  # rows ahead whose codes and gradients are prefetched
-PARTITION_CHUNK = 65536  # nodes under 2 x PARTITION_CHUNK rows are partitioned serially
+PARTITION_CHUNK = 16384  # nodes under 2 x PARTITION_CHUNK rows are partitioned serially
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -302,7 +302,9 @@ def partition_segment(idx, tmp, col, start, end, bin_, missing_left, missing_bin
     (a contiguous column: one byte per row read, instead of a cache line of a row-major matrix);
     returns the number going left.
 
-    ``tmp`` has ``idx``'s length (scratch); ``counts`` is int64 scratch (even length).
+    ``tmp`` has twice ``idx``'s length (scratch); ``counts`` is int64 scratch (even length).
+    Large segments: two parallel passes over fixed chunks (split each chunk into its own runs of
+    lefts and rights, then copy the runs to their places), branch-free.
     """
     n = end - start
     k = n // PARTITION_CHUNK
@@ -324,44 +326,47 @@ def partition_segment(idx, tmp, col, start, end, bin_, missing_left, missing_bin
     if k > counts.shape[0] // 2:
         k = counts.shape[0] // 2
     step = (n + k - 1) // k
+    size = idx.shape[0]
+    lefts = tmp[:size]
+    rights = tmp[size:2 * size]
+    # pass 1, per chunk: its lefts to lefts[lo:], its rights to rights[lo:], branch-free (both
+    # cursors stay inside the chunk's own range, so chunks never touch each other's slots)
     for c in prange(k):
         lo = start + c * step
         hi = min(end, lo + step)
-        cnt = 0
-        for i in range(lo, hi):
-            if _goes_left(col[idx[i]], bin_, missing_left, missing_bin):
-                cnt += 1
-        counts[c] = cnt
-    total_left = 0
-    for c in range(k):
-        cl = counts[c]
-        counts[k + c] = total_left  # left offset of chunk c
-        total_left += cl
-    right_off = 0
-    for c in range(k):
-        lo = start + c * step
-        hi = min(end, lo + step)
-        size = hi - lo if hi > lo else 0
-        cl = counts[c]
-        counts[c] = right_off  # right offset of chunk c
-        right_off += size - cl
-    for c in prange(k):
-        lo = start + c * step
-        hi = min(end, lo + step)
-        pl = start + counts[k + c]
-        pr = start + total_left + counts[c]
+        pl = lo
+        pr = lo
         for i in range(lo, hi):
             r = idx[i]
             go = 1 if _goes_left(col[r], bin_, missing_left, missing_bin) else 0
-            # a branch here: writing both sides could touch the next chunk's first slot (a race)
-            if go == 1:
-                tmp[pl] = r
-            else:
-                tmp[pr] = r
+            lefts[pl] = r
+            rights[pr] = r
             pl += go
             pr += 1 - go
-    for i in range(start, end):  # serial copy back (memory-bound; no third parallel region)
-        idx[i] = tmp[i]
+        counts[c] = pl - lo
+    total_left = 0
+    for c in range(k):
+        cl = counts[c]
+        counts[k + c] = total_left  # where chunk c's lefts go
+        total_left += cl
+    right_off = total_left
+    for c in range(k):
+        lo = start + c * step
+        size_c = min(end, lo + step) - lo
+        cl = counts[c]
+        counts[c] = right_off  # where chunk c's rights go
+        right_off += size_c - cl
+    # pass 2, per chunk: both runs copied to their final places in idx
+    for c in prange(k):
+        lo = start + c * step
+        hi = min(end, lo + step)
+        dl = start + counts[k + c]
+        dr = start + counts[c]
+        nl = (counts[k + c + 1] if c + 1 < k else total_left) - counts[k + c]
+        for i in range(nl):
+            idx[dl + i] = lefts[lo + i]
+        for i in range(hi - lo - nl):
+            idx[dr + i] = rights[lo + i]
     return total_left
 
 
@@ -407,7 +412,7 @@ def find_best_split(g, h, c, l2_regularization, min_samples_leaf, min_hessian_to
 
 def partition(sample_indices, binned, feature, bin, missing_go_to_left, missing_bin):
     idx = np.array(sample_indices, dtype=np.intp, copy=True)
-    tmp = np.empty_like(idx)
+    tmp = np.empty(2 * len(idx), dtype=idx.dtype)
     counts = np.zeros(2 * 64, dtype=np.int64)
     with parallel_region():
         nl = partition_segment(idx, tmp, np.ascontiguousarray(binned[:, feature]), 0, len(idx), int(bin),
