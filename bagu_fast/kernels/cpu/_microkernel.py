@@ -22,7 +22,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["PANEL_WIDTH", "pack_panels", "packed_matmul"]
+__all__ = ["PANEL_WIDTH", "pack_panels", "packed_matmul", "packed_matmul_prefixes", "packed_matmul_window",
+           "whole_tiles"]
 
 VECTOR_BYTES = 64
 PANEL_VECTORS = 2
@@ -40,11 +41,11 @@ def pack_panels(w: np.ndarray) -> np.ndarray:
 
 
 def _tile_codegen(rows: int, split_k: int):
-    """IR for ``C[r0:r0+rows, panel] = A[r0:r0+rows, :] @ W[panel]``."""
+    """IR for ``C[c_r0:c_r0+rows, c_col:c_col+PW] = A[r0:r0+rows, :kn] @ W[panel, k0:k0+kn]``."""
 
     def codegen(context, builder, sig, args):
-        a_ty, _, w_ty, _, c_ty, _ = sig.args
-        a_val, r0, w_val, panel, c_val, c_r0 = args
+        a_ty, _, w_ty, _, _, _, c_ty, _, _ = sig.args
+        a_val, r0, w_val, panel, k0, K, c_val, c_r0, c_col = args
         a = context.make_array(a_ty)(context, builder, a_val)
         w = context.make_array(w_ty)(context, builder, w_val)
         c = context.make_array(c_ty)(context, builder, c_val)
@@ -58,13 +59,11 @@ def _tile_codegen(rows: int, split_k: int):
         zero_i = ir.Constant(i64, 0)
 
         a_ptr = cgutils.get_item_pointer(context, builder, a_ty, a, [r0, zero_i])
-        w_ptr = cgutils.get_item_pointer(context, builder, w_ty, w, [panel, zero_i, zero_i])
+        w_ptr = cgutils.get_item_pointer(context, builder, w_ty, w, [panel, k0, zero_i])
         c_ptr = cgutils.get_item_pointer(context, builder, c_ty, c, [c_r0, zero_i])
         lda = builder.sdiv(cgutils.unpack_tuple(builder, a.strides, 2)[0], ir.Constant(i64, itemsize))
         ldc = builder.sdiv(cgutils.unpack_tuple(builder, c.strides, 2)[0], ir.Constant(i64, itemsize))
-        K = cgutils.unpack_tuple(builder, w.shape, 3)[1]
         pw = lanes * PANEL_VECTORS
-        c_col = builder.mul(panel, ir.Constant(i64, pw))
         c_ptr = builder.gep(c_ptr, [c_col])
 
         zero_v = ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes)
@@ -159,13 +158,14 @@ def _tile_codegen(rows: int, split_k: int):
 
 def _make_tile(rows: int, split_k: int):
     @intrinsic
-    def tile(typingctx, a, r0, w, panel, c, c_r0):
+    def tile(typingctx, a, r0, w, panel, k0, kn, c, c_r0, c_col):
         ok = (isinstance(a, types.Array) and isinstance(w, types.Array) and isinstance(c, types.Array)
               and a.ndim == 2 and w.ndim == 3 and c.ndim == 2 and a.dtype == w.dtype == c.dtype
               and a.dtype in (types.float32, types.float64) and w.layout == "C")  # a, c: unit stride along the last axis (the caller's contract)
         if not ok:
             return None
-        return types.none(a, types.intp, w, types.intp, c, types.intp), _tile_codegen(rows, split_k)
+        i = types.intp
+        return types.none(a, i, w, i, i, i, c, i, i), _tile_codegen(rows, split_k)
 
     return tile
 
@@ -192,25 +192,34 @@ def _panels_per_block(w):
 
 
 @njit(cache=True, nogil=True)
-def _rows_by_panels(a, w, c, p0, p1):
-    """``c[:, panels p0..p1) = a @ W[p0:p1]``, rows in tiles of 8, 4, 2, 1."""
+def _rows_by_panels(a, w, c, p0, p1, k0, kn, col0):
+    """``c[:, col0 + (p - p0) * PW ...] = a[:, :kn] @ W[p, k0:k0 + kn]`` for panels ``p0 <= p < p1``,
+    rows in tiles of 8, 4, 2, 1."""
     n = a.shape[0]
+    pw = w.shape[2]
     r = 0
     while r + 8 <= n:
         for p in range(p0, p1):
-            _tile8(a, r, w, p, c, r)
+            _tile8(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
         r += 8
     if r + 4 <= n:
         for p in range(p0, p1):
-            _tile4(a, r, w, p, c, r)
+            _tile4(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
         r += 4
     if r + 2 <= n:
         for p in range(p0, p1):
-            _tile2(a, r, w, p, c, r)
+            _tile2(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
         r += 2
     if r < n:
         for p in range(p0, p1):
-            _tile1(a, r, w, p, c, r)
+            _tile1(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+
+
+@njit(cache=True, nogil=True)
+def packed_matmul_window(a, w, p0, p1, k0, kn, c):
+    """``c[:, :(p1 - p0) * PW] = a[:, :kn] @ W[p0:p1, k0:k0 + kn]``: the product with a window of
+    the packed matrix (a tile of keys or values, in attention), no copy."""
+    _rows_by_panels(a, w, c, p0, p1, k0, kn, 0)
 
 
 @njit(cache=True, nogil=True)
@@ -223,7 +232,7 @@ def packed_matmul(a, w, c):
     n_panels = w.shape[0]
     per_block = _panels_per_block(w)
     for p0 in range(0, n_panels, per_block):
-        _rows_by_panels(a, w, c, p0, min(p0 + per_block, n_panels))
+        _rows_by_panels(a, w, c, p0, min(p0 + per_block, n_panels), 0, w.shape[1], p0 * w.shape[2])
 
 
 @njit(cache=True, nogil=True)
@@ -238,4 +247,4 @@ def packed_matmul_prefixes(x, w, out, n_rows, t0, t1):
         for t in range(t0, t1):
             n = whole_tiles(n_rows[t], x.shape[1])
             if n > 0:
-                _rows_by_panels(x[t, :n], w, out[t, :n], p0, p1)
+                _rows_by_panels(x[t, :n], w, out[t, :n], p0, p1, 0, w.shape[1], p0 * w.shape[2])
