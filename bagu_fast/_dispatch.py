@@ -28,11 +28,13 @@ def _is_simulator_array(x: Any) -> bool:
 def is_device_array(x: Any) -> bool:
     """True for CuPy arrays, PyTorch CUDA tensors, Numba device arrays (anything on a GPU), and
     Numba CUDA simulator device arrays."""
+    if type(x) is np.ndarray:  # the common case, without a failing attribute lookup (per-call cost)
+        return False
     return hasattr(x, "__cuda_array_interface__") or _is_simulator_array(x)
 
 
 def _is_torch(x: Any) -> bool:
-    return type(x).__module__.split(".")[0] == "torch"
+    return type(x) is not np.ndarray and type(x).__module__.split(".")[0] == "torch"
 
 
 def resolve_backend(backend: Any, *inputs: Any) -> str:
