@@ -7,8 +7,7 @@ workers claim numbered work items from a shared counter (:func:`fetch_add`) and 
 *smaller* numbers, all of which were claimed by a worker that is running them, so the scheme
 cannot deadlock, even when ``prange`` runs every worker one after another on a single thread.
 
-``counters`` arrays are int64; keep counters that different threads update 8 slots apart (their
-own 64-byte cache lines).
+``counters`` arrays are int64.
 """
 from __future__ import annotations
 
@@ -20,9 +19,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["fetch_add", "load_acquire", "wait_until", "prefetch", "COUNTER_STRIDE"]
+__all__ = ["fetch_add", "load_acquire", "wait_until", "prefetch"]
 
-COUNTER_STRIDE = 8  # int64 slots between counters (one cache line)
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 _SPINS_BEFORE_YIELD = 1 << 12
 

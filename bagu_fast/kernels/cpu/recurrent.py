@@ -49,7 +49,7 @@ from numba.extending import intrinsic, overload
 from ._microkernel import PANEL_WIDTH, pack_panels, packed_matmul, packed_matmul_prefixes, whole_tiles
 from ._parallel import parallel_region
 from ._workspace import scratch
-from ._sync import COUNTER_STRIDE, fetch_add, wait_until
+from ._sync import fetch_add, wait_until
 from ._vecmath import pow2_f32, pow2_f64
 
 __all__ = ["run"]
@@ -315,44 +315,43 @@ def _rnn_row(xrow, brow, arow, hrow, yrow, j0, j1, relu):
 # the time loop of one layer (both directions)
 # --------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True, error_model="numpy")
-def _gates_task(mode, t, p, d, k, r0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb, proj):
-    """Rows [r0, r0 + n) of direction d, block k of hidden units, at time t: recurrent product
+def _gates_task(mode, t, p, d, k, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb, proj):
+    """The first n rows of direction d, block k of hidden units, at time t: recurrent product
     (reading hbuf[p]) + gates (writing hbuf[1 - p], or mbuf with a projection)."""
     Hout = hbuf.shape[3]
     GH = bias.shape[1]
     q = 1 - p
-    m = whole_tiles(n, hbuf.shape[2] - r0)
-    packed_matmul(hbuf[p, d, r0:r0 + m], whh[d, k], acc[:m])
+    m = whole_tiles(n, hbuf.shape[2])
+    packed_matmul(hbuf[p, d, :m], whh[d, k], acc[:m])
     j0 = k * hb
     j1 = min(j0 + hb, H)
-    for r in range(n):
-        rr = r0 + r
+    for rr in range(n):
         xrow = xg[t, rr, d * GH:(d + 1) * GH]
         yrow = y[t, rr, d * Hout:(d + 1) * Hout]
         if mode == 0:
             if proj:
-                _lstm_row(xrow, bias[d], acc[r], c[d, rr], mbuf[d, rr], mbuf[d, rr], j0, j1, hb, H)
+                _lstm_row(xrow, bias[d], acc[rr], c[d, rr], mbuf[d, rr], mbuf[d, rr], j0, j1, hb, H)
             else:
-                _lstm_row(xrow, bias[d], acc[r], c[d, rr], hbuf[q, d, rr], yrow, j0, j1, hb, H)
+                _lstm_row(xrow, bias[d], acc[rr], c[d, rr], hbuf[q, d, rr], yrow, j0, j1, hb, H)
         elif mode == 1:
-            _gru_row(xrow, bias[d], bhn[d], acc[r], hbuf[p, d, rr], hbuf[q, d, rr], yrow, j0, j1, hb, H)
+            _gru_row(xrow, bias[d], bhn[d], acc[rr], hbuf[p, d, rr], hbuf[q, d, rr], yrow, j0, j1, hb, H)
         else:
-            _rnn_row(xrow, bias[d], acc[r], hbuf[q, d, rr], yrow, j0, j1, mode == 3)
+            _rnn_row(xrow, bias[d], acc[rr], hbuf[q, d, rr], yrow, j0, j1, mode == 3)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _proj_task(t, p, d, k, r0, n, whr, hbuf, mbuf, acc, y, hb):
-    """Rows [r0, r0 + n) of direction d, block k of projected outputs: h = m W_hr^T."""
+def _proj_task(t, p, d, k, n, whr, hbuf, mbuf, acc, y, hb):
+    """The first n rows of direction d, block k of projected outputs: h = m W_hr^T."""
     Hout = hbuf.shape[3]
     q = 1 - p
     o0 = k * hb
     o1 = min(o0 + hb, Hout)
-    m = whole_tiles(n, mbuf.shape[1] - r0)
-    packed_matmul(mbuf[d, r0:r0 + m], whr[d, k], acc[:m])
+    m = whole_tiles(n, mbuf.shape[1])
+    packed_matmul(mbuf[d, :m], whr[d, k], acc[:m])
     for r in range(n):
         for j in range(o1 - o0):
-            hbuf[q, d, r0 + r, o0 + j] = acc[r, j]
-            y[t, r0 + r, d * Hout + o0 + j] = acc[r, j]
+            hbuf[q, d, r, o0 + j] = acc[r, j]
+            y[t, r, d * Hout + o0 + j] = acc[r, j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -368,7 +367,7 @@ def _run_item(i, s, p, mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, acc, 
         t = s if d == 0 else T - 1 - s  # the reverse direction walks back from the end
         n = nact[t]
         if n > 0:
-            _gates_task(mode, t, p, d, i - d * nblk, 0, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb,
+            _gates_task(mode, t, p, d, i - d * nblk, n, xg, bias, bhn, whh, hbuf, c, mbuf, acc, y, H, hb,
                         npb > 0)
     else:
         j = i - n_gates
@@ -376,11 +375,11 @@ def _run_item(i, s, p, mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, acc, 
         t = s if d == 0 else T - 1 - s
         n = nact[t]
         if n > 0:
-            _proj_task(t, p, d, j - d * npb, 0, n, whr, hbuf, mbuf, pacc, y, hb)
+            _proj_task(t, p, d, j - d * npb, n, whr, hbuf, mbuf, pacc, y, hb)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _worker(w, n_workers, mode, claims, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H,
+def _worker(w, n_workers, mode, claims, done, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H,
             hb):
     """Worker ``w`` of ``n_workers`` of a layer's time loop (arguments as :func:`_recurrence`).
 
@@ -404,7 +403,7 @@ def _worker(w, n_workers, mode, claims, sync, xg, bias, bhn, whh, whr, nact, hbu
             first = s * per_step + (0 if stage == 0 else n_gates)
             lo = 0 if stage == 0 else n_gates
             hi = n_gates if stage == 0 else per_step
-            wait_until(sync, COUNTER_STRIDE, first)
+            wait_until(done, 0, first)
             for own in (True, False):
                 for i in range(lo, hi):
                     if own and (i - lo) % n_workers != w:
@@ -412,26 +411,26 @@ def _worker(w, n_workers, mode, claims, sync, xg, bias, bhn, whh, whr, nact, hbu
                     if fetch_add(claims, first + i - lo, 1) != 0:
                         continue
                     _run_item(i, s, p, mode, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, acc, pacc, y, H, hb)
-                    fetch_add(sync, COUNTER_STRIDE, 1)
+                    fetch_add(done, 0, 1)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _recurrence(n_workers, mode, claims, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H,
+def _recurrence(n_workers, mode, claims, done, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H,
                 hb):
     """Run one layer's recurrence on ``n_workers`` workers that share its work items.
 
-    claims [T * items per step] and sync [2 * COUNTER_STRIDE] zeros (claim flags, done counter at
-    sync[COUNTER_STRIDE]); xg [T, B, D*G*H] input projections
-    (no bias; used as scratch); bias [D, G*H] (b_ih + b_hh, GRU: b_hh of r, z only); bhn [D, H]
-    (GRU's b_hn); whh [D, n_blk, G*hb, Hout] (blocked W_hh, zero padded); whr [D, n_pb * hb, H]
-    or [D, 0, 0] (LSTM projection, zero rows pad it to whole blocks of hb); nact [T] rows valid
+    claims [T * items per step] zeros (claim flags) and done [1] zero (items finished);
+    xg [T, B, >= D*G*H] input projections (no bias; used as scratch); bias [D, G*H]
+    (b_ih + b_hh, GRU: b_hh of r, z only); bhn [D, H] (GRU's b_hn); whh [D, n_blk, n_panels,
+    Hout, PW] (each block's G*hb rows of W_hh packed by pack_panels); whr [D, n_pb, n_panels, H, PW]
+    or [D, 0, 1, 1, PW] (LSTM projection, blocks of hb outputs, packed); nact [T] rows valid
     at step t (a prefix: rows are sorted by length); hbuf [2, D, B, Hout] (both halves hold h0 on
     entry); c [D, B, H] cell state (LSTM; in place); mbuf [D, B, H] (LSTM with projection:
-    o * tanh(c)); gbuf [n_workers, B, G*hb] and pbuf [n_workers, B, hb] scratch; y [T, B, D*Hout]
+    o * tanh(c)); gbuf [n_workers, B, >= G*hb] and pbuf [n_workers, B, >= hb] scratch; y [T, B, D*Hout]
     output (rows past nact must be zero on entry).
     """
     for w in prange(n_workers):
-        _worker(w, n_workers, mode, claims, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H,
+        _worker(w, n_workers, mode, claims, done, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H,
                 hb)
 
 
@@ -530,7 +529,7 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         parallel = n_workers > 1
         gbuf = np.empty((n_workers, B, whh.shape[2] * pw), dtype=dtype)
         pbuf = np.empty((n_workers, B, whr.shape[2] * pw), dtype=dtype)
-        sync = np.zeros(2 * COUNTER_STRIDE, dtype=np.int64)
+        done = np.zeros(1, dtype=np.int64)
         if l < L - 1:  # an inner layer's output is only the next layer's input
             y = scratch(f"recurrent.y{l % 2}", (T, B, D * Hout), dtype)
             if ragged:
@@ -547,7 +546,7 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         else:  # small: a parallel launch would cost more than it saves
             packed_matmul(x2, w_ih, xg2)
         claims = np.zeros(T * D * (nblk + npb), dtype=np.int64)
-        args = (_MODES[mode], claims, sync, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
+        args = (_MODES[mode], claims, done, xg, bias, bhn, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
         if parallel:
             with parallel_region():
                 _recurrence(n_workers, *args)
