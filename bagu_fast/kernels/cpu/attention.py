@@ -276,10 +276,9 @@ def _attend_block(qv, k, v, kp, vp, mask, has_mask, is_causal, scale, wl, wr, so
             else:
                 l[r] += total
         if packed:
-            dvp = vp.shape[2] * pw
-            pvv = pv[: nr * dvp].reshape((nr, dvp))[:, :Dv]
-            packed_matmul_window(sfull[:, soff:soff + nc], vp[b, hk], 0, vp.shape[2], j0, nc,
-                                 pv[: nr * dvp].reshape((nr, dvp)))
+            pfull = pv[: nr * vp.shape[2] * pw].reshape((nr, vp.shape[2] * pw))  # whole panels of columns
+            packed_matmul_window(sfull[:, soff:soff + nc], vp[b, hk], 0, vp.shape[2], j0, nc, pfull)
+            pvv = pfull[:, :Dv]
         else:
             pvv = pv[: nr * Dv].reshape((nr, Dv))
             np.dot(sfull, v[b, hk][j0:j1], pvv)
