@@ -10,6 +10,12 @@ subtraction), split finding in parallel over features, stable in-place partition
 array.  Prediction traverses flat node arrays of all trees with the raw float thresholds, so new
 data is never binned.
 
+``backend="cuda"`` (or ``"auto"`` with GPU inputs) fits on the GPU
+(:mod:`bagu_fast.kernels.cuda.trees.grower`): the same best-first algorithm and node records,
+with the codes, gradients, raw predictions, index buffers and histograms kept on the device and
+deterministic (integer-quantised) histograms; binning, early-stopping scores and prediction stay
+on the cpu.
+
 Not supported (scikit-learn parameters absent here): ``categorical_features``, ``monotonic_cst``,
 ``interaction_cst``, ``warm_start``, ``max_features``, ``class_weight``, ``quantile`` and the other
 regression losses, ``scoring`` other than ``"loss"``.
@@ -43,6 +49,7 @@ except ImportError as _exc:  # the kernels (and this module's import) work witho
     class RegressorMixin:  # type: ignore[no-redef]
         pass
 
+from .. import _dispatch
 from ..kernels.cpu._parallel import parallel_region
 from .binning import BinMapper
 
@@ -51,12 +58,108 @@ __all__ = ["HistGradientBoostingRegressor", "HistGradientBoostingClassifier"]
 ArrayLike = Any
 _MIN_HESSIAN_TO_SPLIT = 1e-3
 _MAX_LEAVES_UNLIMITED = 4096  # max_leaf_nodes=None: at most this many leaves (histogram pool size)
+_ESTIMATOR_BACKENDS = ("auto", "cpu", "cuda")
 
 
 def _kernels():
     from ..kernels.cpu.trees import grower, histogram
 
     return grower, histogram
+
+
+def _to_host(x, name):
+    """A NumPy copy of a GPU array (CuPy, PyTorch CUDA, Numba device array); anything else as is
+    (binning and prediction run on the cpu)."""
+    if x is None or not _dispatch.is_device_array(x):
+        return x
+    return _dispatch.prepare_array(x, name).copy_to_host()
+
+
+class _CpuTrainer:
+    """Training state of a cpu fit: gradients, one tree at a time (Numba, in place), raw predictions."""
+
+    def __init__(self, binned, raw, y, w, use_w, kind, K, params, max_leaf):
+        grower, hk = _kernels()
+        self.grower = grower
+        n, n_features = binned.shape
+        n_bins = params["max_bins"] + 1
+        self.binned, self.raw, self.y, self.w, self.use_w, self.kind = binned, raw, y, w, use_w, kind
+        self.const_hess = kind == 0 and not use_w
+        self.grad = np.empty((K, n), dtype=np.float32)
+        self.hess = np.empty((K, n), dtype=np.float32) if not self.const_hess else np.empty((K, 1), dtype=np.float32)
+        self.binned_cols = np.ascontiguousarray(binned.T)  # column-major copy for the partitions
+        self.idx = np.arange(n, dtype=np.intp)
+        self.tmp = np.empty(2 * n, dtype=np.intp)  # partition scratch
+        self.pool = np.empty((max_leaf + 1, n_features, n_bins, 3), dtype=np.float64)
+        self.scratch = np.empty((hk.MAX_CHUNKS, n_features, n_bins, 3), dtype=np.float64)
+        self.res = np.empty((n_features, 9), dtype=np.float64)
+        self.counts = np.zeros(2 * 64, dtype=np.int64)
+        self.nodes = np.empty((2 * max_leaf - 1, grower.N_FIELDS), dtype=np.float64)
+        self.leaf_start = np.empty(max_leaf, dtype=np.intp)
+        self.leaf_end = np.empty(max_leaf, dtype=np.intp)
+        self.leaf_node = np.empty(max_leaf, dtype=np.intp)
+        self.args = (n_bins, max_leaf, params["max_depth"], params["min_samples_leaf"], params["l2_regularization"],
+                     _MIN_HESSIAN_TO_SPLIT, 0.0, params["learning_rate"])
+
+    def gradients(self):
+        gr, raw, y, w, use_w, grad, hess = self.grower, self.raw, self.y, self.w, self.use_w, self.grad, self.hess
+        with parallel_region():
+            if self.kind == 0:
+                gr.grad_squared_error(raw[0], y, w, use_w, grad[0], hess[0] if use_w else grad[0])
+            elif self.kind == 1:
+                gr.grad_binary(raw[0], y, w, use_w, grad[0], hess[0])
+            else:
+                gr.grad_multiclass(raw, y, w, use_w, grad, hess)
+
+    def grow(self, k):
+        gr = self.grower
+        g = self.grad[k]
+        h = g if self.const_hess else self.hess[k]
+        with parallel_region():
+            n_nodes, n_leaves = gr.grow_tree(
+                self.binned, self.binned_cols, g, h, not self.const_hess, 1.0, *self.args, self.idx, self.tmp,
+                self.pool, self.scratch, self.res, self.counts, self.nodes, self.leaf_start, self.leaf_end,
+                self.leaf_node)
+            gr.update_raw_from_leaves(self.raw[k], self.idx, self.nodes, self.leaf_start, self.leaf_end,
+                                      self.leaf_node, n_leaves)
+        return self.nodes[:n_nodes].copy()
+
+    def raw_host(self):
+        return self.raw
+
+
+class _CudaTrainer:
+    """Training state of a GPU fit (:mod:`bagu_fast.kernels.cuda.trees.grower`): codes, gradients,
+    raw predictions and the grower's buffers stay on the device; trees come back as node records."""
+
+    def __init__(self, binned, raw, y, w, use_w, kind, K, params, max_leaf):
+        from numba import cuda
+
+        from ..kernels.cuda.trees import grower as cuda_grower
+
+        self.cg = cuda_grower
+        n = binned.shape[0]
+        self.kind, self.use_w = kind, use_w
+        self.const_hess = kind == 0 and not use_w
+        self.raw = cuda.to_device(raw)
+        self.y = cuda.to_device(y)
+        self.w = cuda.to_device(w)
+        self.grad = cuda.device_array((K, n), dtype=np.float32)
+        self.hess = cuda.device_array((K, 1 if self.const_hess else n), dtype=np.float32)
+        self.tg = cuda_grower.TreeGrower(binned, params["max_bins"] + 1, max_leaf, params["max_depth"],
+                                         params["min_samples_leaf"], params["l2_regularization"],
+                                         _MIN_HESSIAN_TO_SPLIT, 0.0, params["learning_rate"])
+
+    def gradients(self):
+        self.cg.gradients(self.kind, self.raw, self.y, self.w, self.use_w, self.grad, self.hess)
+
+    def grow(self, k):
+        tree = self.tg.grow(self.grad[k], None if self.const_hess else self.hess[k])
+        self.tg.add_leaves(self.raw[k])
+        return tree
+
+    def raw_host(self):
+        return self.raw.copy_to_host()
 
 
 class _BaseHistGradientBoosting(BaseEstimator):
@@ -80,6 +183,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
         tol: float = 1e-7,
         verbose: int = 0,
         random_state: Any = None,
+        backend: str = "auto",
     ):
         if _SKLEARN_ERROR is not None:
             raise ImportError(f"{type(self).__name__} needs scikit-learn (pip install scikit-learn): {_SKLEARN_ERROR}")
@@ -98,6 +202,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.backend = backend
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -149,6 +254,11 @@ class _BaseHistGradientBoosting(BaseEstimator):
         p["n_iter_no_change"] = self._int(self.n_iter_no_change, "n_iter_no_change", 1)
         p["tol"] = self._real(self.tol, "tol", 0.0)
         self._int(self.verbose, "verbose", 0)
+        if isinstance(self.backend, str) and self.backend == "reference":
+            raise ValueError("backend='reference' is not available for the estimators (the NumPy reference covers "
+                             "the kernels only); use backend='auto', 'cpu' or 'cuda'")
+        if not isinstance(self.backend, str) or self.backend not in _ESTIMATOR_BACKENDS:
+            raise ValueError(f"backend must be one of {_ESTIMATOR_BACKENDS}, got {self.backend!r}")
         return p
 
     # ---------------------------------------------------------------- fitting
@@ -176,6 +286,10 @@ class _BaseHistGradientBoosting(BaseEstimator):
         """
         t_start = time.perf_counter()
         params = self._check_params()
+        backend = _dispatch.resolve_backend(self.backend, X, y, sample_weight)
+        if backend == "cuda":
+            _dispatch.kernels("trees", "cuda")  # a clear error here when there is no GPU (nor the simulator)
+        X, y, sample_weight = (_to_host(a, name) for a, name in ((X, "X"), (y, "y"), (sample_weight, "sample_weight")))
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False,
                              y_numeric=self._loss_kind == 0, order="C")
         if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
@@ -226,40 +340,27 @@ class _BaseHistGradientBoosting(BaseEstimator):
         use_w = w is not None
         wf = np.ascontiguousarray(w) if use_w else np.zeros(1)
         wvf = np.ascontiguousarray(wv) if wv is not None else np.zeros(1)
-        self._fit_loop(params, binned, raw, yf, wf, use_w, binned_val, raw_val, yvf, wvf, t_start)
+        self.backend_ = backend
+        self._fit_loop(params, binned, raw, yf, wf, use_w, binned_val, raw_val, yvf, wvf, t_start, backend)
         self._fit_time_s = time.perf_counter() - t_start
         return self
 
-    def _fit_loop(self, params, binned, raw, y, w, use_w, binned_val, raw_val, yv, wv, t_start):
-        grower, hk = _kernels()
-        K = self.n_trees_per_iteration_
-        n, n_features = binned.shape
-        max_bins = params["max_bins"]
-        n_bins = max_bins + 1
+    def _max_leaves(self, params, n) -> int:
         max_leaf = params["max_leaf_nodes"]
         if max_leaf is None:  # no limit: bounded by the rows, max_depth and _MAX_LEAVES_UNLIMITED
             max_leaf = max(2, n // params["min_samples_leaf"])
             if params["max_depth"] > 0:
                 max_leaf = min(max_leaf, 2 ** min(params["max_depth"], 30))
             max_leaf = max(2, min(max_leaf, _MAX_LEAVES_UNLIMITED))
+        return max_leaf
+
+    def _fit_loop(self, params, binned, raw, y, w, use_w, binned_val, raw_val, yv, wv, t_start, backend="cpu"):
+        grower, _ = _kernels()
+        K = self.n_trees_per_iteration_
+        max_bins = params["max_bins"]
         kind = self._loss_kind
-        const_hess = kind == 0 and not use_w
-        grad = np.empty((K, n), dtype=np.float32)
-        hess = np.empty((K, n), dtype=np.float32) if not const_hess else np.empty((K, 1), dtype=np.float32)
-        binned_cols = np.ascontiguousarray(binned.T)  # column-major copy for the partitions
-        idx = np.arange(n, dtype=np.intp)
-        tmp = np.empty(2 * n, dtype=np.intp)  # partition scratch
-        pool = np.empty((max_leaf + 1, n_features, n_bins, 3), dtype=np.float64)
-        scratch = np.empty((hk.MAX_CHUNKS, n_features, n_bins, 3), dtype=np.float64)
-        res = np.empty((n_features, 9), dtype=np.float64)
-        counts = np.zeros(2 * 64, dtype=np.int64)
-        nodes = np.empty((2 * max_leaf - 1, grower.N_FIELDS), dtype=np.float64)
-        leaf_start = np.empty(max_leaf, dtype=np.intp)
-        leaf_end = np.empty(max_leaf, dtype=np.intp)
-        leaf_node = np.empty(max_leaf, dtype=np.intp)
-        lam = params["l2_regularization"]
-        lr = params["learning_rate"]
-        msl = params["min_samples_leaf"]
+        trainer_cls = _CudaTrainer if backend == "cuda" else _CpuTrainer
+        trainer = trainer_cls(binned, raw, y, w, use_w, kind, K, params, self._max_leaves(params, binned.shape[0]))
         trees: list = []
         es = self.do_early_stopping_
         train_scores: list = []
@@ -272,25 +373,12 @@ class _BaseHistGradientBoosting(BaseEstimator):
         self._tree_times_s = []
         for it in range(params["max_iter"]):
             t_it = time.perf_counter()
-            with parallel_region():
-                if kind == 0:
-                    grower.grad_squared_error(raw[0], y, w, use_w, grad[0], hess[0] if use_w else grad[0])
-                elif kind == 1:
-                    grower.grad_binary(raw[0], y, w, use_w, grad[0], hess[0])
-                else:
-                    grower.grad_multiclass(raw, y, w, use_w, grad, hess)
+            trainer.gradients()
             it_trees = []
             for k in range(K):
-                g = grad[k]
-                h = g if const_hess else hess[k]
-                with parallel_region():
-                    n_nodes, n_leaves = grower.grow_tree(
-                        binned, binned_cols, g, h, not const_hess, 1.0, n_bins, max_leaf, params["max_depth"], msl, lam,
-                        _MIN_HESSIAN_TO_SPLIT, 0.0, lr, idx, tmp, pool, scratch, res, counts, nodes,
-                        leaf_start, leaf_end, leaf_node)
-                    grower.update_raw_from_leaves(raw[k], idx, nodes, leaf_start, leaf_end, leaf_node, n_leaves)
-                    tree = nodes[:n_nodes].copy()
-                    if binned_val is not None:
+                tree = trainer.grow(k)  # also adds the tree to the training rows' raw predictions
+                if binned_val is not None:
+                    with parallel_region():
                         grower.predict_binned(binned_val, tree, max_bins, raw_val[k])
                 it_trees.append(tree)
             trees.append(it_trees)
@@ -298,7 +386,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
             self._tree_times_s.append(time.perf_counter() - t_it)
             stop = False
             if es:
-                train_scores.append(-grower.loss_value(kind, raw, y, w, use_w))
+                train_scores.append(-grower.loss_value(kind, trainer.raw_host(), y, w, use_w))
                 if binned_val is not None:
                     val_scores.append(-grower.loss_value(kind, raw_val, yv, wv, use_w and wv.size == yv.size))
                     stop = self._should_stop(val_scores, params)
@@ -365,6 +453,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
     # ---------------------------------------------------------------- prediction
     def _check_X_predict(self, X):
         check_is_fitted(self)
+        X = _to_host(X, "X")  # prediction runs on the cpu
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False, order="C")
         return X
 
@@ -429,6 +518,16 @@ class HistGradientBoostingRegressor(RegressorMixin, _BaseHistGradientBoosting):
         When set, one progress line per iteration.
     random_state : int, RandomState or None
         Seeds the binning subsample and the validation split.
+    backend : {"auto", "cpu", "cuda"}, default="auto"
+        Where the trees are grown.  "auto": "cuda" when ``X`` is a GPU array (anything with
+        ``__cuda_array_interface__``: CuPy, PyTorch CUDA, Numba device arrays), else "cpu" (the
+        rule of every ``bagu_fast`` function).  "cuda" grows every tree on the GPU: codes,
+        gradients, raw predictions and histograms stay on the device; the histograms sum
+        integer-quantised gradients, so a fit does not depend on the atomics' timing, and it
+        chooses the cpu fit's splits (leaf values equal to ~1e-12) except at exact ties of gain.
+        It needs an NVIDIA GPU (or ``NUMBA_ENABLE_CUDASIM=1``, slow); otherwise fit raises
+        RuntimeError.  Binning, early-stopping scores and prediction run on the cpu in either
+        case (GPU inputs are copied to the host for them); there is no "reference" backend.
 
     Attributes
     ----------
@@ -439,6 +538,8 @@ class HistGradientBoostingRegressor(RegressorMixin, _BaseHistGradientBoosting):
         Negative loss before the first and after each iteration (empty without early stopping;
         ``validation_score_`` empty when ``validation_fraction`` is None).
     do_early_stopping_ : bool
+    backend_ : str
+        The backend the fit ran on ("cpu" or "cuda").
     n_features_in_ : int
     """
 
@@ -462,13 +563,14 @@ class HistGradientBoostingRegressor(RegressorMixin, _BaseHistGradientBoosting):
         tol: float = 1e-7,
         verbose: int = 0,
         random_state: Any = None,
+        backend: str = "auto",
     ):
         super().__init__(
             loss, learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
             max_bins=max_bins, early_stopping=early_stopping, scoring=scoring,
             validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, tol=tol,
-            verbose=verbose, random_state=random_state,
+            verbose=verbose, random_state=random_state, backend=backend,
         )
 
     def _check_params(self) -> dict:
@@ -497,7 +599,8 @@ class HistGradientBoostingRegressor(RegressorMixin, _BaseHistGradientBoosting):
 class HistGradientBoostingClassifier(ClassifierMixin, _BaseHistGradientBoosting):
     """Histogram gradient boosting classifier (log-loss: binary logistic or multiclass softmax).
 
-    Parameters are those of :class:`HistGradientBoostingRegressor` with ``loss="log_loss"``.
+    Parameters are those of :class:`HistGradientBoostingRegressor` with ``loss="log_loss"``,
+    ``backend`` included ("cuda": the whole fit on the GPU, prediction on the cpu).
     Binary problems grow one tree per iteration, ``K``-class problems ``K`` (one per class).
 
     Attributes
@@ -505,7 +608,7 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHistGradientBoosting)
     classes_ : ndarray
     n_trees_per_iteration_ : int
         1 for two classes, else the number of classes.
-    n_iter_, train_score_, validation_score_, do_early_stopping_, n_features_in_
+    n_iter_, train_score_, validation_score_, do_early_stopping_, backend_, n_features_in_
         As in the regressor (scores are negative log-losses).
     """
 
@@ -527,13 +630,14 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHistGradientBoosting)
         tol: float = 1e-7,
         verbose: int = 0,
         random_state: Any = None,
+        backend: str = "auto",
     ):
         super().__init__(
             loss, learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes,
             max_depth=max_depth, min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
             max_bins=max_bins, early_stopping=early_stopping, scoring=scoring,
             validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, tol=tol,
-            verbose=verbose, random_state=random_state,
+            verbose=verbose, random_state=random_state, backend=backend,
         )
 
     _loss_kind = 1  # binary until fit sees the classes

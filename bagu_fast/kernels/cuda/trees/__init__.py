@@ -2,6 +2,7 @@
 
 histogram.py: histograms, split finding, partition, prediction (histogram gradient boosting).
 criteria.py: class histograms and the classic split criteria (ID3 / C4.5 / CART, MSE).
+grower.py: the tree grower and losses of a full gradient-boosting fit on the device.
 Each submodule adds one import line below.
 """
 
@@ -15,3 +16,6 @@ PTX_SIGNATURES.update(criteria.PTX_SIGNATURES)
 from . import histogram  # noqa: E402  (issue 8)
 from .histogram import *  # noqa: E402,F401,F403  (issue 8: functions and kernels, for the PTX check)
 PTX_SIGNATURES.update(histogram.PTX_SIGNATURES)  # (issue 8)
+from . import grower  # noqa: E402  (issue 8: the GPU full fit)
+from .grower import *  # noqa: E402,F401,F403  (the tree grower, losses and their kernels, for the PTX check)
+PTX_SIGNATURES.update(grower.PTX_SIGNATURES)

@@ -23,11 +23,14 @@ Kernels
     and cpu scans, so gains agree to the last bit), evaluates both missing-value directions, and
     the block's thread 0 picks the best in the reference's scan order.  The host picks the best
     feature (lowest index on ties).
-``_partition_count`` / ``_partition_scatter``
-    Stable partition: per tile of ``NT`` rows the number going left (shared-memory reduction),
-    an exclusive scan of the tile counts, then per tile a shared-memory (Hillis–Steele) scan of
-    the left flags gives each row its position.  No warp shuffles anywhere, so everything also
-    runs in the CUDA simulator.
+``_partition_count`` / ``_partition_scatter`` / ``_tile_offsets``
+    Stable partition: per tile of ``blockDim.x * rows_per_thread`` rows the number going left
+    (shared-memory reduction), an exclusive scan of the tile counts (on the host in
+    :func:`partition`, on the device by ``_tile_offsets`` in the tree grower), then per tile a
+    shared-memory (Hillis–Steele) scan of the threads' left counts gives each row its position.
+    A GPU runs ``NT`` threads of one row each (coalesced); the simulator, whose ``syncthreads``
+    costs milliseconds, runs a few threads of many rows.  No warp shuffles anywhere, so
+    everything also runs in the CUDA simulator.
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ from numba import cuda, float64, int32, int64
 
 __all__ = [  # the launchers, and the kernels (the package re-exports them for the PTX check)
     "build_histogram", "find_best_split", "partition", "_hist_f32", "_hist_f64", "_hist_q", "_absmax",
-    "_quantise", "_dequantise", "_split_feature", "_partition_count", "_partition_scatter",
+    "_quantise", "_dequantise", "_split_feature", "_partition_count", "_partition_scatter", "_tile_offsets",
 ]
 
 NT = 256  # threads per block
@@ -141,9 +144,12 @@ def _quantise(x, scale, out):
 
 @cuda.jit
 def _dequantise(q, scale, out):
-    f, b = cuda.grid(2)
-    if f < q.shape[0] and b < q.shape[1]:
-        out[f, b] = float64(q[f, b]) / scale
+    """``out = q / scale`` (2-D grid-stride: any launch shape covers every element)."""
+    f0, b0 = cuda.grid(2)
+    sf, sb = cuda.gridsize(2)
+    for f in range(f0, q.shape[0], sf):
+        for b in range(b0, q.shape[1], sb):
+            out[f, b] = float64(q[f, b]) / scale
 
 
 @cuda.jit
@@ -243,53 +249,98 @@ def _left(code, bin_, missing_left, missing_bin):
 
 
 @cuda.jit
-def _partition_count(idx, binned, feature, bin_, missing_left, missing_bin, tile_counts):
+def _partition_count(idx, binned, feature, bin_, missing_left, missing_bin, rows_per_thread, tile_counts):
+    """Rows going left per tile of ``blockDim.x * rows_per_thread`` rows of ``idx`` (``blockDim.x
+    <= NT``).  Thread ``t`` of tile ``k`` reads rows ``(k * blockDim.x + t) * rows_per_thread``
+    onwards: with 1 row per thread (a GPU) the reads are coalesced; the simulator runs few threads
+    with many rows each."""
     tid = cuda.threadIdx.x
-    i = cuda.blockIdx.x * NT + tid
+    nt = cuda.blockDim.x
+    n = idx.shape[0]
     s = cuda.shared.array(NT, int32)
-    flag = 0
-    if i < idx.shape[0]:
+    lo = (cuda.blockIdx.x * nt + tid) * rows_per_thread
+    cnt = 0
+    for i in range(lo, min(n, lo + rows_per_thread)):
         if _left(binned[idx[i], feature], bin_, missing_left, missing_bin):
-            flag = 1
-    s[tid] = flag
+            cnt += 1
+    s[tid] = cnt
     cuda.syncthreads()
-    step = NT // 2
-    while step > 0:
-        if tid < step:
+    step = 1
+    while step < nt:  # tree reduction (any block size)
+        if tid % (2 * step) == 0 and tid + step < nt:
             s[tid] += s[tid + step]
         cuda.syncthreads()
-        step //= 2
+        step *= 2
     if tid == 0:
         tile_counts[cuda.blockIdx.x] = s[0]
 
 
 @cuda.jit
-def _partition_scatter(idx, binned, feature, bin_, missing_left, missing_bin, left_offsets, n_left, out):
-    """Row ``i`` of tile ``t`` goes to ``out[left_offsets[t] + rank]`` (left) or
-    ``out[n_left + (tile start - left_offsets[t]) + (i - rank)]`` (right), rank = lefts before it."""
+def _partition_scatter(idx, binned, feature, bin_, missing_left, missing_bin, rows_per_thread, left_offsets, n_left,
+                       out):
+    """Stable scatter of tile ``k``'s rows (tiles as in ``_partition_count``): ``left_offsets[k]``
+    lefts precede the tile; a shared-memory (Hillis-Steele) scan of the threads' left counts gives
+    each thread the lefts before its rows, so a row goes to ``out[lefts before it]`` (left) or
+    ``out[n_left + rights before it]`` (right)."""
     tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
     t = cuda.blockIdx.x
-    i = t * NT + tid
+    n = idx.shape[0]
     s = cuda.shared.array(NT, int32)
-    flag = 0
-    if i < idx.shape[0]:
+    lo = (t * nt + tid) * rows_per_thread
+    hi = min(n, lo + rows_per_thread)
+    cnt = 0
+    for i in range(lo, hi):
         if _left(binned[idx[i], feature], bin_, missing_left, missing_bin):
-            flag = 1
-    s[tid] = flag
+            cnt += 1
+    s[tid] = cnt
     cuda.syncthreads()
     off = 1
-    while off < NT:  # Hillis-Steele inclusive scan
+    while off < nt:  # Hillis-Steele inclusive scan of the threads' counts
         v = s[tid - off] if tid >= off else 0
         cuda.syncthreads()
         s[tid] += v
         cuda.syncthreads()
         off *= 2
-    if i < idx.shape[0]:
-        rank = s[tid] - flag  # lefts before row i in this tile
-        if flag == 1:
-            out[left_offsets[t] + rank] = idx[i]
+    lefts_before = left_offsets[t] + s[tid] - cnt  # lefts before row lo in the whole segment
+    pl = lefts_before
+    pr = n_left + lo - lefts_before
+    for i in range(lo, hi):
+        r = idx[i]
+        if _left(binned[r, feature], bin_, missing_left, missing_bin):
+            out[pl] = r
+            pl += 1
         else:
-            out[n_left + (t * NT - left_offsets[t]) + (tid - rank)] = idx[i]
+            out[pr] = r
+            pr += 1
+
+
+@cuda.jit
+def _tile_offsets(tile_counts, n_tiles, offsets):
+    """Exclusive scan ``offsets[k] = sum(tile_counts[:k])`` on the device, one block: thread ``t``
+    sums a run of tiles, a shared-memory scan over the threads, then each writes its run."""
+    tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    s = cuda.shared.array(NT, int64)
+    per = (n_tiles + nt - 1) // nt
+    lo = tid * per
+    hi = min(n_tiles, lo + per)
+    tot = int64(0)
+    for i in range(lo, hi):
+        tot += tile_counts[i]
+    s[tid] = tot
+    cuda.syncthreads()
+    off = 1
+    while off < nt:
+        v = s[tid - off] if tid >= off else int64(0)
+        cuda.syncthreads()
+        s[tid] += v
+        cuda.syncthreads()
+        off *= 2
+    run = s[tid] - tot
+    for i in range(lo, hi):
+        offsets[i] = run
+        run += tile_counts[i]
 
 
 _B2 = "uint8[:, ::1]"
@@ -305,8 +356,10 @@ PTX_SIGNATURES = {
     "_dequantise": ["void(int64[:, ::1], float64, float64[:, ::1])"],
     "_split_feature": ["void(float64[:, ::1], float64[:, ::1], int64[:, ::1], float64, float64, float64, float64, "
                        "float64[:, ::1])"],
-    "_partition_count": [f"void(int64[::1], {_B2}, int64, int64, boolean, int64, int32[::1])"],
-    "_partition_scatter": [f"void(int64[::1], {_B2}, int64, int64, boolean, int64, int64[::1], int64, int64[::1])"],
+    "_partition_count": [f"void(int64[::1], {_B2}, int64, int64, boolean, int64, int64, int32[::1])"],
+    "_partition_scatter": [f"void(int64[::1], {_B2}, int64, int64, boolean, int64, int64, int64[::1], int64, "
+                           "int64[::1])"],
+    "_tile_offsets": ["void(int32[::1], int64, int64[::1])"],
 }
 
 
@@ -335,15 +388,20 @@ def _blocks(n, per):
     return max(1, (n + per - 1) // per)
 
 
-def _quantised(x, n_rows):
-    """int64 fixed-point copy of ``x`` and its scale: sums of up to ``n_rows`` values fit int64."""
+def _quantised(x, n_rows, out=None, nt=None, max_blocks=None):
+    """int64 fixed-point copy of ``x`` and its scale: sums of up to ``n_rows`` values fit int64.
+
+    ``out``: an int64 device buffer of ``x``'s length to fill (else one is allocated); ``nt`` /
+    ``max_blocks``: launch shape of the two grid-stride kernels (default: a block of ``NT`` per
+    ``4 * NT`` values)."""
     m = cuda.to_device(np.zeros(1))
-    nt = _threads(x.shape[0])
-    _absmax[_blocks(x.shape[0], nt * 4), nt](x, m)
+    nt = _threads(x.shape[0]) if nt is None else nt
+    blocks = _blocks(x.shape[0], nt * 4) if max_blocks is None else min(max_blocks, _blocks(x.shape[0], nt * 4))
+    _absmax[blocks, nt](x, m)
     amax = float(m.copy_to_host()[0])
     scale = 1.0 if amax == 0.0 else 2.0 ** (62 - math.ceil(math.log2(amax * max(n_rows, 1) + 1e-300)))
-    q = cuda.device_array(x.shape[0], dtype=np.int64)
-    _quantise[_blocks(x.shape[0], nt * 4), nt](x, scale, q)
+    q = cuda.device_array(x.shape[0], dtype=np.int64) if out is None else out
+    _quantise[blocks, nt](x, scale, q)
     return q, scale
 
 
@@ -420,14 +478,14 @@ def partition(sample_indices, binned, feature, bin, missing_go_to_left, missing_
         return (cuda.to_device(empty), cuda.to_device(empty)) if on_device else (empty, empty.copy())
     tiles = _blocks(n, NT)
     counts = cuda.device_array(tiles, dtype=np.int32)
-    _partition_count[tiles, NT](didx, db, feature, bin, missing_go_to_left, missing_bin, counts)
+    _partition_count[tiles, NT](didx, db, feature, bin, missing_go_to_left, missing_bin, 1, counts)
     hc = counts.copy_to_host().astype(np.int64)
     offsets = np.zeros(tiles, dtype=np.int64)
     np.cumsum(hc[:-1], out=offsets[1:])
     n_left = int(hc.sum())
     out = cuda.device_array(n, dtype=np.int64)
-    _partition_scatter[tiles, NT](didx, db, feature, bin, missing_go_to_left, missing_bin, cuda.to_device(offsets),
-                                  n_left, out)
+    _partition_scatter[tiles, NT](didx, db, feature, bin, missing_go_to_left, missing_bin, 1,
+                                  cuda.to_device(offsets), n_left, out)
     if on_device:
         return out[:n_left], out[n_left:]
     host = out.copy_to_host()
