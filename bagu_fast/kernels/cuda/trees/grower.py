@@ -24,8 +24,9 @@ One tree, step by step (the same decisions as the cpu grower, in the same order)
    split search (``_split_feature``: the cpu scan's float64 running sums in the same order);
 3. the leaf of largest gain (lowest leaf on ties) is partitioned stably from one index buffer
    into the other at the same positions (``_partition_count``, ``_tile_offsets``,
-   ``_partition_scatter``); the left count is known from the split record, so nothing is copied
-   back; its left child keeps the leaf number, the right child becomes a new leaf;
+   ``_partition_scatter``, positions from the device's own counts, so always in bounds); the
+   host knows the left count from the split record (the same counts), so nothing is copied back;
+   the left child keeps the leaf number, the right child becomes a new leaf;
 4. the smaller child's histogram is built through its index segment, the larger one is the
    parent's slot minus it; each child that may still split is searched; closed leaves free
    their slots;
@@ -227,7 +228,7 @@ class TreeGrower:
         self.part_nt = SIM_THREADS if SIMULATOR else NT
         max_tiles = max(1, (n + self.part_nt - 1) // self.part_nt)
         self.tile_counts = cuda.device_array(max_tiles, dtype=np.int32)
-        self.tile_offsets = cuda.device_array(max_tiles, dtype=np.int64)
+        self.tile_offsets = cuda.device_array(max_tiles + 1, dtype=np.int64)
         self.leaf_int = cuda.device_array((3, self.max_leaf), dtype=np.int64)  # start, end, buffer
         self.leaf_val = cuda.device_array(self.max_leaf, dtype=np.float64)
         self._leaves = None  # host table of the last tree: (start, end, buffer, value)
@@ -282,8 +283,9 @@ class TreeGrower:
         _split_feature[self.n_features, nt](self.dq[j, 0], self.dq[j, 1], c, self.lam, float(self.msl),
                                             self.min_hessian, self.min_gain, self.res[j])
 
-    def _partition(self, buf, start, end, feature, bin_, mleft, n_left):
-        """Rows ``idx[buf, start:end]`` to ``idx[1 - buf, start:end]``, lefts first (stable)."""
+    def _partition(self, buf, start, end, feature, bin_, mleft):
+        """Rows ``idx[buf, start:end]`` to ``idx[1 - buf, start:end]``, lefts first (stable).  The
+        left count stays on the device (the split record already says it: the same counts)."""
         m = end - start
         src = self.idx[buf, start:end]
         dst = self.idx[1 - buf, start:end]
@@ -293,7 +295,7 @@ class TreeGrower:
         _partition_count[tiles, nt](src, self.binned, feature, bin_, mleft, self.missing_bin, rpt, self.tile_counts)
         _tile_offsets[1, SIM_THREADS if SIMULATOR else NT](self.tile_counts, tiles, self.tile_offsets)
         _partition_scatter[tiles, nt](src, self.binned, feature, bin_, mleft, self.missing_bin, rpt,
-                                      self.tile_offsets, n_left, dst)
+                                      self.tile_offsets, dst)
 
     @staticmethod
     def _best(res_j):
@@ -365,7 +367,7 @@ class TreeGrower:
             gain, feature, bin_, mleft, gl, hl, nl, gr, hr, nr = split[k]
             s, e, b_ = start[k], end[k], buf[k]
             n_left = int(nl)
-            self._partition(b_, s, e, feature, bin_, mleft, n_left)
+            self._partition(b_, s, e, feature, bin_, mleft)
             node = node_of[k]
             left_node, right_node = n_nodes, n_nodes + 1
             n_nodes += 2

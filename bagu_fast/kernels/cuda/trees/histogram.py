@@ -276,16 +276,17 @@ def _partition_count(idx, binned, feature, bin_, missing_left, missing_bin, rows
 
 
 @cuda.jit
-def _partition_scatter(idx, binned, feature, bin_, missing_left, missing_bin, rows_per_thread, left_offsets, n_left,
-                       out):
-    """Stable scatter of tile ``k``'s rows (tiles as in ``_partition_count``): ``left_offsets[k]``
-    lefts precede the tile; a shared-memory (Hillis-Steele) scan of the threads' left counts gives
-    each thread the lefts before its rows, so a row goes to ``out[lefts before it]`` (left) or
-    ``out[n_left + rights before it]`` (right)."""
+def _partition_scatter(idx, binned, feature, bin_, missing_left, missing_bin, rows_per_thread, left_offsets, out):
+    """Stable scatter of tile ``k``'s rows (tiles as in ``_partition_count``, one block each):
+    ``left_offsets[k]`` lefts precede the tile and ``left_offsets[n_tiles]`` is the total; a
+    shared-memory (Hillis-Steele) scan of the threads' left counts gives each thread the lefts
+    before its rows, so a row goes to ``out[lefts before it]`` (left) or ``out[n_left + rights
+    before it]`` (right).  Positions come from the counts of the same codes: always inside ``out``."""
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
     t = cuda.blockIdx.x
     n = idx.shape[0]
+    n_left = left_offsets[cuda.gridDim.x]
     s = cuda.shared.array(NT, int32)
     lo = (t * nt + tid) * rows_per_thread
     hi = min(n, lo + rows_per_thread)
@@ -317,8 +318,9 @@ def _partition_scatter(idx, binned, feature, bin_, missing_left, missing_bin, ro
 
 @cuda.jit
 def _tile_offsets(tile_counts, n_tiles, offsets):
-    """Exclusive scan ``offsets[k] = sum(tile_counts[:k])`` on the device, one block: thread ``t``
-    sums a run of tiles, a shared-memory scan over the threads, then each writes its run."""
+    """Exclusive scan ``offsets[k] = sum(tile_counts[:k])`` for ``k <= n_tiles`` (the last: the
+    total) on the device, one block: thread ``t`` sums a run of tiles, a shared-memory scan over
+    the threads, then each writes its run."""
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
     s = cuda.shared.array(NT, int64)
@@ -341,6 +343,8 @@ def _tile_offsets(tile_counts, n_tiles, offsets):
     for i in range(lo, hi):
         offsets[i] = run
         run += tile_counts[i]
+    if tid == nt - 1:
+        offsets[n_tiles] = s[tid]
 
 
 _B2 = "uint8[:, ::1]"
@@ -357,8 +361,7 @@ PTX_SIGNATURES = {
     "_split_feature": ["void(float64[:, ::1], float64[:, ::1], int64[:, ::1], float64, float64, float64, float64, "
                        "float64[:, ::1])"],
     "_partition_count": [f"void(int64[::1], {_B2}, int64, int64, boolean, int64, int64, int32[::1])"],
-    "_partition_scatter": [f"void(int64[::1], {_B2}, int64, int64, boolean, int64, int64, int64[::1], int64, "
-                           "int64[::1])"],
+    "_partition_scatter": [f"void(int64[::1], {_B2}, int64, int64, boolean, int64, int64, int64[::1], int64[::1])"],
     "_tile_offsets": ["void(int32[::1], int64, int64[::1])"],
 }
 
@@ -480,12 +483,12 @@ def partition(sample_indices, binned, feature, bin, missing_go_to_left, missing_
     counts = cuda.device_array(tiles, dtype=np.int32)
     _partition_count[tiles, NT](didx, db, feature, bin, missing_go_to_left, missing_bin, 1, counts)
     hc = counts.copy_to_host().astype(np.int64)
-    offsets = np.zeros(tiles, dtype=np.int64)
-    np.cumsum(hc[:-1], out=offsets[1:])
-    n_left = int(hc.sum())
+    offsets = np.zeros(tiles + 1, dtype=np.int64)  # exclusive scan of the tile counts, then the total
+    np.cumsum(hc, out=offsets[1:])
+    n_left = int(offsets[-1])
     out = cuda.device_array(n, dtype=np.int64)
-    _partition_scatter[tiles, NT](didx, db, feature, bin, missing_go_to_left, missing_bin, 1,
-                                  cuda.to_device(offsets), n_left, out)
+    _partition_scatter[tiles, NT](didx, db, feature, bin, missing_go_to_left, missing_bin, 1, cuda.to_device(offsets),
+                                  out)
     if on_device:
         return out[:n_left], out[n_left:]
     host = out.copy_to_host()
