@@ -5,6 +5,9 @@ and scikit-learn's HistGradientBoosting, same hyper-parameters, in one run.
   255 bins, learning rate 0.1, min_samples_leaf 20, no early stopping, all threads of the machine
   (binning included on every side).  Work = rows x trees.  The check: training loss within 2 % of
   LightGBM's (MSE, log-loss), LightGBM fitted once in the check when installed.
+  With a GPU (``--gpu`` / ``BAGU_BENCH_GPU=1``, as ``bench/gpu_check.sh`` runs it) the fit
+  cases also time ``backend="cuda"``, the full fit on the GPU (binning on the cpu, every tree
+  grown on the device), against the cpu fit and the same peers (LightGBM where installed).
 * predict ``N`` rows with the 100 trees of each library's own fitted model.
 * binning alone (BinMapper.fit_transform vs LightGBM's ``Dataset.construct``).
 * histogram build alone (root: every row; a node: 30 % of the rows, sorted indices): work =
@@ -77,9 +80,9 @@ def _sk(classification):
     return (C if classification else R)(**PARAMS, early_stopping=False)
 
 
-def _ours(classification):
+def _ours(classification, backend="cpu"):
     return (HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor)(
-        **PARAMS, early_stopping=False)
+        **PARAMS, early_stopping=False, backend=backend)
 
 
 def _peer_makers(classification):
@@ -108,6 +111,8 @@ def _record_loss(inputs, model, loss, classification):
     import json
 
     lib = type(model).__module__.split(".")[0]
+    if getattr(model, "backend_", None) == "cuda":
+        lib += " (cuda)"
     case = f"{len(inputs['y'])} {'log-loss' if classification else 'MSE'}"
     LOSSES.setdefault(case, {})[lib] = loss
     harness.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -152,17 +157,21 @@ def _fit_case(n, classification):
                 model = x.pop("lgb_model")
             else:
                 model = make().fit(x["X"], x["y"])
+                if name == "cuda":
+                    harness.cuda_sync()  # the last leaf update may still run
             _MODELS[(n, classification, name)] = model
             return model
 
         return fit
 
     ours = {"cpu": runner("cpu", lambda: _ours(classification))}
+    if harness.GPU:  # the GPU full fit: codes, gradients, raw predictions and histograms on the device
+        ours["cuda"] = runner("cuda", lambda: _ours(classification, "cuda"))
     peers = {name: runner(name, mk) for name, mk in _peer_makers(classification).items()}
     kind = "classifier (binary log-loss)" if classification else "regressor (squared error)"
     return Case("trees", f"hgb {kind} fit", f"{n}x{N_FEATURES}, 100 trees x 31 leaves, {THREADS} threads",
                 setup, ours, peers, _fit_checker(classification), work=n * PARAMS["max_iter"], unit="row·tree",
-                slow=("cpu",) + tuple(peers))
+                slow=("cpu", "cuda") + tuple(peers))
 
 
 def _predict_case(n):
@@ -288,7 +297,8 @@ def main(argv=None) -> int:
         if " fit" in case.name:
             inputs = case.setup()
             cls = "classifier" in case.name
-            _ours(cls).set_params(max_iter=3).fit(inputs["X"][:20000], inputs["y"][:20000])  # JIT warm-up
+            for b in case.ours:  # JIT warm-up (cpu; cuda: every kernel compiled)
+                _ours(cls, b).set_params(max_iter=3).fit(inputs["X"][:20000], inputs["y"][:20000])
             order = sorted(case.peers.items(), key=lambda kv: kv[0] != "lightgbm") + list(case.ours.items())
             case_rows = []
             for name, fn in order:

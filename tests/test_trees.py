@@ -620,7 +620,9 @@ _GPU_KW = dict(max_bins=7, max_leaf_nodes=8, min_samples_leaf=5, learning_rate=0
 def quick_simulator():
     """The simulator polls its threads at every ``syncthreads`` while they wait for the GIL: a
     shorter switch interval makes the grower's kernels several times faster there (no effect on
-    the results, nor on a GPU)."""
+    the results, nor on a GPU).  Safe because the grower runs one thread per block in the
+    simulator: with several, a short interval exposes the simulator's unlocked shared-array
+    allocation (two threads of a block may get different "shared" arrays)."""
     import sys
 
     if not CUDA_SIM:
@@ -632,6 +634,35 @@ def quick_simulator():
         yield
     finally:
         sys.setswitchinterval(old)
+
+
+def test_cuda_partition_tiles_of_many_rows_per_thread(rng):
+    """The partition kernels with several rows per thread and several threads per block (the
+    grower runs 1 row per thread on a GPU, 1 thread per block in the simulator), and the device
+    scan of the tile counts with runs of several tiles per thread."""
+    from numba import cuda
+
+    from bagu_fast.kernels.cuda.trees import histogram as ck
+
+    n = 203
+    B = _data(rng, n, 3, nan_frac=0.2)
+    idx = rng.permutation(n)
+    rl, rr = partition(idx, B, 1, 6, True, n_bins=16, backend="reference")
+    nt, rpt = 4, 7  # tiles of 28 rows: 8 tiles, the last one partial; the scan: 2 tiles per thread
+    tiles = -(-n // (nt * rpt))
+    counts = cuda.device_array(tiles, dtype=np.int32)
+    offsets = cuda.to_device(np.full(tiles + 1, -7, dtype=np.int64))
+    out = cuda.to_device(np.full(n, -1, dtype=np.int64))
+    didx, dB = cuda.to_device(idx.astype(np.int64)), cuda.to_device(B)
+    ck._partition_count[tiles, nt](didx, dB, 1, 6, True, 15, rpt, counts)
+    ck._tile_offsets[1, nt](counts, tiles, offsets)
+    ck._partition_scatter[tiles, nt](didx, dB, 1, 6, True, 15, rpt, offsets, out)
+    c = counts.copy_to_host()
+    assert c.sum() == len(rl)
+    np.testing.assert_array_equal(offsets.copy_to_host(), np.concatenate([[0], np.cumsum(c)]))
+    o = out.copy_to_host()
+    np.testing.assert_array_equal(o[:len(rl)], rl)
+    np.testing.assert_array_equal(o[len(rl):], rr)
 
 
 def _gpu_fit_data(rng, n=200, f=3, nan_frac=0.1):

@@ -42,7 +42,7 @@ exact ties of gain.  Nothing depends on atomics' timing, so a fit is reproducibl
 Gradients come from ``_grad_squared_error`` / ``_grad_binary`` / ``_grad_multiclass`` (the cpu
 formulas, float64 inside, float32 stored).  Launch shapes: ``NT`` threads per block on a GPU; in
 the simulator (``NUMBA_ENABLE_CUDASIM=1``, where every thread is a Python thread and each
-``syncthreads`` costs milliseconds) ``SIM_THREADS`` threads with many rows each.
+``syncthreads`` costs milliseconds) ``SIM_THREADS`` (1) thread per block with many rows.
 """
 from __future__ import annotations
 
@@ -61,7 +61,11 @@ __all__ = ["TreeGrower", "gradients", "_fill_i64", "_sub_i64", "_add_leaf_values
            "_grad_binary", "_grad_multiclass"]
 
 SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
-SIM_THREADS = 4  # threads per block in the simulator (a power of two, >= 2: the scans still run)
+# Threads per block in the simulator: 1.  Its threads are Python threads, each ``syncthreads`` a
+# polling handshake (milliseconds), and its shared-array allocation is not thread-safe (two threads
+# of a block can get different "shared" arrays when the GIL switches between its lookup and its
+# store).  The multi-thread paths of these kernels are tested directly (tests/test_trees.py).
+SIM_THREADS = 1
 MAX_GRID = 1024  # blocks of a grid-stride launch at most
 
 
@@ -221,6 +225,8 @@ class TreeGrower:
         self._slot_views: dict = {}
         self.dq = cuda.device_array((2, 2, n_features, self.n_bins), dtype=np.float64)  # [child, g / h, F, B]
         self.res = cuda.device_array((2, n_features, 9), dtype=np.float64)
+        self._dq_views = [(self.dq[j, 0], self.dq[j, 1]) for j in range(2)]  # views cost host time: made once
+        self._res_views = [self.res[j] for j in range(2)]
         self.idx = cuda.device_array((2, max(n, 1)), dtype=np.int64)
         self.arange = cuda.to_device(np.arange(max(n, 1), dtype=np.int64))
         self.qg = cuda.device_array(max(n, 1), dtype=np.int64)
@@ -269,19 +275,18 @@ class TreeGrower:
             shape = ((1, 1), (1, SIM_THREADS))
         else:
             shape = ((_blocks(F, 8), _blocks(B, 32)), (8, 32))
-        _dequantise[shape](g, self._sg, self.dq[j, 0])
-        if self._has_hess:
-            _dequantise[shape](h, self._sh, self.dq[j, 1])
-        else:
-            _dequantise[shape](c, 1.0, self.dq[j, 1])
+        dg, dh = self._dq_views[j]
+        _dequantise[shape](g, self._sg, dg)
+        _dequantise[shape](h if self._has_hess else c, self._sh if self._has_hess else 1.0, dh)
 
     def _search(self, s, j):
         """Best split per feature of slot ``s`` into ``res[j]`` (slot ``s`` dequantised into ``dq[j]``)."""
         self._dequantise(s, j)
         c = self._slot(s)[2]
         nt = _nt(self.n_bins - 1)
-        _split_feature[self.n_features, nt](self.dq[j, 0], self.dq[j, 1], c, self.lam, float(self.msl),
-                                            self.min_hessian, self.min_gain, self.res[j])
+        dg, dh = self._dq_views[j]
+        _split_feature[self.n_features, nt](dg, dh, c, self.lam, float(self.msl), self.min_hessian, self.min_gain,
+                                            self._res_views[j])
 
     def _partition(self, buf, start, end, feature, bin_, mleft):
         """Rows ``idx[buf, start:end]`` to ``idx[1 - buf, start:end]``, lefts first (stable).  The
@@ -342,8 +347,8 @@ class TreeGrower:
         slot.append(s0)
         self._histogram(s0, 0, 0, n, False)
         self._dequantise(s0, 0)
-        g0 = self.dq[0, 0, 0].copy_to_host() if self.n_features else np.zeros(1)
-        h0 = self.dq[0, 1, 0].copy_to_host() if self.n_features else np.zeros(1)
+        g0 = self._dq_views[0][0][0].copy_to_host() if self.n_features else np.zeros(1)
+        h0 = self._dq_views[0][1][0].copy_to_host() if self.n_features else np.zeros(1)
         G = 0.0
         H = 0.0
         for b in range(self.n_bins if self.n_features else 0):  # feature 0's bins in order (as the cpu)
@@ -352,7 +357,7 @@ class TreeGrower:
         sums.append([G, H, float(n)])
         if n >= 2 * msl and max_depth != 0 and self.n_features:
             self._search(s0, 0)
-            split[0] = self._best(self.res[0].copy_to_host())
+            split[0] = self._best(self._res_views[0].copy_to_host())
         n_leaves = 1
         n_nodes = 1
         while n_leaves < max_leaf:
