@@ -22,7 +22,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["PANEL_WIDTH", "pack_panels", "packed_matmul", "packed_matmul_prefixes", "packed_matmul_window",
+__all__ = ["PANEL_WIDTH", "pack_panels", "pack_panel_rows", "packed_matmul", "packed_matmul_prefixes", "packed_matmul_window",
            "whole_tiles"]
 
 VECTOR_BYTES = 64
@@ -40,8 +40,41 @@ def pack_panels(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(padded.reshape(n_panels, pw, K).transpose(0, 2, 1))
 
 
-def _tile_codegen(rows: int, split_k: int):
-    """IR for ``C[c_r0:c_r0+rows, c_col:c_col+PW] = A[r0:r0+rows, :kn] @ W[panel, k0:k0+kn]``."""
+@njit(cache=True, nogil=True)
+def pack_panel_rows(w, rows, extra, out):
+    """Panels of a row selection in one pass: ``out[p, k, l] = w[rows[p * PW + l], k]`` for
+    ``k < K``, and ``extra[rows[...]]`` at ``k = K`` when ``out`` has ``K + 1`` rows per panel
+    (a bias row: the product with a constant-1 column of ``A``); zero where ``rows`` is -1
+    (padding).  ``out [n_panels, K (+ 1), PW]``, ``rows [n_panels * PW]``."""
+    n_panels, k_out, pw = out.shape
+    K = w.shape[1]
+    zero = out.dtype.type(0)
+    buf = np.empty((16, pw), dtype=out.dtype)  # a 16 x PW piece, transposed in L1
+    for p in range(n_panels):
+        src = rows[p * pw:(p + 1) * pw]
+        for k0 in range(0, K, 16):
+            kn = min(16, K - k0)
+            for l in range(pw):  # read 16 consecutive elements of each of the panel's rows
+                if src[l] >= 0:
+                    wr = w[src[l], k0:k0 + kn]
+                    for kk in range(kn):
+                        buf[kk, l] = wr[kk]
+                else:
+                    for kk in range(kn):
+                        buf[kk, l] = zero
+            for kk in range(kn):  # write whole panel rows
+                o = out[p, k0 + kk]
+                b = buf[kk]
+                for l in range(pw):
+                    o[l] = b[l]
+        if k_out > K:
+            for l in range(pw):
+                out[p, K, l] = extra[src[l]] if src[l] >= 0 else zero
+
+
+def _tile_codegen(rows: int, split_k: int, accumulate: bool):
+    """IR for ``C[c_r0:c_r0+rows, c_col:c_col+PW] (+)= A[r0:r0+rows, :kn] @ W[panel, k0:k0+kn]``
+    (``+=`` when ``accumulate``: the product is added to what ``C`` holds)."""
 
     def codegen(context, builder, sig, args):
         a_ty, _, w_ty, _, _, _, c_ty, _, _ = sig.args
@@ -150,13 +183,14 @@ def _tile_codegen(rows: int, split_k: int):
             crow = builder.gep(c_ptr, [builder.mul(ir.Constant(i64, r), ldc)])
             for v in range(PANEL_VECTORS):
                 p = builder.bitcast(builder.gep(crow, [ir.Constant(i64, v * lanes)]), vty.as_pointer())
-                builder.store(sums[r][v], p, align=itemsize)
+                total = builder.fadd(builder.load(p, align=itemsize), sums[r][v]) if accumulate else sums[r][v]
+                builder.store(total, p, align=itemsize)
         return context.get_dummy_value()
 
     return codegen
 
 
-def _make_tile(rows: int, split_k: int):
+def _make_tile(rows: int, split_k: int, accumulate: bool = False):
     @intrinsic
     def tile(typingctx, a, r0, w, panel, k0, kn, c, c_r0, c_col):
         ok = (isinstance(a, types.Array) and isinstance(w, types.Array) and isinstance(c, types.Array)
@@ -165,7 +199,7 @@ def _make_tile(rows: int, split_k: int):
         if not ok:
             return None
         i = types.intp
-        return types.none(a, i, w, i, i, i, c, i, i), _tile_codegen(rows, split_k)
+        return types.none(a, i, w, i, i, i, c, i, i), _tile_codegen(rows, split_k, accumulate)
 
     return tile
 
@@ -174,6 +208,10 @@ _tile8 = _make_tile(8, 1)
 _tile4 = _make_tile(4, 2)
 _tile2 = _make_tile(2, 2)
 _tile1 = _make_tile(1, 2)
+_tile8_add = _make_tile(8, 1, True)
+_tile4_add = _make_tile(4, 2, True)
+_tile2_add = _make_tile(2, 2, True)
+_tile1_add = _make_tile(1, 2, True)
 
 
 _BLOCK_BYTES = 1 << 18  # panels per pass over the rows: about this many bytes of W (stays in L2)
@@ -192,27 +230,39 @@ def _panels_per_block(w):
 
 
 @njit(cache=True, nogil=True)
-def _rows_by_panels(a, w, c, p0, p1, k0, kn, col0):
-    """``c[:, col0 + (p - p0) * PW ...] = a[:, :kn] @ W[p, k0:k0 + kn]`` for panels ``p0 <= p < p1``,
-    rows in tiles of 8, 4, 2, 1."""
+def _rows_by_panels(a, w, c, p0, p1, k0, kn, col0, accumulate=False):
+    """``c[:, col0 + (p - p0) * PW ...] (+)= a[:, :kn] @ W[p, k0:k0 + kn]`` for panels
+    ``p0 <= p < p1``, rows in tiles of 8, 4, 2, 1 (``+=`` when ``accumulate``)."""
     n = a.shape[0]
     pw = w.shape[2]
     r = 0
     while r + 8 <= n:
         for p in range(p0, p1):
-            _tile8(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+            if accumulate:
+                _tile8_add(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+            else:
+                _tile8(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
         r += 8
     if r + 4 <= n:
         for p in range(p0, p1):
-            _tile4(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+            if accumulate:
+                _tile4_add(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+            else:
+                _tile4(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
         r += 4
     if r + 2 <= n:
         for p in range(p0, p1):
-            _tile2(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+            if accumulate:
+                _tile2_add(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+            else:
+                _tile2(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
         r += 2
     if r < n:
         for p in range(p0, p1):
-            _tile1(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+            if accumulate:
+                _tile1_add(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+            else:
+                _tile1(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
 
 
 @njit(cache=True, nogil=True)
@@ -223,16 +273,17 @@ def packed_matmul_window(a, w, p0, p1, k0, kn, c):
 
 
 @njit(cache=True, nogil=True)
-def packed_matmul(a, w, c):
+def packed_matmul(a, w, c, accumulate=False):
     """``c[:, :n_panels * PW] = a @ W`` for panels ``w [n_panels, K, PW]`` (see :func:`pack_panels`);
-    ``a [n, K]`` and ``c`` with unit stride along their last axis.
+    ``a [n, K]`` and ``c`` with unit stride along their last axis.  With ``accumulate``,
+    ``c[:, :n_panels * PW] += a @ W`` (the product is summed first, then added to ``c``).
 
     The panels go in blocks of about 256 KiB, each block against every tile of rows, so that a
     block is read from memory once and then from L2."""
     n_panels = w.shape[0]
     per_block = _panels_per_block(w)
     for p0 in range(0, n_panels, per_block):
-        _rows_by_panels(a, w, c, p0, min(p0 + per_block, n_panels), 0, w.shape[1], p0 * w.shape[2])
+        _rows_by_panels(a, w, c, p0, min(p0 + per_block, n_panels), 0, w.shape[1], p0 * w.shape[2], accumulate)
 
 
 @njit(cache=True, nogil=True)
