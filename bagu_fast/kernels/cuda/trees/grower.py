@@ -47,6 +47,7 @@ the simulator (``NUMBA_ENABLE_CUDASIM=1``, where every thread is a Python thread
 from __future__ import annotations
 
 import math
+import warnings
 
 import numba
 import numpy as np
@@ -72,6 +73,27 @@ MAX_GRID = 1024  # blocks of a grid-stride launch at most
 def _nt(work: int) -> int:
     """Threads per block for ``work`` items: ``SIM_THREADS`` in the simulator, else 32..NT."""
     return SIM_THREADS if SIMULATOR else _threads(work)
+
+
+_CONFIGS: dict = {}
+
+
+def _launch(kernel, grid, block):
+    """``kernel[grid, block]``; on a GPU the launch configuration is made once per shape and
+    reused (numba builds one, and checks the grid for low occupancy, on every ``[...]``: host time
+    a small launch should not pay), without numba's low-occupancy warning (a small node's grid is
+    small by design).  The simulator configures the kernel object itself: no cache there."""
+    if SIMULATOR:
+        return kernel[grid, block]
+    key = (kernel, grid, block)
+    cfg = _CONFIGS.get(key)
+    if cfg is None:
+        if len(_CONFIGS) > 8192:
+            _CONFIGS.clear()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Grid size \d+ will likely result in GPU under-utilization")
+            cfg = _CONFIGS[key] = kernel[grid, block]
+    return cfg
 
 
 def _grid(work: int, nt: int) -> int:
@@ -183,11 +205,11 @@ def gradients(kind: int, raw, y, w, use_w: bool, grad, hess) -> None:
     nt = _nt(n)
     blocks = _grid(n, nt)
     if kind == 0:
-        _grad_squared_error[blocks, nt](raw[0], y, w, bool(use_w), grad[0], hess[0] if use_w else grad[0])
+        _launch(_grad_squared_error, blocks, nt)(raw[0], y, w, bool(use_w), grad[0], hess[0] if use_w else grad[0])
     elif kind == 1:
-        _grad_binary[blocks, nt](raw[0], y, w, bool(use_w), grad[0], hess[0])
+        _launch(_grad_binary, blocks, nt)(raw[0], y, w, bool(use_w), grad[0], hess[0])
     else:
-        _grad_multiclass[blocks, nt](raw, y, w, bool(use_w), grad, hess)
+        _launch(_grad_multiclass, blocks, nt)(raw, y, w, bool(use_w), grad, hess)
 
 
 class TreeGrower:
@@ -252,20 +274,20 @@ class TreeGrower:
         """Quantised histogram of rows ``idx[buf, start:end]`` (or all rows) into slot ``s``."""
         g, h, c, flat = self._slot(s)
         nt = _nt(flat.shape[0])
-        _fill_i64[_grid(flat.shape[0], nt), nt](flat, 0)
+        _launch(_fill_i64, _grid(flat.shape[0], nt), nt)(flat, 0)
         m = end - start
         if m == 0 or self.n_features == 0:
             return
         seg = self.idx[buf, start:end] if use_idx else self.idx[0]
         grid = (_blocks(m, ROWS_PER_BLOCK), self.n_features)
         nt = _nt(min(m, ROWS_PER_BLOCK))
-        _hist_q[grid, nt](self.binned, self.qg, self._qh, self._has_hess, seg, use_idx, m, g, h, c)
+        _launch(_hist_q, grid, nt)(self.binned, self.qg, self._qh, self._has_hess, seg, use_idx, m, g, h, c)
 
     def _subtract(self, parent, child):
         pf = self._slot(parent)[3]
         cf = self._slot(child)[3]
         nt = _nt(pf.shape[0])
-        _sub_i64[_grid(pf.shape[0], nt), nt](pf, cf)
+        _launch(_sub_i64, _grid(pf.shape[0], nt), nt)(pf, cf)
 
     def _dequantise(self, s, j):
         """Float64 sums of slot ``s`` into ``dq[j]``; constant hessians: the counts (× 1.0)."""
@@ -276,8 +298,8 @@ class TreeGrower:
         else:
             shape = ((_blocks(F, 8), _blocks(B, 32)), (8, 32))
         dg, dh = self._dq_views[j]
-        _dequantise[shape](g, self._sg, dg)
-        _dequantise[shape](h if self._has_hess else c, self._sh if self._has_hess else 1.0, dh)
+        _launch(_dequantise, *shape)(g, self._sg, dg)
+        _launch(_dequantise, *shape)(h if self._has_hess else c, self._sh if self._has_hess else 1.0, dh)
 
     def _search(self, s, j):
         """Best split per feature of slot ``s`` into ``res[j]`` (slot ``s`` dequantised into ``dq[j]``)."""
@@ -285,8 +307,8 @@ class TreeGrower:
         c = self._slot(s)[2]
         nt = _nt(self.n_bins - 1)
         dg, dh = self._dq_views[j]
-        _split_feature[self.n_features, nt](dg, dh, c, self.lam, float(self.msl), self.min_hessian, self.min_gain,
-                                            self._res_views[j])
+        _launch(_split_feature, self.n_features, nt)(dg, dh, c, self.lam, float(self.msl), self.min_hessian,
+                                                     self.min_gain, self._res_views[j])
 
     def _partition(self, buf, start, end, feature, bin_, mleft):
         """Rows ``idx[buf, start:end]`` to ``idx[1 - buf, start:end]``, lefts first (stable).  The
@@ -297,10 +319,10 @@ class TreeGrower:
         nt = self.part_nt
         rpt = max(1, -(-m // (2 * nt))) if SIMULATOR else 1  # simulator: two tiles of many rows
         tiles = -(-m // (nt * rpt))
-        _partition_count[tiles, nt](src, self.binned, feature, bin_, mleft, self.missing_bin, rpt, self.tile_counts)
-        _tile_offsets[1, SIM_THREADS if SIMULATOR else NT](self.tile_counts, tiles, self.tile_offsets)
-        _partition_scatter[tiles, nt](src, self.binned, feature, bin_, mleft, self.missing_bin, rpt,
-                                      self.tile_offsets, dst)
+        mb = self.missing_bin
+        _launch(_partition_count, tiles, nt)(src, self.binned, feature, bin_, mleft, mb, rpt, self.tile_counts)
+        _launch(_tile_offsets, 1, SIM_THREADS if SIMULATOR else NT)(self.tile_counts, tiles, self.tile_offsets)
+        _launch(_partition_scatter, tiles, nt)(src, self.binned, feature, bin_, mleft, mb, rpt, self.tile_offsets, dst)
 
     @staticmethod
     def _best(res_j):
@@ -451,8 +473,8 @@ class TreeGrower:
         largest = max(e - s for s, e in zip(start, end))
         nt = _nt(largest)
         bx = 1 if SIMULATOR else max(1, min(MAX_GRID, (largest + nt - 1) // nt))
-        _add_leaf_values[(bx, L), nt](raw, self.idx, self.leaf_int[0], self.leaf_int[1], self.leaf_int[2],
-                                      self.leaf_val)
+        li = self.leaf_int
+        _launch(_add_leaf_values, (bx, L), nt)(raw, self.idx, li[0], li[1], li[2], self.leaf_val)
 
     def _leaf_table(self, start, end, buf):
         t = np.zeros((3, self.max_leaf), dtype=np.int64)
