@@ -770,6 +770,7 @@ def test_cuda_fit_early_stopping_reproducible_device_input(rng, quick_simulator)
     for (a,), (b,) in zip(again._trees, gpu._trees):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(again.predict(dX), gpu.predict(X))  # prediction copies to the host
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(gpu)).predict(X), gpu.predict(X))  # host state only
     with pytest.raises(ValueError, match="backend"):
         HistGradientBoostingRegressor(backend="cpu").fit(dX, y)
 
