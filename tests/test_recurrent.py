@@ -230,6 +230,45 @@ def test_reference_sigmoid_never_overflows():
     assert s32.dtype == np.float32 and s32[0] == 0 and s32[1] == 1 and s32[2] == 0.5
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_microkernel_products_and_packing(rng, dt):
+    """The shared CPU micro-kernel on every tile remainder (rows 1..17), odd K, a short last panel,
+    overwrite and accumulate, strided A / C rows; and the one-pass packer's row selection, zero
+    padding and bias row (shapes the recurrent layers use)."""
+    from bagu_fast.kernels.cpu._microkernel import PANEL_WIDTH, pack_panel_rows, pack_panels, packed_matmul
+
+    pw = PANEL_WIDTH[np.dtype(dt)]
+    tol = dict(rtol=1e-5, atol=1e-5) if dt == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for n, K, N in [(1, 1, 1), (3, 7, 33), (8, 65, 64), (17, 129, 70), (12, 257, 2 * pw + 5)]:
+        a_full = rng.standard_normal((n, K + 3)).astype(dt)
+        a = a_full[:, :K]  # rows with a stride longer than K
+        w = rng.standard_normal((N, K)).astype(dt)
+        wp = pack_panels(w)
+        n_cols = wp.shape[0] * pw
+        c = np.full((n, n_cols + 2), np.nan, dtype=dt)[:, :n_cols]
+        packed_matmul(a, wp, c)
+        np.testing.assert_allclose(c[:, :N], a @ w.T, **tol)
+        np.testing.assert_array_equal(c[:, N:], 0)  # padding columns: products with zero weights
+        base = rng.standard_normal((n, n_cols)).astype(dt)
+        acc = base.copy()
+        packed_matmul(a, wp, acc, True)
+        np.testing.assert_allclose(acc[:, :N], base[:, :N] + a @ w.T, **tol)
+        np.testing.assert_array_equal(acc[:, N:], base[:, N:])
+    # pack_panel_rows: rows picked in any order, -1 -> zero column, an extra (bias) row at k = K
+    K = 19
+    w = rng.standard_normal((50, K)).astype(dt)
+    extra = rng.standard_normal(50).astype(dt)
+    rows = rng.permutation(np.concatenate([np.arange(pw + 5), -np.ones(pw - 5, dtype=np.int64)])).astype(np.int64)
+    out = np.full((2, K + 1, pw), np.nan, dtype=dt)
+    pack_panel_rows(w, rows, extra, out)
+    picked = np.where(rows[:, None] >= 0, w[np.maximum(rows, 0)], 0).astype(dt)
+    np.testing.assert_array_equal(out[:, :K], pack_panels(picked))
+    np.testing.assert_array_equal(out[:, K].reshape(-1), np.where(rows >= 0, extra[np.maximum(rows, 0)], 0))
+    no_extra = np.full((2, K, pw), np.nan, dtype=dt)
+    pack_panel_rows(w, rows, np.zeros(0, dtype=dt), no_extra)
+    np.testing.assert_array_equal(no_extra, out[:, :K])
+
+
 def test_exact_sigmoid_tanh_approximations():
     from bagu_fast.kernels.cpu import recurrent as cpu
 
