@@ -22,6 +22,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ._workspace import aligned_empty
+
 __all__ = ["PANEL_WIDTH", "pack_panels", "pack_panel_rows", "packed_matmul", "packed_matmul_prefixes", "packed_matmul_window",
            "whole_tiles"]
 
@@ -37,7 +39,9 @@ def pack_panels(w: np.ndarray) -> np.ndarray:
     n_panels = -(-N // pw)
     padded = np.zeros((n_panels * pw, K), dtype=w.dtype)
     padded[:N] = w
-    return np.ascontiguousarray(padded.reshape(n_panels, pw, K).transpose(0, 2, 1))
+    out = aligned_empty((n_panels, K, pw), w.dtype)  # whole panel rows on cache lines
+    out[...] = padded.reshape(n_panels, pw, K).transpose(0, 2, 1)
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -46,6 +46,7 @@ from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
 from ._microkernel import PANEL_WIDTH, packed_matmul_window
+from ._workspace import aligned_empty
 from ._parallel import parallel_region
 from ._vecmath import pow2_f32
 
@@ -469,10 +470,12 @@ def _pack_kv(k: np.ndarray, v: np.ndarray, rows: int) -> tuple[np.ndarray, np.nd
     nks, nvs = -(-S // pw), -(-Dv // pw)
     kpad = np.zeros((B, Hkv, nks * pw, D), k.dtype)
     kpad[:, :, :S] = k
-    kp = np.ascontiguousarray(kpad.reshape(B, Hkv, nks, pw, D).transpose(0, 1, 2, 4, 3))
+    kp = aligned_empty((B, Hkv, nks, D, pw), k.dtype)  # panel rows on whole cache lines
+    kp[...] = kpad.reshape(B, Hkv, nks, pw, D).transpose(0, 1, 2, 4, 3)
     vpad = np.zeros((B, Hkv, S, nvs * pw), v.dtype)
     vpad[..., :Dv] = v
-    vp = np.ascontiguousarray(vpad.reshape(B, Hkv, S, nvs, pw).transpose(0, 1, 3, 2, 4))
+    vp = aligned_empty((B, Hkv, nvs, S, pw), v.dtype)
+    vp[...] = vpad.reshape(B, Hkv, S, nvs, pw).transpose(0, 1, 3, 2, 4)
     return kp, vp
 
 

@@ -53,7 +53,7 @@ from numba.extending import intrinsic, overload
 from ._microkernel import (PANEL_WIDTH, pack_panel_rows, pack_panels, packed_matmul, packed_matmul_prefixes,
                            whole_tiles)
 from ._parallel import parallel_region
-from ._workspace import scratch
+from ._workspace import aligned_empty, aligned_zeros, scratch
 from ._sync import fetch_add, wait_until
 from ._vecmath import pow2_f32, pow2_f64
 
@@ -487,7 +487,7 @@ def _layer_weights(mode, dirs, G, H, hb, nblk, dtype):
     b_in = np.zeros((D, H), dtype=dtype)
     proj = dirs[0][4] is not None
     npb = -(-Hout // hb) if proj else 0
-    whr = np.zeros((D, npb, -(-hb // pw), H, pw) if proj else (D, 0, 1, 1, pw), dtype=dtype)
+    whr = aligned_zeros((D, npb, -(-hb // pw), H, pw) if proj else (D, 0, 1, 1, pw), dtype)
     no_bias = np.zeros(0, dtype=dtype)
     for d, (w_ih_d, w_hh, b_ih, b_hh, w_hr) in enumerate(dirs):
         pack_panel_rows(np.ascontiguousarray(w_ih_d, dtype=dtype), rows.reshape(-1), no_bias, w_ih[d])
@@ -557,8 +557,8 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         mbuf = np.zeros((D, B, H) if proj else (1, 1, 1), dtype=dtype)  # rows past n: finite
         n_workers = _workers() if T * B * Hout * G * H * D >= PARALLEL_MACS else 1
         parallel = n_workers > 1
-        gbuf = np.empty((n_workers, B, whh.shape[2] * pw), dtype=dtype)
-        pbuf = np.empty((n_workers, B, whr.shape[2] * pw), dtype=dtype)
+        gbuf = aligned_empty((n_workers, B, whh.shape[2] * pw), dtype)  # product tiles: whole cache lines
+        pbuf = aligned_empty((n_workers, B, whr.shape[2] * pw), dtype)
         done = np.zeros(1, dtype=np.int64)
         if l < L - 1:  # an inner layer's output is only the next layer's input
             y = scratch(f"recurrent.y{l % 2}", (T, B, D * Hout), dtype)
