@@ -53,6 +53,7 @@ import numba
 import numpy as np
 from numba import cuda
 
+from ...cpu.trees import grower as cpu_grower
 from ...cpu.trees.grower import (F_BIN, F_COUNT, F_DEPTH, F_FEATURE, F_GAIN, F_LEAF, F_LEFT, F_MLEFT, F_RIGHT,
                                  F_VALUE, N_FIELDS)
 from .histogram import (NT, ROWS_PER_BLOCK, _blocks, _dequantise, _hist_q, _partition_count, _partition_scatter,
@@ -129,54 +130,28 @@ def _add_leaf_values(raw, idx, leaf_start, leaf_end, leaf_buf, leaf_value):
         raw[idx[b, i]] += v
 
 
+_squared_error_row = cuda.jit(device=True, inline=True)(cpu_grower.squared_error_row)
+_binary_row = cuda.jit(device=True, inline=True)(cpu_grower.binary_row)
+_multiclass_row = cuda.jit(device=True, inline=True)(cpu_grower.multiclass_row)
+
+
 @cuda.jit
 def _grad_squared_error(raw, y, w, use_w, grad, hess):
-    """Half squared error: ``g = raw - y`` (times ``w``), ``h = w`` (constant 1 without weights:
-    ``hess`` is not written)."""
+    """The cpu grower's row function, one row per thread (grid-stride)."""
     for i in range(cuda.grid(1), raw.shape[0], cuda.gridsize(1)):
-        g = raw[i] - y[i]
-        if use_w:
-            grad[i] = g * w[i]
-            hess[i] = w[i]
-        else:
-            grad[i] = g
+        _squared_error_row(raw, y, w, use_w, grad, hess, i)
 
 
 @cuda.jit
 def _grad_binary(raw, y, w, use_w, grad, hess):
-    """Binary log-loss on log-odds: ``p = σ(raw)``, ``g = p - y``, ``h = p (1 - p)`` (times ``w``)."""
     for i in range(cuda.grid(1), raw.shape[0], cuda.gridsize(1)):
-        p = 1.0 / (1.0 + math.exp(-raw[i]))
-        g = p - y[i]
-        h = p * (1.0 - p)
-        if use_w:
-            g *= w[i]
-            h *= w[i]
-        grad[i] = g
-        hess[i] = h
+        _binary_row(raw, y, w, use_w, grad, hess, i)
 
 
 @cuda.jit
 def _grad_multiclass(raw, y, w, use_w, grad, hess):
-    """Softmax cross-entropy; ``raw``, ``grad``, ``hess`` are ``[K, n]``, ``y`` class codes as floats."""
-    K = raw.shape[0]
     for i in range(cuda.grid(1), raw.shape[1], cuda.gridsize(1)):
-        m = raw[0, i]
-        for k in range(1, K):
-            if raw[k, i] > m:
-                m = raw[k, i]
-        s = 0.0
-        for k in range(K):
-            s += math.exp(raw[k, i] - m)
-        for k in range(K):
-            p = math.exp(raw[k, i] - m) / s
-            g = p - (1.0 if y[i] == k else 0.0)
-            h = p * (1.0 - p)
-            if use_w:
-                g *= w[i]
-                h *= w[i]
-            grad[k, i] = g
-            hess[k, i] = h
+        _multiclass_row(raw, y, w, use_w, grad, hess, i)
 
 
 _V32 = "float32[::1]"
