@@ -14,10 +14,11 @@ Per layer (both directions at once):
    Workers wait for the previous step through an atomic counter (:mod:`._sync`), not a parallel
    launch per step, and claim items, their own first (so a block's weights stay in one core's
    cache from step to step), then any left.  The scheme is deadlock-free with any number of
-   threads (see :func:`_worker`).  An item multiplies the valid rows of the previous hidden
-   state ``[n, H_out]`` by its block of ``W_hh`` (its ``G`` gates' rows together) and applies
-   the gates and the state update to those units while the products are in cache; nothing is
-   allocated inside the loop.
+   threads (see :func:`_worker`).  An item multiplies the valid rows of ``[h, 1]`` (the previous
+   hidden state and a constant 1) by its block of ``[W_hh | bias]`` (its ``G`` gates' rows
+   together) and, for LSTM and RNN, adds the result straight into its block of ``xg`` (GRU keeps
+   ``W_hn h + b_hn`` apart, as ``r`` multiplies it); then it applies the gates and the state
+   update to those units while the sums are in cache; nothing is allocated inside the loop.
 3. **Products**: every product goes through :mod:`._microkernel`, an LLVM-IR register-blocked
    kernel on weights packed once per call into 32-column panels, not BLAS: on this project's
    AMD EPYC it ran 116 GFLOP/s on one core for a step's 64 x 512 x 256 block (OpenBLAS 77, with
@@ -253,8 +254,8 @@ def _step_bounds(nact: np.ndarray, rows: int) -> np.ndarray:
 # gates (one row of one block of hidden units; vectorised over the units)
 # --------------------------------------------------------------------------------------------
 # A block's pre-activations are one row of G gate chunks of hb columns each (``[i | f | g | o]``,
-# ``[r | z | n]``), every sum already in place: the input projection, the recurrent product and
-# the biases (see :func:`run`).  Every loop below indexes views from 0 (no offsets, no
+# ``[r | z | n]``); for LSTM and RNN every sum is already in place (input projection, recurrent
+# product, biases: see :func:`_gates_task`), GRU adds its parts in :func:`_gru_row`.  Every loop below indexes views from 0 (no offsets, no
 # negative-index wraparound in the address) and touches few arrays, so LLVM can prove or check
 # their ranges and vectorises it; with offset indices or more written arrays it left the gate
 # loop scalar (measured 34 ns per unit instead of ~3).  The output row is copied afterwards for
