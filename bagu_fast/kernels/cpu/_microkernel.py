@@ -246,40 +246,43 @@ def _panels_per_block(w):
     return max(1, _BLOCK_BYTES // (w.shape[1] * w.shape[2] * w.itemsize))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _tile(rows, accumulate, a, r0, w, panel, k0, kn, c, c_col):
+    """The tile of ``rows`` (8, 4, 2 or 1) rows from ``r0``, overwriting or accumulating."""
+    if rows == 8:
+        if accumulate:
+            _tile8_add(a, r0, w, panel, k0, kn, c, r0, c_col)
+        else:
+            _tile8(a, r0, w, panel, k0, kn, c, r0, c_col)
+    elif rows == 4:
+        if accumulate:
+            _tile4_add(a, r0, w, panel, k0, kn, c, r0, c_col)
+        else:
+            _tile4(a, r0, w, panel, k0, kn, c, r0, c_col)
+    elif rows == 2:
+        if accumulate:
+            _tile2_add(a, r0, w, panel, k0, kn, c, r0, c_col)
+        else:
+            _tile2(a, r0, w, panel, k0, kn, c, r0, c_col)
+    elif accumulate:
+        _tile1_add(a, r0, w, panel, k0, kn, c, r0, c_col)
+    else:
+        _tile1(a, r0, w, panel, k0, kn, c, r0, c_col)
+
+
 @njit(cache=True, nogil=True)
 def _rows_by_panels(a, w, c, p0, p1, k0, kn, col0, accumulate=False):
     """``c[:, col0 + (p - p0) * PW ...] (+)= a[:, :kn] @ W[p, k0:k0 + kn]`` for panels
-    ``p0 <= p < p1``, rows in tiles of 8, 4, 2, 1 (``+=`` when ``accumulate``)."""
+    ``p0 <= p < p1``, rows in tiles of 8, then at most one each of 4, 2, 1 (``+=`` when
+    ``accumulate``)."""
     n = a.shape[0]
     pw = w.shape[2]
     r = 0
-    while r + 8 <= n:
-        for p in range(p0, p1):
-            if accumulate:
-                _tile8_add(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
-            else:
-                _tile8(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
-        r += 8
-    if r + 4 <= n:
-        for p in range(p0, p1):
-            if accumulate:
-                _tile4_add(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
-            else:
-                _tile4(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
-        r += 4
-    if r + 2 <= n:
-        for p in range(p0, p1):
-            if accumulate:
-                _tile2_add(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
-            else:
-                _tile2(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
-        r += 2
-    if r < n:
-        for p in range(p0, p1):
-            if accumulate:
-                _tile1_add(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
-            else:
-                _tile1(a, r, w, p, k0, kn, c, r, col0 + (p - p0) * pw)
+    for rows in (8, 4, 2, 1):
+        while r + rows <= n:
+            for p in range(p0, p1):
+                _tile(rows, accumulate, a, r, w, p, k0, kn, c, col0 + (p - p0) * pw)
+            r += rows
 
 
 @njit(cache=True, nogil=True)
