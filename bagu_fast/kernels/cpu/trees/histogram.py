@@ -296,6 +296,23 @@ def _goes_left(code, bin_, missing_left, missing_bin):
     return code <= bin_
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _split_run(idx, lo, hi, col, bin_, missing_left, missing_bin, lefts, pl, rights, pr):
+    """Rows ``idx[lo:hi]`` in order: the left-going ones to ``lefts[pl:]``, the others to
+    ``rights[pr:]``; returns how many went left.  Branch-free: every row is written to both
+    sides and only the taken side's cursor advances (left / right is data-dependent: a branch
+    here mispredicts about half the time)."""
+    pl0 = pl
+    for i in range(lo, hi):
+        r = idx[i]
+        go = 1 if _goes_left(col[r], bin_, missing_left, missing_bin) else 0
+        lefts[pl] = r
+        rights[pr] = r
+        pl += go
+        pr += 1 - go
+    return pl - pl0
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def partition_segment(idx, tmp, col, start, end, bin_, missing_left, missing_bin, counts):
     """Stable in-place partition of ``idx[start:end]`` by the codes ``col[idx[i]]`` of one feature
@@ -308,21 +325,11 @@ def partition_segment(idx, tmp, col, start, end, bin_, missing_left, missing_bin
     """
     n = end - start
     k = n // PARTITION_CHUNK
-    if k < 2:
-        # branch-free: every row is written to both sides, only the taken side's cursor advances
-        # (left / right is data-dependent: a branch here mispredicts about half the time)
-        nl = start
-        nr = 0
-        for i in range(start, end):
-            r = idx[i]
-            go = 1 if _goes_left(col[r], bin_, missing_left, missing_bin) else 0
-            idx[nl] = r
-            tmp[nr] = r
-            nl += go
-            nr += 1 - go
-        for i in range(nr):
-            idx[nl + i] = tmp[i]
-        return nl - start
+    if k < 2:  # lefts in place (never ahead of the reader), rights to tmp, then after them
+        nl = _split_run(idx, start, end, col, bin_, missing_left, missing_bin, idx, start, tmp, 0)
+        for i in range(n - nl):
+            idx[start + nl + i] = tmp[i]
+        return nl
     if k > counts.shape[0] // 2:
         k = counts.shape[0] // 2
     step = (n + k - 1) // k
@@ -334,16 +341,7 @@ def partition_segment(idx, tmp, col, start, end, bin_, missing_left, missing_bin
     for c in prange(k):
         lo = start + c * step
         hi = min(end, lo + step)
-        pl = lo
-        pr = lo
-        for i in range(lo, hi):
-            r = idx[i]
-            go = 1 if _goes_left(col[r], bin_, missing_left, missing_bin) else 0
-            lefts[pl] = r
-            rights[pr] = r
-            pl += go
-            pr += 1 - go
-        counts[c] = pl - lo
+        counts[c] = _split_run(idx, lo, hi, col, bin_, missing_left, missing_bin, lefts, lo, rights, lo)
     total_left = 0
     for c in range(k):
         cl = counts[c]
