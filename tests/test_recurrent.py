@@ -431,21 +431,26 @@ def test_cuda_device_arrays_stay_on_device(rng):
     np.testing.assert_allclose(h1, np.tanh(x[0] @ w["weight_ih_l0"][:4].T), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("bidirectional", [True, False])
-def test_cpu_independent_of_thread_count(rng, bidirectional):
+def _on_one_and_all_threads(run):
+    """``(run() on 1 Numba thread, run() on all of them)``, the thread count restored after."""
     import numba
 
-    w = weights(rng, "lstm", 8, 70, layers=2, bidirectional=bidirectional, dtype=np.float32)
-    x = rng.standard_normal((6, 9, 8)).astype(np.float32)
-    lengths = [6, 1, 3, 5, 6, 2, 4, 6, 1]
     saved = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = flat(rec.lstm(x, w, lengths=lengths, backend="cpu"))
+        one = run()
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = flat(rec.lstm(x, w, lengths=lengths, backend="cpu"))
+        return one, run()
     finally:
         numba.set_num_threads(saved)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_cpu_independent_of_thread_count(rng, bidirectional):
+    w = weights(rng, "lstm", 8, 70, layers=2, bidirectional=bidirectional, dtype=np.float32)
+    x = rng.standard_normal((6, 9, 8)).astype(np.float32)
+    lengths = [6, 1, 3, 5, 6, 2, 4, 6, 1]
+    one, many = _on_one_and_all_threads(lambda: flat(rec.lstm(x, w, lengths=lengths, backend="cpu")))
     for a, b in zip(one, many):
         np.testing.assert_array_equal(a, b)
 
@@ -453,8 +458,6 @@ def test_cpu_independent_of_thread_count(rng, bidirectional):
 def test_cpu_more_workers_than_threads_cannot_deadlock(rng, monkeypatch):
     """The time loop's workers wait for each other; with one thread running all of them in turn
     they must still finish (and give the same result as one worker)."""
-    import numba
-
     from bagu_fast.kernels.cpu import recurrent as cpu
 
     w = weights(rng, "lstm", 8, 70, layers=2, bidirectional=True, proj=5, dtype=np.float32)
@@ -464,14 +467,7 @@ def test_cpu_more_workers_than_threads_cannot_deadlock(rng, monkeypatch):
     monkeypatch.setattr(cpu, "_workers", lambda: 1)
     one = flat(rec.lstm(x, w, lengths=lengths, backend="cpu"))
     monkeypatch.setattr(cpu, "_workers", lambda: 5)
-    saved = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        serial = flat(rec.lstm(x, w, lengths=lengths, backend="cpu"))
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        wide = flat(rec.lstm(x, w, lengths=lengths, backend="cpu"))
-    finally:
-        numba.set_num_threads(saved)
+    serial, wide = _on_one_and_all_threads(lambda: flat(rec.lstm(x, w, lengths=lengths, backend="cpu")))
     for a, b, c in zip(one, serial, wide):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
