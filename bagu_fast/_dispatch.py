@@ -86,6 +86,8 @@ def prepare_array(x: Any, name: str) -> Any:
     Non-contiguous device arrays are made contiguous by their own library (CuPy / PyTorch)
     before viewing.
     """
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
     if not is_device_array(x):
         if _is_torch(x) and hasattr(x, "detach"):
             x = x.detach()  # a tensor that requires grad refuses __array__
@@ -110,6 +112,19 @@ def prepare_array(x: Any, name: str) -> Any:
         else:
             raise ValueError(f"{name} must be C-contiguous on the device")
     return arr
+
+
+def host(x: Any) -> np.ndarray:
+    """Host array of a prepared array: NumPy stays as is, device arrays are copied out."""
+    return x if isinstance(x, np.ndarray) else x.copy_to_host()
+
+
+def reshape(x: Any, shape: tuple) -> Any:
+    """``x`` with ``shape``: a C-contiguous NumPy array (a view when ``x`` already is one), or a
+    reshaped device array (``prepare_array`` made device arrays C-contiguous)."""
+    if isinstance(x, np.ndarray):
+        return np.ascontiguousarray(x).reshape(shape)
+    return x.reshape(*shape)
 
 
 def wrap_like(result: Any, template: Any) -> Any:

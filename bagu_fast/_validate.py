@@ -13,6 +13,8 @@ import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
+ArrayLike = Any  # NumPy array, nested sequence, torch CPU tensor, pandas object, or a GPU array
+
 
 def float_arrays(**arrays: Any) -> np.dtype:
     """Check that every array is float32 or float64 and that they share one dtype.
@@ -22,7 +24,12 @@ def float_arrays(**arrays: Any) -> np.dtype:
     dtype = None
     first = None
     for name, arr in arrays.items():
+        if arr is None:
+            raise TypeError(f"{name} must be a float32 or float64 array, got None")
         dt = np.dtype(arr.dtype)
+        if dt == np.object_:
+            raise TypeError(f"{name} must be a float32 or float64 array, got an array of Python objects "
+                            "(None, strings or mixed types?)")
         if dt not in FLOAT_DTYPES:
             raise TypeError(f"{name} must be float32 or float64, got {dt}")
         if dtype is None:
@@ -30,6 +37,13 @@ def float_arrays(**arrays: Any) -> np.dtype:
         elif dt != dtype:
             raise TypeError(f"{name} has dtype {dt} but {first} has {dtype}; pass one dtype")
     return dtype
+
+
+def flag(value: Any, name: str) -> bool:
+    """Require a bool (Python or NumPy) and return it as a Python bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
 
 
 def min_ndim(arr: Any, name: str, ndim: int) -> None:

@@ -158,6 +158,22 @@ blas_limit = _BlasLimit()
 
 
 @contextmanager
+def thread_count(n: int) -> Iterator[None]:
+    """Run the block with ``numba.get_num_threads() == n`` in this thread (clamped to
+    ``1..NUMBA_NUM_THREADS``), restoring the previous count afterwards.  The count changes who
+    runs which work item, never a result."""
+    before = numba.get_num_threads()
+    want = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+    if want != before:
+        numba.set_num_threads(want)
+    try:
+        yield
+    finally:
+        if want != before:
+            numba.set_num_threads(before)
+
+
+@contextmanager
 def parallel_region(single_thread_blas: bool = False) -> Iterator[None]:
     """Run a ``parallel=True`` kernel call safely under any threading layer (see module doc)."""
     if single_thread_blas:
