@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += harness.run_case(case, backends, args.quick,
                                      lambda msg: print(f"[{i}/{len(cases)}] {msg}", file=sys.stderr, flush=True))
         print(harness.markdown_table(rows))
-    json_path, png_path = harness.write_results(rows, tag)
+    json_path, png_path = harness.write_results(rows, tag, quick=args.quick)
     print(f"results: {json_path}" + (f", {png_path}" if png_path else ""))
     wrong = [r for r in rows if r.status.startswith("WRONG")]
     return 1 if wrong else 0

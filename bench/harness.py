@@ -212,7 +212,10 @@ def machine_info() -> dict:
             info[mod] = getattr(importlib.import_module(mod), "__version__", "?")
     try:
         with open("/proc/cpuinfo") as fh:
-            info["cpu"] = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), "?")
+            fields = dict(l.split(":", 1) for l in fh.read().split("\n\n")[0].splitlines() if ":" in l)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        info["cpu"] = fields.get("model name", "?")
+        info["cpu_family_model"] = f"family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}"
     except OSError:
         pass
     return info
@@ -264,48 +267,84 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def write_results(rows: list[Row], tag: str) -> tuple[Path, Path | None]:
-    """Write ``bench/results/<tag>.json`` (+ ``.md`` table and ``.png`` plot); return paths."""
+def write_results(rows: list[Row], tag: str, *, quick: bool = False) -> tuple[Path, Path | None]:
+    """Write ``bench/results/<tag>.json`` (+ ``.md`` table and ``.png`` chart); return paths."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     json_path = RESULTS_DIR / f"{tag}.json"
-    payload = {"machine": machine_info(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    payload = {"machine": machine_info(), "date": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": quick,
                "rows": [r.__dict__ for r in rows]}
     json_path.write_text(json.dumps(payload, indent=1))
     (RESULTS_DIR / f"{tag}.md").write_text(markdown_table(rows) + "\n")
-    return json_path, plot(rows, RESULTS_DIR / f"{tag}.png")
+    return json_path, plot(rows, RESULTS_DIR / f"{tag}.png", title_info=chart_title(payload))
 
 
-def plot(rows: list[Row], path: Path) -> Path | None:
-    """Bar chart of median time per case and runner (log scale); None without matplotlib."""
+def chart_title(payload: dict) -> str:
+    """The conditions every ratio needs beside it: CPU, its sgemm rate, the date."""
+    m = payload.get("machine", {})
+    peak = m.get("sgemm_peak_gflops")
+    sgemm = f"sgemm {peak:.0f} GFLOP/s" if peak else "sgemm not recorded"
+    cpu = m.get("cpu", "?") + (f" ({m['cpu_family_model']})" if m.get("cpu_family_model") else "")
+    return f"{cpu}, {m.get('cpus', '?')} cores, {sgemm}, {str(payload.get('date', '?'))[:16]}"
+
+
+def peer_ratios(rows: list) -> list[tuple[str, str, float]]:
+    """Per case with a timed peer: (label, best peer's name, our best time / its time).
+
+    "Ours" is our fastest non-reference backend of the case; a ratio < 1 means we are faster.
+    ``rows`` may be :class:`Row` objects or their JSON dicts.
+    """
+    get = (lambda r, k: r[k]) if rows and isinstance(rows[0], dict) else getattr
+    cases = list(dict.fromkeys((get(r, "case"), get(r, "size")) for r in rows))
+    out = []
+    for case, size in cases:
+        timed = [r for r in rows if (get(r, "case"), get(r, "size")) == (case, size) and get(r, "median_s")]
+        ours = [r for r in timed if get(r, "kind") == "ours" and get(r, "runner") != "reference"]
+        peers = [r for r in timed if get(r, "kind") == "peer"]
+        if ours and peers:
+            best_ours = min(ours, key=lambda r: get(r, "median_s"))
+            best_peer = min(peers, key=lambda r: get(r, "median_s"))
+            label = f"{case}: {get(best_ours, 'runner')} vs {get(best_peer, 'runner')}\n{size}"
+            out.append((label, get(best_peer, "runner"), get(best_ours, "median_s") / get(best_peer, "median_s")))
+    return out
+
+
+def plot(rows: list, path: Path, title_info: str = "") -> Path | None:
+    """Horizontal bars of our time over the best peer's per case, on a log axis centred on 1.0
+    (green: faster than the peer, red: slower); None without matplotlib or without a peer."""
     if not installed("matplotlib"):
+        return None
+    ratios = peer_ratios(rows)
+    if not ratios:
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    timed = [r for r in rows if r.median_s]
-    cases = list(dict.fromkeys((r.case, r.size) for r in timed))
-    runners = list(dict.fromkeys(r.runner for r in timed))
-    if not cases:
-        return None
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cases)), 4.5))
-    width = 0.8 / max(1, len(runners))
-    for k, runner in enumerate(runners):
-        xs, ys = [], []
-        for i, c in enumerate(cases):
-            match = [r for r in timed if (r.case, r.size) == c and r.runner == runner]
-            if match:
-                xs.append(i + k * width)
-                ys.append(match[0].median_s * 1e3)
-        ax.bar(xs, ys, width, label=runner)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cases))])
-    ax.set_xticklabels([f"{c}\n{s}" for c, s in cases], fontsize=7)
-    ax.set_yscale("log")
-    ax.set_ylabel("median time (ms, log)")
-    ax.legend(fontsize=7)
-    ax.set_title("bagu_fast vs peers (lower is better)")
+    labels = ["\n".join(part if len(part) <= 60 else part[:57] + "..." for part in label.split("\n"))
+              for label, _, _ in ratios]
+    values = [r for _, _, r in ratios]
+    fig, ax = plt.subplots(figsize=(10, 1.4 + 0.5 * len(values)))
+    ys = list(range(len(values)))[::-1]
+    colors = ["#2e7d32" if v <= 1 else "#c62828" for v in values]
+    ax.barh(ys, [v - 1 for v in values], left=1, color=colors, height=0.6)  # bars start at 1.0
+    ax.set_xscale("log")
+    span = max(max(values), 1 / min(values), 1.5) * 4
+    ax.set_xlim(1 / span, span)
+    ax.axvline(1.0, color="black", linewidth=1)
+    steps = (0.001, 0.01, 0.1, 1, 10, 100, 1000) if span > 20 else (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20)
+    ticks = [t for t in steps if 1 / span <= t <= span]
+    ax.set_xticks(ticks, [f"{t:g}×" for t in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    for y, v in zip(ys, values):
+        ax.text(v * 1.04 if v > 1 else v / 1.04, y, f"{v:.3g}×",
+                va="center", ha="left" if v > 1 else "right", fontsize=8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xlabel("our time / best peer's time (log scale; < 1: bagu_fast faster)")
+    ax.set_title(f"bagu_fast vs best peer per case\n{title_info}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
