@@ -11,12 +11,11 @@ from typing import Any, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
-from .. import _dispatch
+from .. import _dispatch, _validate
+from .._validate import ArrayLike
 from . import _checks
 
 __all__ = ["forward", "backward", "posteriors", "viterbi", "baum_welch_stats", "BaumWelchStats"]
-
-ArrayLike = Any
 
 
 class BaumWelchStats(NamedTuple):
@@ -46,7 +45,7 @@ def _prepare(log_startprob, log_transmat, log_emission, lengths, backend, *, che
     ls = _dispatch.prepare_array(log_startprob, "log_startprob")
     lt = _dispatch.prepare_array(log_transmat, "log_transmat")
     le = _dispatch.prepare_array(log_emission, "log_emission")
-    dtype = _checks.float_dtype(log_startprob=ls, log_transmat=lt, log_emission=le)
+    dtype = _validate.float_arrays(log_startprob=ls, log_transmat=lt, log_emission=le)
     _checks.ndim(ls, "log_startprob", 1, "[N]")
     N = int(ls.shape[0])
     if N < 1:
@@ -59,11 +58,11 @@ def _prepare(log_startprob, log_transmat, log_emission, lengths, backend, *, che
     T = int(le.shape[0])
     seq_start, seq_len = _checks.hmm_lengths(lengths, T)
     if check_model:
-        _checks.log_distribution(_checks.host(ls), "log_startprob", dtype)
-        _checks.log_distribution(_checks.host(lt), "log_transmat", dtype)
+        _checks.log_distribution(_dispatch.host(ls), "log_startprob", dtype)
+        _checks.log_distribution(_dispatch.host(lt), "log_transmat", dtype)
     else:
         for arr, name in ((ls, "log_startprob"), (lt, "log_transmat")):
-            _checks.no_nan_or_posinf(_checks.host(arr), name)
+            _checks.no_nan_or_posinf(_dispatch.host(arr), name)
     _checks.no_nan_or_posinf_any(le, "log_emission")
     on_device = not isinstance(le, np.ndarray)
     end = np.zeros(N, dtype=dtype)
@@ -122,7 +121,7 @@ def forward(
     >>> float(np.exp(forward(ls, lt, le)[0]))  # doctest: +ELLIPSIS
     0.03628...
     """
-    return_alpha = _checks.flag(return_alpha, "return_alpha")
+    return_alpha = _validate.flag(return_alpha, "return_alpha")
     backend, args, tmpl = _prepare(log_startprob, log_transmat, log_emission, lengths, backend)
     logz, alpha = _kernels(backend).forward(*args, return_alpha)
     logz = _dispatch.wrap_like(logz, tmpl)
