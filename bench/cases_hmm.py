@@ -388,7 +388,7 @@ def cases(quick: bool) -> list[Case]:
     floor = f"; dgemm 1 thr {peak:.0f} GFLOP/s"
     out: list[Case] = []
     all3 = ("reference", "cpu", "cuda")
-    # one long sequence: N = 64, T = 20 000 (the size); the reference only in quick mode
+    # one long sequence: N = 64, T = 20 000; the reference only in quick mode
     N, T = 64, (4000 if quick else 20000)
     long_backends = all3 if quick else ("cpu", "cuda")
     for kind, mult in (("viterbi", 2), ("forward", 2), ("posteriors", 4)):
@@ -433,7 +433,7 @@ def cases(quick: bool) -> list[Case]:
             slow=("reference",),
         ))
     if harness.GPU:
-        # the GPU size: 10 000 sequences x T = 200 x N = 64, Viterbi and forward
+        # a large GPU batch: 10 000 sequences x T = 200 x N = 64, Viterbi and forward
         # (the cpu runner only in full runs: it takes seconds per call at this size)
         S3, L3, N3 = 10000, 200, 64
         for kind in ("viterbi", "forward"):

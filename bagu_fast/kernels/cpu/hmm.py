@@ -239,15 +239,57 @@ def _log_posteriors(start, trans, transT, end, e, g, xi, want_xi):
 _LOG_ONLY, _DENSE, _CHECKED = 0, 1, 2  # how _setup_scaled lets sequences use the scaled domain
 
 
-@njit(cache=True, nogil=True, fastmath=_FM)
-def _scaled_forward(sl, smax, A, tmax, el, emax, checked, amin, e, ah, cs, ms, tmp):
-    """Normalised alpha (into ah [L, N]), normalisers cs [L] and emission maxima ms [L].
+@njit(inline="always", cache=True, fastmath=_FM)
+def _scaled_logz(ah, el, emax, total):
+    """(ok, logz) from the last normalised row: the end weights, and the scales summed so far."""
+    L, N = ah.shape
+    z = 0.0
+    for j in range(N):
+        z += ah[L - 1, j] * el[j]
+    if not z >= _TINY:
+        return False, 0.0
+    return True, total + math.log(z) + emax
 
-    Returns (ok, logz).  ok is False (use the log path) when a normaliser falls below _TINY or,
-    with ``checked``, when the per-step test cannot prove that no positive entry was lost:
-    the previous row's smallest positive entry times amin (the smallest positive A) must reach
-    _FLOOR, so every product of the GEMV is a normal number and its zero pattern is exact, and
-    every state with positive GEMV value and a finite emission must keep an entry >= _FLOOR."""
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _scaled_forward(sl, smax, A, tmax, el, emax, e, ah, cs, ms, tmp):
+    """Normalised alpha (into ah [L, N]), normalisers cs [L] and emission maxima ms [L] of a
+    dense chain (no per-step test: the module docstring says why none is needed).
+
+    Returns (ok, logz): ok is False when a normaliser fell below _TINY (use the log path)."""
+    L, N = e.shape
+    total = 0.0
+    for t in range(L):
+        m = NEG_INF
+        for j in range(N):
+            m = _mx(e[t, j], m)
+        if m == NEG_INF:
+            return False, 0.0
+        if t == 0:
+            for j in range(N):
+                tmp[j] = sl[j]
+        else:
+            _vecmat(ah[t - 1], A, tmp)
+        c = 0.0
+        for j in range(N):
+            v = tmp[j] * _exp_nonpos(e[t, j] - m)
+            tmp[j] = v
+            c += v
+        if not c >= _TINY:
+            return False, 0.0
+        inv = 1.0 / c
+        for j in range(N):
+            ah[t, j] = tmp[j] * inv
+        cs[t] = c
+        ms[t] = m
+        total += math.log(c) + m + (smax if t == 0 else tmax)
+    return _scaled_logz(ah, el, emax, total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _scaled_forward_checked(sl, smax, A, tmax, el, emax, amin, e, ah, cs, ms, tmp):
+    """As :func:`_scaled_forward` for any chain, with the per-step test of the module docstring
+    (amin: the smallest positive entry of A); ok is False (use the log path) when it fails."""
     L, N = e.shape
     total = 0.0
     lo = 1.0  # smallest positive entry of the previous alpha_hat row
@@ -261,57 +303,42 @@ def _scaled_forward(sl, smax, A, tmax, el, emax, checked, amin, e, ah, cs, ms, t
             for j in range(N):
                 tmp[j] = sl[j]
         else:
-            if checked and not lo * amin >= _FLOOR:
+            if not lo * amin >= _FLOOR:
                 return False, 0.0
             _vecmat(ah[t - 1], A, tmp)
         c = 0.0
-        if checked:
-            lost = False
-            for j in range(N):
-                s = tmp[j]
-                ej = e[t, j]
-                v = s * _exp_nonpos(ej - m)
-                tmp[j] = v
-                c += v
-                lost |= (s > 0.0) & (ej > NEG_INF) & (v < _FLOOR)
-            if lost:
-                return False, 0.0
-        else:
-            for j in range(N):
-                v = tmp[j] * _exp_nonpos(e[t, j] - m)
-                tmp[j] = v
-                c += v
-        if not c >= _TINY:
+        lost = False
+        for j in range(N):
+            s = tmp[j]
+            ej = e[t, j]
+            v = s * _exp_nonpos(ej - m)
+            tmp[j] = v
+            c += v
+            lost |= (s > 0.0) & (ej > NEG_INF) & (v < _FLOOR)
+        if lost or not c >= _TINY:
             return False, 0.0
         inv = 1.0 / c
-        if checked:
-            lo = np.inf
-            for j in range(N):
-                v = tmp[j] * inv
-                ah[t, j] = v
-                lo = min(lo, v if v > 0.0 else np.inf)
-        else:
-            for j in range(N):
-                ah[t, j] = tmp[j] * inv
+        lo = np.inf
+        for j in range(N):
+            v = tmp[j] * inv
+            ah[t, j] = v
+            lo = min(lo, v if v > 0.0 else np.inf)
         cs[t] = c
         ms[t] = m
         total += math.log(c) + m + (smax if t == 0 else tmax)
-    z = 0.0
-    for j in range(N):
-        z += ah[L - 1, j] * el[j]
-    if not z >= _TINY:
-        return False, 0.0
-    return True, total + math.log(z) + emax
+    return _scaled_logz(ah, el, emax, total)
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def _scaled_backward(AT, el, e, ah, cs, ms, bh, w, xi, want_xi):
+def _scaled_backward(AT, el, e, ah, cs, ms, bh, w, xi, want_xi, checked):
     """Turn ah [L, N] (normalised alpha from _scaled_forward) into gamma in place, and when
     want_xi add sum_t outer(ah_t, w_{t+1}) to xi (the caller multiplies by A elementwise), where
     w_t = exp(e_t - m_t) * bh_t / c_t and bh_t = A w_{t+1} is the scaled beta.  bh, w: [N].
 
-    w_t is 0 where alpha_t is 0: such a state carries no posterior mass at t, and its scaled beta
-    (which may be huge: nothing bounds it by 1 / alpha) must not reach a product with a zero."""
+    With ``checked`` (a chain with zeros) w_t is 0 where alpha_t is 0: such a state carries no
+    posterior mass at t, and its scaled beta (unbounded there: nothing ties it to 1 / alpha) must
+    not overflow into a product with a zero.  In a dense chain every scaled beta stays within
+    e^spread of the others, so the plain loop is safe."""
     L, N = e.shape
     z = 0.0
     for j in range(N):
@@ -334,12 +361,28 @@ def _scaled_backward(AT, el, e, ah, cs, ms, bh, w, xi, want_xi):
         if t > 0:
             inv_c = 1.0 / cs[t]
             mt = ms[t]
-            for j in range(N):
-                v = _exp_nonpos(e[t, j] - mt) * bh[j] * inv_c
-                w[j] = v if ah[t, j] != 0.0 else 0.0
+            if checked:
+                for j in range(N):
+                    v = _exp_nonpos(e[t, j] - mt) * bh[j] * inv_c
+                    w[j] = v if ah[t, j] != 0.0 else 0.0
+            else:
+                for j in range(N):
+                    w[j] = _exp_nonpos(e[t, j] - mt) * bh[j] * inv_c
         inv = 1.0 / s  # gamma_t sums to 1 up to rounding: renormalise
         for j in range(N):
             ah[t, j] = ah[t, j] * bh[j] * inv
+
+
+@njit(inline="always", cache=True)
+def _scaled_forward_seq(scaled, e, ah, cs, ms, tmp):
+    """The scaled forward of one sequence under _setup_scaled's rule; (False, 0) sends it to the
+    log path."""
+    mode, sl, smax, A, tmax, el, emax, amin = scaled
+    if mode == _DENSE:
+        return _scaled_forward(sl, smax, A, tmax, el, emax, e, ah, cs, ms, tmp)
+    if mode == _CHECKED:
+        return _scaled_forward_checked(sl, smax, A, tmax, el, emax, amin, e, ah, cs, ms, tmp)
+    return False, 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -395,8 +438,7 @@ def _setup_scaled(start, trans, end):
 def _forward_loglik(start, trans, end, em, seq_start, seq_len, logz):
     S = seq_len.shape[0]
     N = start.shape[0]
-    mode, sl, smax, A, tmax, el, emax, amin = _setup_scaled(start, trans, end)
-    checked = mode == _CHECKED
+    scaled = _setup_scaled(start, trans, end)
     transT = np.ascontiguousarray(trans.T)
     max_len = 0
     for s in range(S):
@@ -411,11 +453,7 @@ def _forward_loglik(start, trans, end, em, seq_start, seq_len, logz):
             r0 = seq_start[s]
             L = seq_len[s]
             e = em[r0:r0 + L]
-            good = False
-            z = 0.0
-            if mode != _LOG_ONLY:
-                good, z = _scaled_forward(sl, smax, A, tmax, el, emax, checked, amin, e, ah[c, :L], cs[c, :L],
-                                          ms[c, :L], tmp[c])
+            good, z = _scaled_forward_seq(scaled, e, ah[c, :L], cs[c, :L], ms[c, :L], tmp[c])
             if good:
                 logz[s] = z
             else:
@@ -453,7 +491,8 @@ def _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma,
     the xi sums per chunk (xi_chunks [n_chunks, N, N], zeroed by the caller)."""
     S = seq_len.shape[0]
     N = start.shape[0]
-    mode, sl, smax, A, tmax, el, emax, amin = _setup_scaled(start, trans, end)
+    scaled = _setup_scaled(start, trans, end)
+    mode, _sl, _smax, A, _tmax, el, _emax, _amin = scaled
     checked = mode == _CHECKED
     AT = np.ascontiguousarray(A.T)
     transT = np.ascontiguousarray(trans.T)
@@ -471,14 +510,11 @@ def _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma,
             L = seq_len[s]
             e = em[r0:r0 + L]
             g = gamma[r0:r0 + L]
-            good = False
-            z = 0.0
-            if mode != _LOG_ONLY:
-                good, z = _scaled_forward(sl, smax, A, tmax, el, emax, checked, amin, e, g, cs[c, :L], ms[c, :L],
-                                          scratch[c, 0])
+            good, z = _scaled_forward_seq(scaled, e, g, cs[c, :L], ms[c, :L], scratch[c, 0])
             if good:
                 logz[s] = z
-                _scaled_backward(AT, el, e, g, cs[c, :L], ms[c, :L], scratch[c, 1], scratch[c, 2], xs[c], want_xi)
+                _scaled_backward(AT, el, e, g, cs[c, :L], ms[c, :L], scratch[c, 1], scratch[c, 2], xs[c], want_xi,
+                                checked)
             else:
                 logz[s] = _log_posteriors(start, trans, transT, end, e, g, xi_chunks[c], want_xi)
         if want_xi:
