@@ -1,7 +1,7 @@
 """The cpu backend's scaled linear-domain recursions against log space on chains built to break
 scaling: transition matrices with zeros (cycles, left-right, banded, random sparse, forbidden CRF
-tags) and log-emissions that differ by up to 1e3 nats, where a state whose normalised alpha
-underflows may carry the path that dominates later.
+tags) or with log-probabilities hundreds of nats apart, and log-emissions that differ by up to
+1e3 nats, where a state whose normalised alpha underflows may carry the path that dominates later.
 
 The bulk property check compares 10 000 sequences with a batched NumPy log-space forward (the
 kernels take many sequences per call, so each random model gets a batch of sequences); the
@@ -58,7 +58,7 @@ def batched_log_posteriors(ls, lt, le, end=None):
 # ----------------------------------------------------------------------------------------------
 # chains that break scaling
 # ----------------------------------------------------------------------------------------------
-KINDS = ("cycle", "left-right", "banded", "sparse", "permutation", "dense")
+KINDS = ("cycle", "left-right", "banded", "sparse", "permutation", "dense", "wide")
 
 
 def _log(p):
@@ -82,6 +82,9 @@ def sparse_chain(rng, kind, N):
         mask[np.arange(N), rng.integers(0, N, N)] = True
     elif kind == "permutation":
         mask = np.eye(N, dtype=bool)[rng.permutation(N)]
+    elif kind == "wide":  # dense, log-probabilities spread over up to 500 nats
+        P = np.exp(-rng.uniform(0, rng.uniform(50, 500), (N, N)))
+        mask = np.ones((N, N), bool)
     else:
         mask = np.ones((N, N), bool)
     P = np.where(mask, P, 0.0)
