@@ -88,14 +88,10 @@ def _hmm_runners(kind, backends, threads=None):
         lengths = None if len(x["lengths"]) == 1 else x["lengths"]
         if threads is None:
             return fn(x["ls"], x["lt"], _le(x), lengths, backend=b)
-        import numba
+        from bagu_fast.kernels.cpu._parallel import thread_count
 
-        before = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
+        with thread_count(threads):
             return fn(x["ls"], x["lt"], _le(x), lengths, backend=b)
-        finally:
-            numba.set_num_threads(before)
 
     def run_cuda(x):
         if harness.GPU:
@@ -388,7 +384,7 @@ def cases(quick: bool) -> list[Case]:
     floor = f"; dgemm 1 thr {peak:.0f} GFLOP/s"
     out: list[Case] = []
     all3 = ("reference", "cpu", "cuda")
-    # one long sequence: N = 64, T = 20 000 (the size); the reference only in quick mode
+    # one long sequence: N = 64, T = 20 000; the reference only in quick mode
     N, T = 64, (4000 if quick else 20000)
     long_backends = all3 if quick else ("cpu", "cuda")
     for kind, mult in (("viterbi", 2), ("forward", 2), ("posteriors", 4)):
@@ -397,7 +393,7 @@ def cases(quick: bool) -> list[Case]:
             "hmm", f"{kind} 1 sequence", f"N={N} T={T} f64{floor}", _hmm_setup(N, 32, [T], seed=1), ours, peers,
             _hmm_check_vs_hmmlearn(kind), work=mult * T * N * N / 1e9, unit="GFLOP", slow=("reference",),
         ))
-    # many sequences: 1 thread vs 2 threads (numba.set_num_threads inside the runner)
+    # many sequences: 1 thread vs 2 threads (thread_count inside the runner)
     S, L, N2 = (200 if quick else 1000), 200, 32
     for kind, mult in (("viterbi", 2), ("posteriors", 4)):
         for threads in (1, 2):
@@ -433,7 +429,7 @@ def cases(quick: bool) -> list[Case]:
             slow=("reference",),
         ))
     if harness.GPU:
-        # the GPU size: 10 000 sequences x T = 200 x N = 64, Viterbi and forward
+        # a large GPU batch: 10 000 sequences x T = 200 x N = 64, Viterbi and forward
         # (the cpu runner only in full runs: it takes seconds per call at this size)
         S3, L3, N3 = 10000, 200, 64
         for kind in ("viterbi", "forward"):

@@ -291,19 +291,20 @@ def test_empty_input(backend):
     assert st.gamma.shape == (0, 2) and np.all(st.trans == 0)
 
 
-def test_cpu_results_do_not_depend_on_threads(rng):
+@pytest.mark.parametrize("zeros", [0.0, 0.4])  # dense and checked scaled paths
+def test_cpu_results_do_not_depend_on_threads(rng, monkeypatch, zeros):
     import numba
 
-    ls, lt, le = model(rng, 6, 400)
+    from bagu_fast.kernels.cpu import hmm as cpu_hmm
+    from bagu_fast.kernels.cpu._parallel import thread_count
+
+    monkeypatch.setattr(cpu_hmm, "_MIN_WORK_PER_THREAD", 1)  # small calls use every thread too
+    ls, lt, le = model(rng, 6, 400, zeros=zeros, scale=20.0)
     lengths = [7] * 40 + [120]
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with thread_count(1):
         one = run_all("cpu", ls, lt, le, lengths)
-        numba.set_num_threads(max(2, before))
+    with thread_count(max(2, numba.config.NUMBA_NUM_THREADS)):
         two = run_all("cpu", ls, lt, le, lengths)
-    finally:
-        numba.set_num_threads(before)
     for k in one:
         np.testing.assert_array_equal(one[k], two[k], err_msg=k)
 

@@ -1,7 +1,8 @@
 """Sequence models: HMM inference and estimators (hmmlearn's API) and the linear-chain CRF.
 
 inference.py: forward, backward, posteriors, viterbi, baum_welch_stats (log-probabilities in).
-models.py: CategoricalHMM, GaussianHMM (hmmlearn's estimator API and attribute names).
+categorical.py, gaussian.py: CategoricalHMM, GaussianHMM (hmmlearn's estimator API and attribute
+names), on the EM loop of _base.py; models.py gathers them.
 crf.py: crf_log_partition, crf_marginals, crf_decode, crf_log_likelihood (pytorch-crf's conventions).
 Kernels: bagu_fast/kernels/{reference,cpu,cuda}/hmm.py, one linear-chain grid for both.
 """

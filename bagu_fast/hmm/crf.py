@@ -13,26 +13,22 @@ from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
-from .. import _dispatch
+from .. import _dispatch, _validate
+from .._validate import ArrayLike
 from . import _checks
 
 __all__ = ["crf_log_partition", "crf_marginals", "crf_decode", "crf_log_likelihood"]
 
-ArrayLike = Any
 
-
-def _reshape(x: Any, shape: tuple) -> Any:
-    return x.reshape(shape) if isinstance(x, np.ndarray) else x.reshape(*shape)
-
-
-def _prepare(emissions, transitions, start_transitions, end_transitions, lengths, backend, tags=None):
+def _prepare(emissions, transitions, start_transitions, end_transitions, lengths, backend, tags=None,
+             need_tags=False):
     inputs = (emissions, transitions, start_transitions, end_transitions)
     backend = _dispatch.resolve_backend(backend, *inputs)
     em = _dispatch.prepare_array(emissions, "emissions")
     tr = _dispatch.prepare_array(transitions, "transitions")
     st = _dispatch.prepare_array(start_transitions, "start_transitions")
     en = _dispatch.prepare_array(end_transitions, "end_transitions")
-    dtype = _checks.float_dtype(emissions=em, transitions=tr, start_transitions=st, end_transitions=en)
+    dtype = _validate.float_arrays(emissions=em, transitions=tr, start_transitions=st, end_transitions=en)
     _checks.ndim(em, "emissions", 3, "[B, T, K]")
     B, T, K = (int(d) for d in em.shape)
     if K < 1:
@@ -45,22 +41,9 @@ def _prepare(emissions, transitions, start_transitions, end_transitions, lengths
     seq_len = _checks.padded_lengths(lengths, B, T)
     for arr, name in ((em, "emissions"), (tr, "transitions"), (st, "start_transitions"), (en, "end_transitions")):
         _checks.no_nan_or_posinf_any(arr, name)
-    tags_flat = None
-    if tags is not None:
-        tg = _checks.host(_dispatch.prepare_array(tags, "tags"))
-        if tg.dtype == np.bool_ or not np.issubdtype(tg.dtype, np.integer):
-            raise TypeError(f"tags must hold integers, got dtype {tg.dtype}")
-        if tg.shape != (B, T):
-            raise ValueError(f"tags must have shape ({B}, {T}) like emissions' [B, T], got {tg.shape}")
-        valid = np.arange(T)[None, :] < seq_len[:, None]
-        if valid.any():
-            vals = tg[valid]
-            if vals.min() < 0 or vals.max() >= K:
-                raise ValueError(f"tags must lie in [0, {K}) at every valid position, got values in "
-                                 f"[{int(vals.min())}, {int(vals.max())}]")
-        tags_flat = np.where(valid, tg, 0).astype(np.int32).reshape(B * T)
+    tags_flat = _checks.crf_tags(tags, B, T, K, seq_len) if need_tags else None
     seq_start = np.arange(B, dtype=np.int64) * T
-    args = (st, tr, en, _reshape(em, (B * T, K)), seq_start, seq_len)
+    args = (st, tr, en, _dispatch.reshape(em, (B * T, K)), seq_start, seq_len)
     return backend, args, (B, T, K), dtype, tags_flat
 
 
@@ -115,7 +98,7 @@ def crf_marginals(
     backend, args, (B, T, K), dtype, _ = _prepare(emissions, transitions, start_transitions, end_transitions,
                                                   lengths, backend)
     gamma, _ = _dispatch.kernels("hmm", backend).posteriors(*args)
-    return _dispatch.wrap_like(_reshape(gamma, (B, T, K)), emissions)
+    return _dispatch.wrap_like(_dispatch.reshape(gamma, (B, T, K)), emissions)
 
 
 def crf_decode(
@@ -141,7 +124,7 @@ def crf_decode(
     backend, args, (B, T, K), dtype, _ = _prepare(emissions, transitions, start_transitions, end_transitions,
                                                   lengths, backend)
     path, score = _dispatch.kernels("hmm", backend).viterbi(*args)
-    return _dispatch.wrap_like(_reshape(path, (B, T)), emissions), _dispatch.wrap_like(score, emissions)
+    return _dispatch.wrap_like(_dispatch.reshape(path, (B, T)), emissions), _dispatch.wrap_like(score, emissions)
 
 
 def crf_log_likelihood(
@@ -177,9 +160,9 @@ def crf_log_likelihood(
         Only with ``return_grad=True``; zero at padding positions, and zero for a sequence whose
         every tagging is forbidden.
     """
-    return_grad = _checks.flag(return_grad, "return_grad")
+    return_grad = _validate.flag(return_grad, "return_grad")
     backend, args, (B, T, K), dtype, tags_flat = _prepare(
-        emissions, transitions, start_transitions, end_transitions, lengths, backend, tags=tags)
+        emissions, transitions, start_transitions, end_transitions, lengths, backend, tags=tags, need_tags=True)
     if not isinstance(args[3], np.ndarray):
         from numba import cuda
 
@@ -192,4 +175,4 @@ def crf_log_likelihood(
     w = lambda x: _dispatch.wrap_like(x, emissions)  # noqa: E731
     if not return_grad:
         return w(llh)
-    return w(llh), (w(_reshape(g_em, (B, T, K))), w(g_tr), w(g_st), w(g_en))
+    return w(llh), (w(_dispatch.reshape(g_em, (B, T, K))), w(g_tr), w(g_st), w(g_en))

@@ -14,13 +14,31 @@ range); results come back in the input dtype.  Every kernel is compiled for one 
 * Forward / backward for log-likelihoods, posteriors and counts run in the scaled linear domain:
   ``A = exp(trans - max trans)`` once per call, then per step one GEMV ``alpha_hat @ A`` times
   ``exp(em_t - max em_t)`` and a normaliser ``c_t`` (Rabiner's scaling; the backward pass reuses the
-  ``c_t``).  The inner loops run over contiguous rows and vectorise.  The log-space path takes
-  over where scaling could lose accuracy: for every sequence when the finite entries of ``trans``,
-  ``start`` or ``end`` span more than ``_MAX_RANGE`` nats (their exponentials would underflow),
-  and for one sequence when a normaliser falls below ``_TINY`` (an impossible or nearly impossible
-  sequence; the log path gives ``-inf`` exactly).  ``return_alpha`` and ``backward`` return log
-  values, so they always take the log-space path (scaling would turn very unlikely states into
-  ``-inf``).
+  ``c_t``).  The inner loops run over contiguous rows and vectorise.  Scaling cannot represent an
+  entry below ~1e-308 of its row: once such an entry is flushed to 0 it never comes back, and
+  where transitions have zeros (left-right, cyclic, banded chains, forbidden CRF tags) the path
+  it carried may dominate later.  So a sequence stays in the scaled domain only while that
+  provably costs nothing (:func:`_setup_scaled` picks the rule once per call):
+
+  - *dense chains* (every ``trans`` and ``end`` entry finite, and ``log N`` plus the spread of
+    ``trans``, and of ``end``, at most ``_DENSE_SPAN`` nats): no per-step test.  Underflow drops at
+    most about ``N 2^-1021 / c_t`` of the normalised row (``c_t >= _TINY`` is checked), and a
+    dense matrix passes at most ``e^spread`` times an entry's share into any later quantity, so a
+    step changes any result by less than ``2^-64`` relative;
+  - *every other chain*: a per-step test proves that no positive entry was lost: the previous
+    row's smallest positive entry times the smallest positive ``A`` is at least ``_FLOOR`` (so
+    every product of the GEMV is a normal number and its zero pattern is exact), and every state
+    with a positive GEMV value and a finite emission keeps an entry of at least ``_FLOOR``.  A
+    sequence that fails it at any step is recomputed in log space.
+
+  The backward pass then loses nothing that matters: a scaled beta that underflows at
+  ``(t, i)`` carries at most ``gamma_t(i) < 2^-1000`` of posterior mass, and states whose alpha is
+  0 are left out of it.  The log-space path also takes over for every sequence when the finite
+  entries of ``trans``, ``start`` or ``end`` span more than ``_MAX_RANGE`` nats (their
+  exponentials would underflow), and for one sequence when a normaliser falls below ``_TINY`` (an
+  impossible or nearly impossible sequence; the log path gives ``-inf`` exactly).
+  ``return_alpha`` and ``backward`` return log values, so they always take the log-space path.
+  Its log-sum-exps run in two vectorised passes (max, then sum of the polynomial exp).
 * Viterbi is max-plus in log space (no exponentials): four source rows at a time, a contiguous
   row update ``best = max(best, delta_i + trans[i, :])`` that vectorises, without tracking an
   argmax per state: every delta row is kept (a per-chunk scratch reused
@@ -38,13 +56,15 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._parallel import parallel_region
+from ._parallel import parallel_region, thread_count
 from ._vecmath import pow2_f64
 
 __all__ = ["forward", "backward", "posteriors", "viterbi", "expected_counts", "crf_grad"]
 
 _MAX_RANGE = 600.0  # nats: exp(-600) ~ 1e-261 keeps every entry a normal float64
 _TINY = 1e-100  # a per-step normaliser below this sends the sequence to the log-space path
+_DENSE_SPAN = 430.0  # nats: log N + score spread up to which a dense chain needs no per-step test
+_FLOOR = 2.0 ** -1000  # smallest positive entry / GEMV product the per-step test accepts
 _MAX_CHUNKS = 64  # accumulator chunks for the kernels that sum over sequences
 _FM = {"reassoc", "contract", "nsz"}  # no nnan / ninf: -inf keeps its meaning
 
@@ -141,7 +161,22 @@ def _maxplus(d, M, out):
 # --------------------------------------------------------------------------------------------
 # log-space recursions of one sequence (fallback, and the log-valued outputs)
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@njit(inline="always", cache=True, fastmath=_FM)
+def _lse_sum(x, y):
+    """log sum_i exp(x[i] + y[i]) (-inf when every term is): a max pass and an exp-sum pass, both
+    vectorised (the arguments of the exponentials are <= 0)."""
+    m = NEG_INF
+    for i in range(x.shape[0]):
+        m = _mx(x[i] + y[i], m)
+    if m == NEG_INF:
+        return NEG_INF
+    acc = 0.0
+    for i in range(x.shape[0]):
+        acc += _exp_nonpos(x[i] + y[i] - m)
+    return m + math.log(acc)
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
 def _log_alpha(start, transT, e, a):
     """a[t] = log alpha_t of one sequence (e, a: [L, N]); transT[j, i] = trans[i, j]."""
     L, N = e.shape
@@ -149,22 +184,10 @@ def _log_alpha(start, transT, e, a):
         a[0, j] = start[j] + e[0, j]
     for t in range(1, L):
         for j in range(N):
-            row = transT[j]
-            m = NEG_INF
-            for i in range(N):
-                v = a[t - 1, i] + row[i]
-                if v > m:
-                    m = v
-            if m == NEG_INF:
-                a[t, j] = NEG_INF
-            else:
-                acc = 0.0
-                for i in range(N):
-                    acc += math.exp(a[t - 1, i] + row[i] - m)
-                a[t, j] = (m + math.log(acc)) + e[t, j]
+            a[t, j] = _lse_sum(a[t - 1], transT[j]) + e[t, j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_FM)
 def _log_beta(trans, end, e, b, w):
     """b[t] = log beta_t of one sequence; w: scratch [N]."""
     L, N = e.shape
@@ -174,38 +197,10 @@ def _log_beta(trans, end, e, b, w):
         for j in range(N):
             w[j] = e[t + 1, j] + b[t + 1, j]
         for i in range(N):
-            row = trans[i]
-            m = NEG_INF
-            for j in range(N):
-                v = row[j] + w[j]
-                if v > m:
-                    m = v
-            if m == NEG_INF:
-                b[t, i] = NEG_INF
-            else:
-                acc = 0.0
-                for j in range(N):
-                    acc += math.exp(row[j] + w[j] - m)
-                b[t, i] = m + math.log(acc)
+            b[t, i] = _lse_sum(trans[i], w)
 
 
-@njit(cache=True, nogil=True)
-def _lse_sum(x, y):
-    """log sum_i exp(x[i] + y[i])."""
-    m = NEG_INF
-    for i in range(x.shape[0]):
-        v = x[i] + y[i]
-        if v > m:
-            m = v
-    if m == NEG_INF:
-        return NEG_INF
-    acc = 0.0
-    for i in range(x.shape[0]):
-        acc += math.exp(x[i] + y[i] - m)
-    return m + math.log(acc)
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_FM)
 def _log_posteriors(start, trans, transT, end, e, g, xi, want_xi):
     """Log-space gamma (into g [L, N]) and xi sum (added to xi) of one sequence; returns logz."""
     L, N = e.shape
@@ -222,7 +217,7 @@ def _log_posteriors(start, trans, transT, end, e, g, xi, want_xi):
         return logz
     for t in range(L):
         for j in range(N):
-            g[t, j] = math.exp(a[t, j] + b[t, j] - logz)
+            g[t, j] = _exp_nonpos(a[t, j] + b[t, j] - logz)
     if want_xi:
         for t in range(L - 1):
             for j in range(N):
@@ -231,19 +226,37 @@ def _log_posteriors(start, trans, transT, end, e, g, xi, want_xi):
                 ai = a[t, i]
                 if ai == NEG_INF:
                     continue
+                row = trans[i]
+                xrow = xi[i]
                 for j in range(N):
-                    xi[i, j] += math.exp(ai + trans[i, j] + w[j])
+                    xrow[j] += _exp_nonpos(ai + row[j] + w[j])
     return logz
 
 
 # --------------------------------------------------------------------------------------------
 # scaled linear-domain recursions of one sequence
 # --------------------------------------------------------------------------------------------
+_LOG_ONLY, _DENSE, _CHECKED = 0, 1, 2  # how _setup_scaled lets sequences use the scaled domain
+
+
+@njit(inline="always", cache=True, fastmath=_FM)
+def _scaled_logz(ah, el, emax, total):
+    """(ok, logz) from the last normalised row: the end weights, and the scales summed so far."""
+    L, N = ah.shape
+    z = 0.0
+    for j in range(N):
+        z += ah[L - 1, j] * el[j]
+    if not z >= _TINY:
+        return False, 0.0
+    return True, total + math.log(z) + emax
+
+
 @njit(cache=True, nogil=True, fastmath=_FM)
 def _scaled_forward(sl, smax, A, tmax, el, emax, e, ah, cs, ms, tmp):
-    """Normalised alpha (into ah [L, N]), normalisers cs [L] and emission maxima ms [L].
+    """Normalised alpha (into ah [L, N]), normalisers cs [L] and emission maxima ms [L] of a
+    dense chain (no per-step test: the module docstring says why none is needed).
 
-    Returns (ok, logz): ok is False when a normaliser underflowed (use the log path)."""
+    Returns (ok, logz): ok is False when a normaliser fell below _TINY (use the log path)."""
     L, N = e.shape
     total = 0.0
     for t in range(L):
@@ -270,19 +283,62 @@ def _scaled_forward(sl, smax, A, tmax, el, emax, e, ah, cs, ms, tmp):
         cs[t] = c
         ms[t] = m
         total += math.log(c) + m + (smax if t == 0 else tmax)
-    z = 0.0
-    for j in range(N):
-        z += ah[L - 1, j] * el[j]
-    if not z >= _TINY:
-        return False, 0.0
-    return True, total + math.log(z) + emax
+    return _scaled_logz(ah, el, emax, total)
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def _scaled_backward(AT, el, e, ah, cs, ms, bh, w, xi, want_xi):
+def _scaled_forward_checked(sl, smax, A, tmax, el, emax, amin, e, ah, cs, ms, tmp):
+    """As :func:`_scaled_forward` for any chain, with the per-step test of the module docstring
+    (amin: the smallest positive entry of A); ok is False (use the log path) when it fails."""
+    L, N = e.shape
+    total = 0.0
+    lo = 1.0  # smallest positive entry of the previous alpha_hat row
+    for t in range(L):
+        m = NEG_INF
+        for j in range(N):
+            m = _mx(e[t, j], m)
+        if m == NEG_INF:
+            return False, 0.0
+        if t == 0:
+            for j in range(N):
+                tmp[j] = sl[j]
+        else:
+            if not lo * amin >= _FLOOR:
+                return False, 0.0
+            _vecmat(ah[t - 1], A, tmp)
+        c = 0.0
+        lost = False
+        for j in range(N):
+            s = tmp[j]
+            ej = e[t, j]
+            v = s * _exp_nonpos(ej - m)
+            tmp[j] = v
+            c += v
+            lost |= (s > 0.0) & (ej > NEG_INF) & (v < _FLOOR)
+        if lost or not c >= _TINY:
+            return False, 0.0
+        inv = 1.0 / c
+        lo = np.inf
+        for j in range(N):
+            v = tmp[j] * inv
+            ah[t, j] = v
+            lo = min(lo, v if v > 0.0 else np.inf)
+        cs[t] = c
+        ms[t] = m
+        total += math.log(c) + m + (smax if t == 0 else tmax)
+    return _scaled_logz(ah, el, emax, total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _scaled_backward(AT, el, e, ah, cs, ms, bh, w, xi, want_xi, checked):
     """Turn ah [L, N] (normalised alpha from _scaled_forward) into gamma in place, and when
     want_xi add sum_t outer(ah_t, w_{t+1}) to xi (the caller multiplies by A elementwise), where
-    w_t = exp(e_t - m_t) * bh_t / c_t and bh_t = A w_{t+1} is the scaled beta.  bh, w: [N]."""
+    w_t = exp(e_t - m_t) * bh_t / c_t and bh_t = A w_{t+1} is the scaled beta.  bh, w: [N].
+
+    With ``checked`` (a chain with zeros) w_t is 0 where alpha_t is 0: such a state carries no
+    posterior mass at t, and its scaled beta (unbounded there: nothing ties it to 1 / alpha) must
+    not overflow into a product with a zero.  In a dense chain every scaled beta stays within
+    e^spread of the others, so the plain loop is safe."""
     L, N = e.shape
     z = 0.0
     for j in range(N):
@@ -305,47 +361,74 @@ def _scaled_backward(AT, el, e, ah, cs, ms, bh, w, xi, want_xi):
         if t > 0:
             inv_c = 1.0 / cs[t]
             mt = ms[t]
-            for j in range(N):
-                w[j] = _exp_nonpos(e[t, j] - mt) * bh[j] * inv_c
+            if checked:
+                for j in range(N):
+                    v = _exp_nonpos(e[t, j] - mt) * bh[j] * inv_c
+                    w[j] = v if ah[t, j] != 0.0 else 0.0
+            else:
+                for j in range(N):
+                    w[j] = _exp_nonpos(e[t, j] - mt) * bh[j] * inv_c
         inv = 1.0 / s  # gamma_t sums to 1 up to rounding: renormalise
         for j in range(N):
             ah[t, j] = ah[t, j] * bh[j] * inv
 
 
+@njit(inline="always", cache=True)
+def _scaled_forward_seq(scaled, e, ah, cs, ms, tmp):
+    """The scaled forward of one sequence under _setup_scaled's rule; (False, 0) sends it to the
+    log path."""
+    mode, sl, smax, A, tmax, el, emax, amin = scaled
+    if mode == _DENSE:
+        return _scaled_forward(sl, smax, A, tmax, el, emax, e, ah, cs, ms, tmp)
+    if mode == _CHECKED:
+        return _scaled_forward_checked(sl, smax, A, tmax, el, emax, amin, e, ah, cs, ms, tmp)
+    return False, 0.0
+
+
 @njit(cache=True, nogil=True)
 def _setup_scaled(start, trans, end):
-    """Scaled parameters: (use_scaled, sl, smax, A, tmax, el, emax)."""
+    """Scaled parameters (mode, sl, smax, A, tmax, el, emax, amin); mode is _LOG_ONLY, _DENSE or
+    _CHECKED (the rule in the module docstring), amin the smallest positive entry of A."""
     N = start.shape[0]
 
     def span(x):
         hi = NEG_INF
         lo = np.inf
+        zeros = False
         for v in x.ravel():
             if v != NEG_INF:
                 hi = max(hi, v)
                 lo = min(lo, v)
-        return hi, lo
+            else:
+                zeros = True
+        return hi, lo, zeros
 
-    shi, slo = span(start)
-    thi, tlo = span(trans)
-    ehi, elo = span(end)
-    ok = True
+    shi, slo, _ = span(start)
+    thi, tlo, t_zeros = span(trans)
+    ehi, elo, e_zeros = span(end)
+    mode = _CHECKED
+    if not (t_zeros or e_zeros) and math.log(N) + max(thi - tlo, ehi - elo) <= _DENSE_SPAN:
+        mode = _DENSE
     for hi, lo in ((shi, slo), (thi, tlo), (ehi, elo)):
         if hi != NEG_INF and hi - lo > _MAX_RANGE:
-            ok = False
+            mode = _LOG_ONLY
     if shi == NEG_INF or ehi == NEG_INF:
-        ok = False  # nothing can start / end: every sequence is impossible (log path says -inf)
+        mode = _LOG_ONLY  # nothing can start / end: every sequence is impossible (log path says -inf)
     if thi == NEG_INF:
         thi = 0.0
+    ok = mode != _LOG_ONLY
     sl = np.empty(N)
     el = np.empty(N)
     A = np.empty((N, N))
+    amin = np.inf
     for i in range(N):
         sl[i] = math.exp(start[i] - shi) if ok else 0.0
         el[i] = math.exp(end[i] - ehi) if ok else 0.0
         for j in range(N):
             A[i, j] = math.exp(trans[i, j] - thi)
-    return ok, sl, shi, A, thi, el, ehi
+            if A[i, j] > 0.0:
+                amin = min(amin, A[i, j])
+    return mode, sl, shi, A, thi, el, ehi, amin
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,7 +438,7 @@ def _setup_scaled(start, trans, end):
 def _forward_loglik(start, trans, end, em, seq_start, seq_len, logz):
     S = seq_len.shape[0]
     N = start.shape[0]
-    ok, sl, smax, A, tmax, el, emax = _setup_scaled(start, trans, end)
+    scaled = _setup_scaled(start, trans, end)
     transT = np.ascontiguousarray(trans.T)
     max_len = 0
     for s in range(S):
@@ -370,10 +453,7 @@ def _forward_loglik(start, trans, end, em, seq_start, seq_len, logz):
             r0 = seq_start[s]
             L = seq_len[s]
             e = em[r0:r0 + L]
-            good = False
-            z = 0.0
-            if ok:
-                good, z = _scaled_forward(sl, smax, A, tmax, el, emax, e, ah[c, :L], cs[c, :L], ms[c, :L], tmp[c])
+            good, z = _scaled_forward_seq(scaled, e, ah[c, :L], cs[c, :L], ms[c, :L], tmp[c])
             if good:
                 logz[s] = z
             else:
@@ -411,7 +491,9 @@ def _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma,
     the xi sums per chunk (xi_chunks [n_chunks, N, N], zeroed by the caller)."""
     S = seq_len.shape[0]
     N = start.shape[0]
-    ok, sl, smax, A, tmax, el, emax = _setup_scaled(start, trans, end)
+    scaled = _setup_scaled(start, trans, end)
+    mode, _sl, _smax, A, _tmax, el, _emax, _amin = scaled
+    checked = mode == _CHECKED
     AT = np.ascontiguousarray(A.T)
     transT = np.ascontiguousarray(trans.T)
     max_len = 0
@@ -428,19 +510,18 @@ def _posteriors(start, trans, end, em, seq_start, seq_len, want_xi, logz, gamma,
             L = seq_len[s]
             e = em[r0:r0 + L]
             g = gamma[r0:r0 + L]
-            good = False
-            z = 0.0
-            if ok:
-                good, z = _scaled_forward(sl, smax, A, tmax, el, emax, e, g, cs[c, :L], ms[c, :L], scratch[c, 0])
+            good, z = _scaled_forward_seq(scaled, e, g, cs[c, :L], ms[c, :L], scratch[c, 0])
             if good:
                 logz[s] = z
-                _scaled_backward(AT, el, e, g, cs[c, :L], ms[c, :L], scratch[c, 1], scratch[c, 2], xs[c], want_xi)
+                _scaled_backward(AT, el, e, g, cs[c, :L], ms[c, :L], scratch[c, 1], scratch[c, 2], xs[c], want_xi,
+                                checked)
             else:
                 logz[s] = _log_posteriors(start, trans, transT, end, e, g, xi_chunks[c], want_xi)
         if want_xi:
             for i in range(N):
                 for j in range(N):
-                    xi_chunks[c, i, j] += xs[c, i, j] * A[i, j]
+                    if A[i, j] != 0.0:  # a forbidden pair's scaled sum is unbounded (even inf)
+                        xi_chunks[c, i, j] += xs[c, i, j] * A[i, j]
 
 
 @njit(inline="always", cache=True, fastmath={"nnan", "nsz", "reassoc"})
@@ -555,16 +636,11 @@ def _region(n_seq: int, rows: int, N: int):
     most (a single long sequence runs on the calling thread alone, without waiting on a team
     barrier), and one per ``_MIN_WORK_PER_THREAD`` transitions.  The count only changes who runs
     which sequence, never the result."""
-    before = numba.get_num_threads()
-    want = max(1, min(before, n_seq, (rows * N * N) // _MIN_WORK_PER_THREAD))
-    if want != before:
-        numba.set_num_threads(want)
-    try:
-        with parallel_region():
-            yield
-    finally:
-        if want != before:
-            numba.set_num_threads(before)
+    want = min(n_seq, (rows * N * N) // _MIN_WORK_PER_THREAD)
+    if want > 1:  # (small calls skip the query: thread_count makes it anyway)
+        want = min(want, numba.get_num_threads())
+    with thread_count(want), parallel_region():
+        yield
 
 
 def _prep(start, trans, end, em, seq_start, seq_len):
