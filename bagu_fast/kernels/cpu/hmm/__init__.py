@@ -56,8 +56,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._parallel import parallel_region, thread_count
-from ._vecmath import pow2_f64
+from .._parallel import parallel_region, thread_count
+from .._vecmath import pow2_f64
 
 __all__ = ["forward", "backward", "posteriors", "viterbi", "expected_counts", "crf_grad"]
 
