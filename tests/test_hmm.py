@@ -295,10 +295,10 @@ def test_empty_input(backend):
 def test_cpu_results_do_not_depend_on_threads(rng, monkeypatch, zeros):
     import numba
 
-    from bagu_fast.kernels.cpu import hmm as cpu_hmm
     from bagu_fast.kernels.cpu._parallel import thread_count
+    from bagu_fast.kernels.cpu.hmm import _launch as cpu_hmm_launch
 
-    monkeypatch.setattr(cpu_hmm, "_MIN_WORK_PER_THREAD", 1)  # small calls use every thread too
+    monkeypatch.setattr(cpu_hmm_launch, "_MIN_WORK_PER_THREAD", 1)  # small calls use every thread too
     ls, lt, le = model(rng, 6, 400, zeros=zeros, scale=20.0)
     lengths = [7] * 40 + [120]
     with thread_count(1):
