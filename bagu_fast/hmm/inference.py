@@ -10,7 +10,7 @@ model and the range of the emissions.  The cpu backend runs a sequence in the (f
 linear domain only while that provably loses no probability mass: for dense chains (no
 forbidden transition, scores spread by less than about 430 nats) always, otherwise while a
 per-step test shows that no positive forward value underflowed; other sequences run in log
-space (:mod:`bagu_fast.kernels.cpu.hmm` states the rule).  The cuda backend works in log space.
+space (:mod:`bagu_fast.kernels.cpu.hmm.scaled` states the rule).  The cuda backend works in log space.
 """
 from __future__ import annotations
 
