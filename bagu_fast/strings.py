@@ -80,12 +80,8 @@ def _check_host(s: Any, name: str, expected: str, array_like: bool) -> None:
     if hasattr(s, "__cuda_array_interface__"):
         raise TypeError(f"{name} is a GPU array; edit distance takes host sequences")
     readable = isinstance(s, Iterable) or array_like and (hasattr(s, "__array__") or hasattr(s, "__array_interface__"))
-    if (
-        not readable
-        or _is_missing(s)
-        or isinstance(s, (np.generic, Mapping, Set))
-        or (isinstance(s, np.ndarray) and s.ndim == 0)
-    ):
+    refused = isinstance(s, (np.generic, Mapping, Set)) or isinstance(s, np.ndarray) and s.ndim == 0
+    if not readable or refused or _is_missing(s):
         raise TypeError(f"{name} must be {expected}, got {_describe(s)}")
 
 
@@ -208,7 +204,7 @@ class _Encoder:
         else:
             arrays = [self.encode(s, f"{name}[{i}]") for i, s in enumerate(items)]
             lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-            codes = np.concatenate([a.astype(np.int64, copy=False) for a in arrays]) if arrays else np.empty(0, dtype=np.int64)
+            codes = np.concatenate([a.astype(np.int64, copy=False) for a in arrays] or [np.empty(0, np.int64)])
         offsets = np.zeros(len(items) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return codes, offsets
@@ -311,7 +307,7 @@ def _pair_distance(a: np.ndarray, b: np.ndarray, weights: _Weights, backend: str
 
 
 _UNIT_WEIGHTS = (1, 1, 1)
-_pair_kernel = None  # kernels.cpu.strings_pair.unit_distance_bytes, imported on first use
+_pair_kernel = None  # kernels.cpu.strings.fast_pair.unit_distance_bytes, imported on first use
 
 
 def _fast_bytes(s: Any) -> bytes | None:
@@ -353,7 +349,7 @@ def _pair():
     """The per-pair kernel, imported on first use (so ``import bagu_fast`` stays Numba-free)."""
     global _pair_kernel
     if _pair_kernel is None:
-        from .kernels.cpu.strings_pair import unit_distance_bytes
+        from .kernels.cpu.strings.fast_pair import unit_distance_bytes
 
         _pair_kernel = unit_distance_bytes
     return _pair_kernel
@@ -379,8 +375,12 @@ def _fast_pair(a: bytes, b: bytes) -> int:
 
 
 def _unit_distance_python(a: bytes, b: bytes) -> int:
-    """:func:`bagu_fast.kernels.cpu.strings_pair.unit_distance_bytes` on Python integers: the
-    same result (-1 beyond 64 symbols after stripping), bit for bit."""
+    """:func:`bagu_fast.kernels.cpu.strings.fast_pair.unit_distance_bytes` on Python integers:
+    the same result (-1 beyond 64 symbols after stripping), bit for bit.
+
+    It repeats the kernel's single-word recurrence (``kernels.cpu.strings.bitparallel.step_word``)
+    rather than calling it, because this tier exists to answer before Numba is imported; every
+    step is masked to the pattern's bits, since Python integers do not wrap."""
     m, n = len(a), len(b)
     lo = 0
     while lo < m and lo < n and a[lo] == b[lo]:
@@ -400,21 +400,14 @@ def _unit_distance_python(a: bytes, b: bytes) -> int:
         ch = a[lo + i]
         peq[ch] = peq.get(ch, 0) | (1 << i)
     mask = (1 << plen) - 1
-    top = 1 << (plen - 1)
-    vp, vn, score = mask, 0, plen
+    vp, vn = mask, 0
     for j in range(lo, n):
-        x = peq.get(b[j], 0) | vn
-        d0 = ((((x & vp) + vp) & mask) ^ vp) | x
-        hp = vn | (~(d0 | vp) & mask)
-        hn = vp & d0
-        if hp & top:
-            score += 1
-        elif hn & top:
-            score -= 1
-        x = ((hp << 1) | 1) & mask
-        vn = x & d0
-        vp = ((hn << 1) & mask) | (~(d0 | x) & mask)
-    return score
+        x = peq.get(b[j], 0)
+        d0 = ((((x & vp) + vp) & mask) ^ vp) | x | vn
+        hp = (((vn | (~(d0 | vp) & mask)) << 1) | 1) & mask
+        hn = ((d0 & vp) << 1) & mask
+        vp, vn = hn | (~(d0 | hp) & mask), hp & d0
+    return tlen + vp.bit_count() - vn.bit_count()
 
 
 def levenshtein(
