@@ -163,7 +163,7 @@ def band_distance(dense, pm, ptr, ewd, emask, t, ts, n, lo, m, d, vp_, vn_, buf1
 @njit(cache=True, nogil=True)
 def long_distance(dense, pm, ptr, ewd, emask, p, ps, t, ts, n, lo, m, vp_, vn_, buf1, buf2, lcs):
     """Unit distance, pattern ``p[ps:ps+m]`` of m > 64 symbols in W = ceil(m / 64) words
-    (Hyyrö's blocks), masks in ``pm`` rows (``dense``) or sparse entries (:func:`sparse_masks`).
+    (Hyyrö's blocks), masks in ``pm`` rows (``dense``) or sparse entries (:func:`.masks.sparse_masks`).
 
     Levenshtein runs in a diagonal band (:func:`band_pass`): first a narrow one (cost
     :func:`probe_width`: a few percent of the table), exact when the
