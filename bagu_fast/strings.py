@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Hashable, Iterable, Sequence
+import sys
+from collections.abc import Hashable, Iterable, Mapping, Sequence, Set
 from typing import Any, Union
 
 import numpy as np
@@ -47,6 +48,63 @@ _TOKEN_ID_BASE = _DIRECT_MAX
 # the kernels compare values across these dtypes.
 _CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint32), np.dtype(np.int64))
 _ELEMENT_TYPES = "a str, bytes, a sequence of hashable elements, a buffer or a 1-D array"
+
+
+def _is_missing(x: Any) -> bool:
+    """None, a float NaN or ``pandas.NA``: what RapidFuzz treats as a missing value."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return True
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and x is getattr(pandas, "NA", None)
+
+
+def _describe(x: Any) -> str:
+    """The kind of ``x`` for an error message."""
+    if _is_missing(x):
+        return f"{x!r} (a missing value)"
+    if isinstance(x, np.generic):
+        return f"a single NumPy {x.dtype} value"
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return "a 0-d array"
+    if isinstance(x, Mapping):
+        return f"a {type(x).__name__} (pass a list of its keys or values)"
+    if isinstance(x, Set):
+        return f"a {type(x).__name__} (unordered: pass a list)"
+    return type(x).__name__
+
+
+def _check_host(s: Any, name: str, expected: str, array_like: bool) -> None:
+    """TypeError naming ``name`` unless ``s`` is an iterable (or, with ``array_like``, an object
+    NumPy can read) on the host.  Missing values, scalars (NumPy scalars too), mappings and sets
+    (their iteration order is not the caller's), 0-d arrays and GPU arrays are refused."""
+    if hasattr(s, "__cuda_array_interface__"):
+        raise TypeError(f"{name} is a GPU array; edit distance takes host sequences")
+    readable = isinstance(s, Iterable) or array_like and (hasattr(s, "__array__") or hasattr(s, "__array_interface__"))
+    refused = isinstance(s, (np.generic, Mapping, Set)) or isinstance(s, np.ndarray) and s.ndim == 0
+    if not readable or refused or _is_missing(s):
+        raise TypeError(f"{name} must be {expected}, got {_describe(s)}")
+
+
+_COLLECTION = "a collection of strings (list, tuple, array, ...)"
+
+
+def _collection(strings: Any, name: str) -> list:
+    """The string-likes of ``queries`` / ``choices`` as a list.
+
+    As in RapidFuzz, a ``str`` is the collection of its characters; ``bytes`` (whose elements
+    are integers, not strings) is refused, as are mappings and sets (no order of the caller's),
+    pandas DataFrames (they iterate over column names) and anything that is not iterable."""
+    if isinstance(strings, str):
+        return list(strings)
+    if isinstance(strings, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"{name} must be {_COLLECTION}, got {type(strings).__name__}, whose elements are "
+            f"integers; pass [{name}] to compare it as one sequence"
+        )
+    if type(strings).__module__.startswith("pandas") and getattr(strings, "ndim", 1) != 1:
+        raise TypeError(f"{name} must be {_COLLECTION}, got a {type(strings).__name__}; pass one column")
+    _check_host(strings, name, _COLLECTION, array_like=False)
+    return strings if isinstance(strings, list) else list(strings)
 
 
 def _str_codes(s: str) -> np.ndarray:
@@ -120,27 +178,22 @@ class _Encoder:
             return _str_codes(s)
         if isinstance(s, (bytes, bytearray)):
             return np.frombuffer(s, dtype=np.uint8)
+        _check_host(s, name, _ELEMENT_TYPES, array_like=True)
         if isinstance(s, np.ndarray):
             return self._array(s, name)
         if isinstance(s, memoryview) or hasattr(s, "__array__") or hasattr(s, "__array_interface__"):
-            # buffers and array-likes (memoryview, array.array, torch CPU tensors) hold elements
-            # of their own type: read them as such, never as raw bytes
-            if hasattr(s, "__cuda_array_interface__"):
-                raise TypeError(f"{name} is a GPU array; edit distance takes host sequences")
+            # buffers and array-likes (memoryview, array.array, torch CPU tensors, pandas Series)
+            # hold elements of their own type: read them as such, never as raw bytes
             try:
                 arr = np.asarray(s)
             except Exception as exc:
                 raise TypeError(f"{name} could not be read as an array: {exc}") from None
             return self._array(arr, name)
-        if s is None or not isinstance(s, Iterable) or isinstance(s, (dict, set, frozenset)):
-            raise TypeError(f"{name} must be {_ELEMENT_TYPES}, got {type(s).__name__}")
         return np.fromiter((self.token(x, name) for x in s), dtype=np.int64)
 
     def pack(self, strings: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Pack a collection of string-likes into (codes, offsets)."""
-        if strings is None or isinstance(strings, (str, bytes)) or not isinstance(strings, Iterable):
-            raise TypeError(f"{name} must be a sequence of strings, got {type(strings).__name__}")
-        items = strings if isinstance(strings, list) else list(strings)
+        items = _collection(strings, name)
         try:  # fast path, all str: one join and one encode (join raises TypeError otherwise)
             joined = "".join(items) if items and isinstance(items[0], str) else None
         except TypeError:
@@ -151,7 +204,7 @@ class _Encoder:
         else:
             arrays = [self.encode(s, f"{name}[{i}]") for i, s in enumerate(items)]
             lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-            codes = np.concatenate([a.astype(np.int64, copy=False) for a in arrays]) if arrays else np.empty(0, dtype=np.int64)
+            codes = np.concatenate([a.astype(np.int64, copy=False) for a in arrays] or [np.empty(0, np.int64)])
         offsets = np.zeros(len(items) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return codes, offsets
@@ -220,38 +273,30 @@ def _maximum(m: int, n: int, weights: tuple[int, int, int]) -> int:
     return min(worst, via_sub)
 
 
-class _Threads:
-    """Run CPU kernels with ``workers`` Numba threads (-1: all), restoring the old count."""
-
-    def __init__(self, workers: int, backend: str) -> None:
-        self.workers, self.active = workers, backend == "cpu"
-
-    def __enter__(self) -> None:
-        if self.active:
-            import numba
-
-            self.saved = numba.get_num_threads()
-            n = numba.config.NUMBA_NUM_THREADS
-            numba.set_num_threads(n if self.workers == -1 else min(self.workers, n))
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.active:
-            import numba
-
-            numba.set_num_threads(self.saved)
-
-
 def _workers(workers: Any) -> int:
-    value = _validate.integer(workers, "workers")
-    if value == 0 or value < -1:
-        raise ValueError(f"workers must be a positive thread count or -1 (all cores), got {value}")
-    return value
+    """RapidFuzz's ``workers``: an integer; 0 and 1 run on one thread, a negative count on all cores."""
+    return _validate.integer(workers, "workers")
+
+
+def _thread_count(workers: int) -> int:
+    """Numba threads for a validated ``workers`` count (the CPU backend's thread pool is
+    ``NUMBA_NUM_THREADS`` wide: larger counts are clamped to it)."""
+    if workers >= 0:
+        return max(workers, 1)
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
 
 
 def _run(kind: str, a_codes, a_off, b_codes, b_off, weights, backend: str, workers: int = 1) -> np.ndarray:
     """Call kernel ``kind`` ("cdist" / "cpdist") of ``backend`` on packed strings."""
-    with _Threads(workers, backend):
-        return getattr(_dispatch.kernels("strings", backend), kind)(a_codes, a_off, b_codes, b_off, weights)
+    kernel = getattr(_dispatch.kernels("strings", backend), kind)
+    if backend != "cpu":
+        return kernel(a_codes, a_off, b_codes, b_off, weights)
+    from .kernels.cpu._parallel import thread_count
+
+    with thread_count(_thread_count(workers)):
+        return kernel(a_codes, a_off, b_codes, b_off, weights)
 
 
 def _pair_distance(a: np.ndarray, b: np.ndarray, weights: _Weights, backend: str) -> int:
@@ -262,7 +307,7 @@ def _pair_distance(a: np.ndarray, b: np.ndarray, weights: _Weights, backend: str
 
 
 _UNIT_WEIGHTS = (1, 1, 1)
-_pair_kernel = None  # kernels.cpu.strings_pair.unit_distance_bytes, imported on first use
+_pair_kernel = None  # kernels.cpu.strings.fast_pair.unit_distance_bytes, imported on first use
 
 
 def _fast_bytes(s: Any) -> bytes | None:
@@ -304,7 +349,7 @@ def _pair():
     """The per-pair kernel, imported on first use (so ``import bagu_fast`` stays Numba-free)."""
     global _pair_kernel
     if _pair_kernel is None:
-        from .kernels.cpu.strings_pair import unit_distance_bytes
+        from .kernels.cpu.strings.fast_pair import unit_distance_bytes
 
         _pair_kernel = unit_distance_bytes
     return _pair_kernel
@@ -330,8 +375,12 @@ def _fast_pair(a: bytes, b: bytes) -> int:
 
 
 def _unit_distance_python(a: bytes, b: bytes) -> int:
-    """:func:`bagu_fast.kernels.cpu.strings_pair.unit_distance_bytes` on Python integers: the
-    same result (-1 beyond 64 symbols after stripping), bit for bit."""
+    """:func:`bagu_fast.kernels.cpu.strings.fast_pair.unit_distance_bytes` on Python integers:
+    the same result (-1 beyond 64 symbols after stripping), bit for bit.
+
+    It repeats the kernel's single-word recurrence (``kernels.cpu.strings.bitparallel.step_word``)
+    rather than calling it, because this tier exists to answer before Numba is imported; every
+    step is masked to the pattern's bits, since Python integers do not wrap."""
     m, n = len(a), len(b)
     lo = 0
     while lo < m and lo < n and a[lo] == b[lo]:
@@ -351,21 +400,14 @@ def _unit_distance_python(a: bytes, b: bytes) -> int:
         ch = a[lo + i]
         peq[ch] = peq.get(ch, 0) | (1 << i)
     mask = (1 << plen) - 1
-    top = 1 << (plen - 1)
-    vp, vn, score = mask, 0, plen
+    vp, vn = mask, 0
     for j in range(lo, n):
-        x = peq.get(b[j], 0) | vn
-        d0 = ((((x & vp) + vp) & mask) ^ vp) | x
-        hp = vn | (~(d0 | vp) & mask)
-        hn = vp & d0
-        if hp & top:
-            score += 1
-        elif hn & top:
-            score -= 1
-        x = ((hp << 1) | 1) & mask
-        vn = x & d0
-        vp = ((hn << 1) & mask) | (~(d0 | x) & mask)
-    return score
+        x = peq.get(b[j], 0)
+        d0 = ((((x & vp) + vp) & mask) ^ vp) | x | vn
+        hp = (((vn | (~(d0 | vp) & mask)) << 1) | 1) & mask
+        hn = ((d0 & vp) << 1) & mask
+        vp, vn = hn | (~(d0 | hp) & mask), hp & d0
+    return tlen + vp.bit_count() - vn.bit_count()
 
 
 def levenshtein(
@@ -421,7 +463,8 @@ def normalized_levenshtein(
 
     Same definition as ``rapidfuzz.distance.Levenshtein.normalized_distance``: 0 for equal
     sequences (and for two empty ones), 1 for nothing in common.  A result above
-    ``score_cutoff`` (a float in [0, 1]) is returned as 1.0.  Other parameters as
+    ``score_cutoff`` (a float in [0, 1]) is returned as 1.0.  As in RapidFuzz, a missing value
+    (None, a float NaN, ``pandas.NA``) for ``s1`` or ``s2`` gives 1.0.  Other parameters as
     :func:`levenshtein`.
     """
     if score_cutoff is None:
@@ -430,6 +473,8 @@ def normalized_levenshtein(
             longest = max(len(s1), len(s2))  # unit weights: the largest distance is max(m, n)
             return dist / longest if longest else 0.0
     w, cutoff, backend = _Weights(weights), _norm_cutoff(score_cutoff), _dispatch.resolve_backend(backend)
+    if _is_missing(s1) or _is_missing(s2):
+        return 1.0  # RapidFuzz: a missing value is as far as can be from anything
     enc = _Encoder()
     a, b = enc.encode(s1, "s1"), enc.encode(s2, "s2")
     dist = _pair_distance(a, b, w, backend)
@@ -477,9 +522,11 @@ def apply_editops(ops: Iterable[tuple[str, int, int]], s1: StringLike, s2: Strin
     element of ``s1`` not yet consumed, an ``"insert"`` / ``"replace"`` an element of ``s2``,
     positions never go backwards; anything else raises ValueError naming the operation.
     """
-    src, dest = list(s1), list(s2)
-    if isinstance(ops, (str, bytes)) or not isinstance(ops, Iterable):
+    if isinstance(ops, (str, bytes, Mapping, Set)) or not isinstance(ops, Iterable):
         raise TypeError(f"ops must be a sequence of (kind, src_pos, dest_pos) triples, got {type(ops).__name__}")
+    for s, name in ((s1, "s1"), (s2, "s2")):
+        _check_host(s, name, _ELEMENT_TYPES, array_like=False)
+    src, dest = list(s1), list(s2)
     out: list = []
     i = 0  # next element of src not yet copied or consumed
     last_dest = 0
@@ -556,7 +603,7 @@ def _small_batch(kind: str, queries, choices, weights, score_cutoff, dtype, work
     the per-pair fast path; None where it does not apply (the general path then decides)."""
     if dtype is not None or score_cutoff is not None or type(queries) is not list or type(choices) is not list:
         return None
-    if type(workers) is not int or not (workers >= 1 or workers == -1):
+    if type(workers) is not int:  # any int is valid; these pairs run on one thread whatever it says
         return None
     nq, nc = len(queries), len(choices)
     if kind == "cpdist" and nq != nc:
@@ -614,13 +661,15 @@ def cdist(
     Parameters
     ----------
     queries, choices : iterable of string-likes
-        Each element as accepted by :func:`levenshtein`.
+        Each element as accepted by :func:`levenshtein`.  As in RapidFuzz, a single ``str`` is
+        the collection of its characters; ``bytes``, mappings, sets and DataFrames raise
+        TypeError.
     weights, score_cutoff : as :func:`levenshtein`
     dtype : NumPy dtype, optional
         Output dtype; uint32 by default, as RapidFuzz.  A distance the dtype cannot hold
         exactly raises ValueError (never a wrapped value).
     workers : int
-        CPU threads (-1: all cores), as RapidFuzz.
+        CPU threads, as RapidFuzz: 0 and 1 run on one thread, a negative count on all cores.
     backend : {"auto", "cpu", "cuda", "reference"}
 
     Returns

@@ -1,11 +1,10 @@
 """Edit-distance bench cases; RapidFuzz (and editdistance) are the peers.
 
-Every row of issue 10's strings table has a case here with RapidFuzz beside it: single calls
-(``levenshtein`` / ``normalized_levenshtein`` on kitten/sitting, ``cdist`` 2 x 2, ``cpdist`` 2
-pairs: each runner makes ``CALLS`` calls in a loop, so the throughput column reads calls/s and
-the per-call time is median / CALLS), the 100k-character pair over the alphabet "ab😀" and
-``levenshtein_editops`` on 100k x 100k characters (both with peak memory), plus the batch
-cases and the cold start.
+Every case has RapidFuzz beside it: single calls (``levenshtein`` / ``normalized_levenshtein``
+on kitten/sitting, ``cdist`` 2 x 2, ``cpdist`` 2 pairs: each runner makes ``CALLS`` calls in a
+loop, so the throughput column reads calls/s and the per-call time is median / CALLS), the
+100k-character pair over the alphabet "ab😀" and ``levenshtein_editops`` on 100k x 100k
+characters (both with peak memory), plus the batch cases and the cold start.
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import hashlib
 import numpy as np
 
 import bagu_fast as bf
-from bagu_fast.kernels.reference import strings as ref
+from bagu_fast.kernels.reference.strings.wagner_fischer import distance as reference_distance
 
 from . import harness
 from .harness import Case, installed
@@ -38,7 +37,7 @@ def _codes(s: str) -> np.ndarray:
 
 
 def _ref_pair(a: str, b: str) -> int:
-    return ref._distance(_codes(a), _codes(b), np.ones(3, np.int64))
+    return reference_distance(_codes(a), _codes(b), np.ones(3, np.int64))
 
 
 # Reference distances of the full-size long pairs (``_ref_pair``, the NumPy reference: ~90 s of

@@ -83,27 +83,30 @@ def _build_pm(p_ids, p_off, p_base, pm_off, pm_stride, pm):
             pm[idx] = pm[idx] | (one << uint64(pos % WORD))
 
 
+@cuda.jit(device=True)
+def _pair_slots(k, plist, n_cols, paired):
+    """(pattern, text, output index) of pair ``k``: pattern ``p = plist[k // n_cols]``; text
+    ``t = p`` when ``paired`` (output ``out[p]``), else ``t = k % n_cols`` (output
+    ``out[p * n_cols + t]``)."""
+    pi = k // n_cols
+    p = plist[pi]
+    if paired != 0:
+        return p, p, p
+    col = k - pi * n_cols
+    return p, col, p * n_cols + col
+
+
 @cuda.jit
 def _lev_word(pm, pm_off, p_base, p_len, t_ids, t_off, plist, n_cols, paired, w, out):
-    """Unit Levenshtein, patterns of 0..64 symbols, one pair per thread (Hyyrö's single word).
-
-    Pair ``k``: pattern ``p = plist[k // n_cols]``; text ``t = p`` when ``paired`` (output
-    ``out[p]``), else ``t = k % n_cols`` (output ``out[p * n_cols + t]``)."""
+    """Unit Levenshtein, patterns of 0..64 symbols, one pair per thread (Hyyrö's single word);
+    pairs numbered as :func:`_pair_slots` says."""
     n_pairs = plist.size * n_cols
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     zero = uint64(0)
     one = uint64(1)
     for k in range(start, n_pairs, stride):
-        pi = k // n_cols
-        col = k - pi * n_cols
-        p = plist[pi]
-        if paired != 0:
-            t = p
-            o = p
-        else:
-            t = col
-            o = p * n_cols + col
+        p, t, o = _pair_slots(k, plist, n_cols, paired)
         m = p_len[p]
         t0 = t_off[t]
         t1 = t_off[t + 1]
@@ -135,7 +138,7 @@ def _lev_block(pm, pm_off, pm_stride, p_base, p_len, t_ids, t_off, plist, n_cols
                scratch):
     """Unit Levenshtein, patterns of any length, Hyyrö's block version (carries between words).
 
-    Same pair numbering as :func:`_lev_word`.  Thread ``tid`` keeps ``VP`` / ``VN`` of word ``j``
+    Pairs numbered as :func:`_pair_slots` says.  Thread ``tid`` keeps ``VP`` / ``VN`` of word ``j``
     in ``scratch[2 j, tid]`` / ``scratch[2 j + 1, tid]``."""
     n_pairs = plist.size * n_cols
     tid = cuda.grid(1)
@@ -147,15 +150,7 @@ def _lev_block(pm, pm_off, pm_stride, p_base, p_len, t_ids, t_off, plist, n_cols
     one = uint64(1)
     top = uint64(WORD - 1)
     for k in range(tid, n_pairs, stride):
-        pi = k // n_cols
-        col = k - pi * n_cols
-        p = plist[pi]
-        if paired != 0:
-            t = p
-            o = p
-        else:
-            t = col
-            o = p * n_cols + col
+        p, t, o = _pair_slots(k, plist, n_cols, paired)
         m = p_len[p]
         t0 = t_off[t]
         t1 = t_off[t + 1]
@@ -207,7 +202,7 @@ def _wagner_fischer(a_codes, a_off, b_codes, b_off, plist, n_cols, paired, ins, 
                     scratch):
     """Weighted edit distance, one pair per thread, one DP row in ``scratch[:, tid]``.
 
-    Pair numbering as in :func:`_lev_word` (``a`` = pattern side, ``b`` = text side).  The row
+    Pairs numbered as :func:`_pair_slots` says (``a`` = pattern side, ``b`` = text side).  The row
     runs along the shorter string; swapping the strings swaps the insert and delete costs."""
     n_pairs = plist.size * n_cols
     tid = cuda.grid(1)
@@ -216,15 +211,7 @@ def _wagner_fischer(a_codes, a_off, b_codes, b_off, plist, n_cols, paired, ins, 
         return
     row_cap = scratch.shape[0]
     for k in range(tid, n_pairs, stride):
-        pi = k // n_cols
-        col = k - pi * n_cols
-        p = plist[pi]
-        if paired != 0:
-            t = p
-            o = p
-        else:
-            t = col
-            o = p * n_cols + col
+        p, t, o = _pair_slots(k, plist, n_cols, paired)
         a0 = a_off[p]
         la = a_off[p + 1] - a0
         b0 = b_off[t]
@@ -423,6 +410,20 @@ def _lookup(sorted_vals: np.ndarray, x: np.ndarray):
     return pos, found
 
 
+def _launch_weighted(a_codes, a_off, b_codes, b_off, n_rows, n_cols, paired, shortest, weights, out_d):
+    """Wagner–Fischer for ``n_rows`` patterns of side a against ``n_cols`` texts of side b (or
+    pair by pair with ``paired``); ``shortest`` bounds the shorter string of every pair, whose
+    row of ``shortest + 1`` entries each thread keeps in scratch."""
+    ins, dele, sub = (int(x) for x in weights)
+    row = shortest + 1
+    n_threads = _scratch_threads(n_rows * n_cols, row * 8)
+    scratch = cuda.device_array((row, n_threads), dtype=np.int64)
+    _wagner_fischer[n_threads // THREADS_PER_BLOCK, THREADS_PER_BLOCK](
+        cuda.to_device(a_codes if len(a_codes) else np.zeros(1, np.int64)), cuda.to_device(a_off),
+        cuda.to_device(b_codes if len(b_codes) else np.zeros(1, np.int64)), cuda.to_device(b_off),
+        cuda.to_device(np.arange(n_rows, dtype=np.int64)), n_cols, paired, ins, dele, sub, out_d, scratch)
+
+
 def _unit_weight(weights: np.ndarray):
     ins, dele, sub = (int(x) for x in weights)
     return ins if ins == dele == sub else None
@@ -443,16 +444,8 @@ def cdist(q_codes, q_offsets, c_codes, c_offsets, weights) -> np.ndarray:
     c_len = np.diff(c_offsets)
     w = _unit_weight(weights)
     if w is None:
-        ins, dele, sub = (int(x) for x in weights)
-        row = int(min(q_len.max(), c_len.max())) + 1
-        n_threads = _scratch_threads(nq * nc, row * 8)
-        scratch = cuda.device_array((row, n_threads), dtype=np.int64)
-        _wagner_fischer[n_threads // THREADS_PER_BLOCK, THREADS_PER_BLOCK](
-            cuda.to_device(q_codes if len(q_codes) else np.zeros(1, np.int64)),
-            cuda.to_device(q_offsets),
-            cuda.to_device(c_codes if len(c_codes) else np.zeros(1, np.int64)),
-            cuda.to_device(c_offsets), cuda.to_device(np.arange(nq, dtype=np.int64)), nc, 0,
-            ins, dele, sub, out_d, scratch)
+        _launch_weighted(q_codes, q_offsets, c_codes, c_offsets, nq, nc, 0, int(min(q_len.max(), c_len.max())),
+                         weights, out_d)
         return out_d.copy_to_host().reshape(nq, nc)
 
     q_words = (q_len + WORD - 1) // WORD
@@ -493,16 +486,8 @@ def cpdist(a_codes, a_offsets, b_codes, b_offsets, weights) -> np.ndarray:
     b_len = np.diff(b_offsets)
     w = _unit_weight(weights)
     if w is None:
-        ins, dele, sub = (int(x) for x in weights)
-        row = int(np.minimum(a_len, b_len).max()) + 1
-        n_threads = _scratch_threads(n, row * 8)
-        scratch = cuda.device_array((row, n_threads), dtype=np.int64)
-        _wagner_fischer[n_threads // THREADS_PER_BLOCK, THREADS_PER_BLOCK](
-            cuda.to_device(a_codes if len(a_codes) else np.zeros(1, np.int64)),
-            cuda.to_device(a_offsets),
-            cuda.to_device(b_codes if len(b_codes) else np.zeros(1, np.int64)),
-            cuda.to_device(b_offsets), cuda.to_device(np.arange(n, dtype=np.int64)), 1, 1,
-            ins, dele, sub, out_d, scratch)
+        _launch_weighted(a_codes, a_offsets, b_codes, b_offsets, n, 1, 1, int(np.minimum(a_len, b_len).max()),
+                         weights, out_d)
         return out_d.copy_to_host()
 
     # Unit Levenshtein is symmetric: the shorter string of each pair is the pattern.
