@@ -63,7 +63,7 @@ def test_bad_normalized_cutoff(cutoff):
         bf.normalized_levenshtein("a", "b", score_cutoff=cutoff, backend="reference")
 
 
-@pytest.mark.parametrize("queries", [None, "abc", 5, b"ab"])
+@pytest.mark.parametrize("queries", [None, 5, b"ab"])
 def test_cdist_bad_collection(queries):
     with pytest.raises(TypeError, match="queries"):
         bf.cdist(queries, ["a"])
@@ -81,7 +81,7 @@ def test_cpdist_length_mismatch():
         bf.cpdist(["a", "b"], ["a"])
 
 
-@pytest.mark.parametrize("workers", [0, -2, 1.0])
+@pytest.mark.parametrize("workers", [1.0, True, None])
 def test_bad_workers(workers):
     with pytest.raises((ValueError, TypeError), match="workers"):
         bf.cdist(["a"], ["b"], workers=workers)
