@@ -370,20 +370,16 @@ def _make_kernels(np_dtype, nb_dtype, BM, BN, DCH):
 
 # tile sizes per dtype: (BM, BN); output-column chunk widths DCH; see the module docstring
 TILES = {np.dtype(np.float32): (32, 32), np.dtype(np.float64): (16, 16)}
-COLUMN_CHUNKS = (32, 64, 128)
+COLUMN_CHUNKS = (64, 128)
 
-_dq_f32_c32, _dkdv_f32_c32 = _make_kernels(np.float32, float32, 32, 32, 32)
 _dq_f32_c64, _dkdv_f32_c64 = _make_kernels(np.float32, float32, 32, 32, 64)
 _dq_f32_c128, _dkdv_f32_c128 = _make_kernels(np.float32, float32, 32, 32, 128)
-_dq_f64_c32, _dkdv_f64_c32 = _make_kernels(np.float64, float64, 16, 16, 32)
 _dq_f64_c64, _dkdv_f64_c64 = _make_kernels(np.float64, float64, 16, 16, 64)
 _dq_f64_c128, _dkdv_f64_c128 = _make_kernels(np.float64, float64, 16, 16, 128)
 
 _KERNELS = {
-    (np.dtype(np.float32), 32): (_dq_f32_c32, _dkdv_f32_c32),
     (np.dtype(np.float32), 64): (_dq_f32_c64, _dkdv_f32_c64),
     (np.dtype(np.float32), 128): (_dq_f32_c128, _dkdv_f32_c128),
-    (np.dtype(np.float64), 32): (_dq_f64_c32, _dkdv_f64_c32),
     (np.dtype(np.float64), 64): (_dq_f64_c64, _dkdv_f64_c64),
     (np.dtype(np.float64), 128): (_dq_f64_c128, _dkdv_f64_c128),
 }
