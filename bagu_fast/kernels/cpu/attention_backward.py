@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from ._microkernel import PANEL_WIDTH, pack_panel_rows, packed_matmul
 from ._parallel import parallel_region
 from .attention import SERIAL_WORK, _exp_nonpos32, _row_keys, _serial_twin
 
@@ -95,8 +96,8 @@ def _exp_nonpos_ov(x):
 
 
 @njit(inline="always", cache=True)
-def _finite_row(a, r):
-    for d in range(a.shape[1]):
+def _finite_row(a, r, w):
+    for d in range(w):
         x = a[r, d]
         if x - x != 0:  # NaN or +-inf
             return False
@@ -104,12 +105,13 @@ def _finite_row(a, r):
 
 
 @njit(cache=True, nogil=True)
-def _probabilities(s, dp, slope, lse, drow, mask, has_mask, is_causal, wl, wr, softcap,
-                   b, h, i0, j0, j1):
+def _probabilities(s, dp, slope, lse, drow, mask, has_mask, is_causal, wl, wr, softcap, b, h, i0, j0, j1):
     """Turn the score tile ``s = (Q scale) K^T`` into ``P`` and ``dp = dO V^T`` into ``dS`` in place
-    (rows of query head (b, h) from ``i0``, keys [j0, j1)).  Returns True when every pair of the
-    tile is live (structurally visible, in a row with ``lse > -inf``)."""
-    nr, nc = s.shape
+    (rows of query head (b, h) from ``i0``, keys [j0, j1) in the first ``j1 - j0`` columns).
+    Columns past the keys (panel padding) are set to 0.  Returns True when every pair of the tile
+    is live (structurally visible, in a row with ``lse > -inf``)."""
+    nr, ncp = s.shape
+    nc = j1 - j0
     dt = s.dtype.type
     zero = dt(0.0)
     cap = dt(softcap)
@@ -120,8 +122,11 @@ def _probabilities(s, dp, slope, lse, drow, mask, has_mask, is_causal, wl, wr, s
     for r in range(nr):
         i = i0 + r
         l_i = lse[b, h, i]
-        srow = s[r]
+        srow = s[r]  # C-contiguous row views: the loops below vectorise
         dprow = dp[r]
+        for j in range(nc, ncp):
+            srow[j] = zero
+            dprow[j] = zero
         if l_i == -np.inf:  # a row that attended to nothing: no gradient
             clean = False
             for j in range(nc):
@@ -130,11 +135,11 @@ def _probabilities(s, dp, slope, lse, drow, mask, has_mask, is_causal, wl, wr, s
             continue
         d_i = drow[b, h, i]
         if softcap > 0.0:
-            srow_slope = slope[r]
+            slope_row = slope[r]
             for j in range(nc):
                 t = np.tanh(srow[j] * inv_cap)
                 srow[j] = cap * t
-                srow_slope[j] = dt(1.0) - t * t
+                slope_row[j] = dt(1.0) - t * t
         if has_mask:
             mrow = mask[bm, hm, i if mask.shape[2] > 1 else 0, j0:j1]
             for j in range(nc):
@@ -144,9 +149,9 @@ def _probabilities(s, dp, slope, lse, drow, mask, has_mask, is_causal, wl, wr, s
             srow[j] = p
             dprow[j] = p * (dprow[j] - d_i)
         if softcap > 0.0:
-            srow_slope = slope[r]
+            slope_row = slope[r]
             for j in range(nc):
-                dprow[j] *= srow_slope[j]
+                dprow[j] *= slope_row[j]
         lo, hi = _row_keys(i, j0, j1, is_causal, wl, wr)
         if lo > j0 or hi < j1:
             clean = False
@@ -161,12 +166,13 @@ def _probabilities(s, dp, slope, lse, drow, mask, has_mask, is_causal, wl, wr, s
 
 @njit(cache=True, nogil=True)
 def _add_key_side(acc, prod, coef, x, lse, b, h, i0, j0, clean, is_causal, wl, wr):
-    """``acc += prod`` where ``prod = coef^T x`` (a [keys, cols] product over the tile's rows);
-    a product row that is not finite in a tile that is not clean is recomputed over live rows."""
+    """``acc += prod`` where ``prod = coef^T x`` (a [keys, cols] product over the tile's rows;
+    ``acc`` has the real width, ``prod`` may be wider); a product row that is not finite in a tile
+    that is not clean is recomputed over the live rows."""
     nc, w = acc.shape
-    nr = coef.shape[0]
+    nr = x.shape[0]
     for n in range(nc):
-        if not clean and not _finite_row(prod, n):
+        if not clean and not _finite_row(prod, n, w):
             lo, hi = _key_rows(j0 + n, i0, i0 + nr, is_causal, wl, wr)
             for d in range(w):
                 prod[n, d] = 0.0
@@ -181,11 +187,12 @@ def _add_key_side(acc, prod, coef, x, lse, b, h, i0, j0, clean, is_causal, wl, w
 
 @njit(cache=True, nogil=True)
 def _add_query_side(acc, prod, ds, kb, i0, j0, clean, is_causal, wl, wr):
-    """``acc += prod`` where ``prod = dS K`` (rows of the tile); like :func:`_add_key_side`."""
+    """``acc += prod`` where ``prod = dS K`` (rows of the tile, keys ``kb``); like
+    :func:`_add_key_side`."""
     nr, w = acc.shape
-    nc = ds.shape[1]
+    nc = kb.shape[0]
     for r in range(nr):
-        if not clean and not _finite_row(prod, r):
+        if not clean and not _finite_row(prod, r, w):
             lo, hi = _row_keys(i0 + r, j0, j0 + nc, is_causal, wl, wr)
             for d in range(w):
                 prod[r, d] = 0.0
@@ -198,50 +205,113 @@ def _add_query_side(acc, prod, ds, kb, i0, j0, clean, is_causal, wl, wr):
 
 
 @njit(cache=True, nogil=True)
-def _key_block(g, q, k, v, lse, drow, mask, has_mask, is_causal, scale, wl, wr, softcap, group, br,
-               b, hk, j0, j1, dq_acc, dk_blk, dv_blk, qs_buf, s_buf, dp_buf, slope_buf, tmp_k, tmp_q):
+def _aligned(n, dtype):
+    """A scratch vector of ``n`` elements starting on a 64-byte boundary (whole panel rows on
+    cache lines for the micro-kernel)."""
+    raw = np.empty(n + 64, dtype)
+    off = ((-raw.ctypes.data) % 64) // raw.itemsize
+    return raw[off:off + n]
+
+
+@njit(cache=True, nogil=True)
+def _pack_columns(x, out):
+    """Column panels of ``x [n, w]``: ``out[p, r, l] = x[r, p * PW + l]`` (0 past ``w``, and in
+    rows past ``n`` when ``out`` has more)."""
+    n_p, n_out, pw = out.shape
+    n, w = x.shape
+    for p in range(n_p):
+        for r in range(n_out):
+            for l in range(pw):
+                c = p * pw + l
+                out[p, r, l] = x[r, c] if c < w and r < n else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _transpose(src, nc, out):
+    """``out[n, r] = src[r, n]`` for the first ``nc`` columns of ``src``."""
+    nr = src.shape[0]
+    for r0 in range(0, nr, 16):  # 16-row strips: each write stream stays in few cache lines
+        r1 = min(r0 + 16, nr)
+        for n in range(nc):
+            for r in range(r0, r1):
+                out[n, r] = src[r, n]
+
+
+@njit(cache=True, nogil=True)
+def _key_block(g, q, k, v, lse, drow, mask, has_mask, is_causal, scale, wl, wr, softcap, group, br, pw,
+               b, hk, j0, j1, dq_acc, dk_blk, dv_blk, bufs, rows):
     """All the work of keys [j0, j1) of kv head (b, hk): dK / dV of the block into ``dk_blk`` /
-    ``dv_blk`` (overwritten), ``dS K`` added to the rows of ``dq_acc`` [Hq, L, D] they reach."""
+    ``dv_blk`` (overwritten), ``dS K`` added to the rows of ``dq_acc`` [Hq, L, D] they reach.
+    Products go through the register-blocked micro-kernel, operands packed here (per block and
+    per tile: a few percent of the products' work).  ``bufs``: K / V of the block as panels of
+    keys (score products), K of the block as panels of feature columns (dQ), the query tile times
+    scale (plain and as column panels), the dO tile as column panels, the score tiles ``s`` /
+    ``dp`` / ``slope``, ``P^T`` and ``dS^T``, and two products that may need the live-pairs
+    fix-up."""
+    kkp_b, vkp_b, kcp_b, qs_b, qsp_b, dop_b, s_b, dp_b, slope_b, pt_b, dst_b, tmpk_b, tmpq_b = bufs
     L, D = q.shape[2], q.shape[3]
     Dv = v.shape[3]
     nc = j1 - j0
+    nkp = (nc + pw - 1) // pw
+    ncp = nkp * pw
+    nDp = (D + pw - 1) // pw
+    nDvp = (Dv + pw - 1) // pw
     dt = q.dtype.type
     kb = k[b, hk][j0:j1]
-    vb = v[b, hk][j0:j1]
+    for n in range(ncp):
+        rows[n] = j0 + n if n < nc else -1
+    kkp = kkp_b[: nkp * D * pw].reshape((nkp, D, pw))
+    pack_panel_rows(k[b, hk], rows[:ncp], qs_b, kkp)
+    vkp = vkp_b[: nkp * Dv * pw].reshape((nkp, Dv, pw))
+    pack_panel_rows(v[b, hk], rows[:ncp], qs_b, vkp)
+    kcp = kcp_b[: nDp * ncp * pw].reshape((nDp, ncp, pw))  # zero rows past the keys
+    _pack_columns(kb, kcp)
     dk_blk[:, :] = 0.0
     dv_blk[:, :] = 0.0
     qlo, qhi = _query_range(j0, j1, L, is_causal, wl, wr)
     for gh in range(group):
         h = hk * group + gh
+        qh = q[b, h]
         for i0 in range(qlo, qhi, br):
             i1 = min(i0 + br, qhi)
             nr = i1 - i0
-            qs = qs_buf[: nr * D].reshape((nr, D))
-            qh = q[b, h]
+            qs = qs_b[: nr * D].reshape((nr, D))
             for r in range(nr):
                 for d in range(D):
                     qs[r, d] = qh[i0 + r, d] * dt(scale)
-            s = s_buf[: nr * nc].reshape((nr, nc))
-            dp = dp_buf[: nr * nc].reshape((nr, nc))
-            slope = slope_buf[: nr * nc].reshape((nr, nc))
             do = g[b, h][i0:i1]
-            np.dot(qs, kb.T, s)
-            np.dot(do, vb.T, dp)
+            qsp = qsp_b[: nDp * nr * pw].reshape((nDp, nr, pw))
+            _pack_columns(qs, qsp)
+            dop = dop_b[: nDvp * nr * pw].reshape((nDvp, nr, pw))
+            _pack_columns(do, dop)
+            s = s_b[: nr * ncp].reshape((nr, ncp))
+            dp = dp_b[: nr * ncp].reshape((nr, ncp))
+            slope = slope_b[: nr * ncp].reshape((nr, ncp))
+            packed_matmul(qs, kkp, s)
+            packed_matmul(do, vkp, dp)
             clean = _probabilities(s, dp, slope, lse, drow, mask, has_mask, is_causal, wl, wr, softcap,
                                    b, h, i0, j0, j1)
-            pv = tmp_k[: nc * Dv].reshape((nc, Dv))
-            np.dot(s.T, do, pv)
-            _add_key_side(dv_blk, pv, s, do, lse, b, h, i0, j0, clean, is_causal, wl, wr)
-            pk = tmp_k[: nc * D].reshape((nc, D))
-            np.dot(dp.T, qs, pk)
-            _add_key_side(dk_blk, pk, dp, qs, lse, b, h, i0, j0, clean, is_causal, wl, wr)
-            pq = tmp_q[: nr * D].reshape((nr, D))
-            np.dot(dp, kb, pq)
+            pt = pt_b[: nc * nr].reshape((nc, nr))
+            _transpose(s, nc, pt)
+            dst = dst_b[: nc * nr].reshape((nc, nr))
+            _transpose(dp, nc, dst)
+            if clean:  # the common case: accumulate in place
+                packed_matmul(pt, dop, dv_blk, True)
+                packed_matmul(dst, qsp, dk_blk, True)
+            else:
+                pv = tmpk_b[: nc * nDvp * pw].reshape((nc, nDvp * pw))
+                packed_matmul(pt, dop, pv)
+                _add_key_side(dv_blk[:, :Dv], pv, s, do, lse, b, h, i0, j0, clean, is_causal, wl, wr)
+                pk = tmpk_b[: nc * nDp * pw].reshape((nc, nDp * pw))
+                packed_matmul(dst, qsp, pk)
+                _add_key_side(dk_blk[:, :D], pk, dp, qs, lse, b, h, i0, j0, clean, is_causal, wl, wr)
+            pq = tmpq_b[: nr * nDp * pw].reshape((nr, nDp * pw))
+            packed_matmul(dp, kcp, pq)  # dp's columns past the keys hold 0
             _add_query_side(dq_acc[h, i0:i1], pq, dp, kb, i0, j0, clean, is_causal, wl, wr)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _backward(g, q, k, v, o, lse, mask, has_mask, is_causal, scale, wl, wr, softcap, br, bc, nsplit,
+def _backward(g, q, k, v, o, lse, mask, has_mask, is_causal, scale, wl, wr, softcap, br, bc, pw, nsplit,
               drow, dq_acc, dq, dk, dv):
     """``drow``, then one task per (batch, kv head, key chunk), then ``dq`` from ``dq_acc``
     [nsplit, B, Hq, L, D] (the chunks' copies, added in chunk order; ``dq_acc[0]`` may be ``dq``)."""
@@ -257,28 +327,28 @@ def _backward(g, q, k, v, o, lse, mask, has_mask, is_causal, scale, wl, wr, soft
                 acc += g[b, h, i, d] * o[b, h, i, d]
             drow[b, h, i] = acc
     nkb = (S + bc - 1) // bc
+    nDp = (D + pw - 1) // pw
+    nDvp = (Dv + pw - 1) // pw
     for t in prange(B * Hkv * nsplit):
         c = t % nsplit
         hk = (t // nsplit) % Hkv
         b = t // (nsplit * Hkv)
         dt = q.dtype
-        qs_buf = np.empty(br * D, dt)
-        s_buf = np.empty(br * bc, dt)
-        dp_buf = np.empty(br * bc, dt)
-        slope_buf = np.empty(br * bc, dt)
-        tmp_k = np.empty(bc * max(D, Dv), dt)
-        tmp_q = np.empty(br * D, dt)
-        dk_blk = np.empty((bc, D), dt)
-        dv_blk = np.empty((bc, Dv), dt)
+        bufs = (_aligned(bc * D, dt), _aligned(bc * Dv, dt), _aligned(nDp * bc * pw, dt), _aligned(br * D, dt),
+                _aligned(nDp * br * pw, dt), _aligned(nDvp * br * pw, dt), _aligned(br * bc, dt),
+                _aligned(br * bc, dt), _aligned(br * bc, dt), _aligned(bc * br, dt), _aligned(bc * br, dt),
+                _aligned(bc * max(nDp, nDvp) * pw, dt), _aligned(br * nDp * pw, dt))
+        rows = np.empty(bc, np.int64)
+        dk_blk = _aligned(bc * nDp * pw, dt).reshape((bc, nDp * pw))
+        dv_blk = _aligned(bc * nDvp * pw, dt).reshape((bc, nDvp * pw))
         for kbi in range(c, nkb, nsplit):
             j0 = kbi * bc
             j1 = min(j0 + bc, S)
             nc = j1 - j0
-            _key_block(g, q, k, v, lse, drow, mask, has_mask, is_causal, scale, wl, wr, softcap, group, br,
-                       b, hk, j0, j1, dq_acc[c, b], dk_blk[:nc], dv_blk[:nc], qs_buf, s_buf, dp_buf, slope_buf,
-                       tmp_k, tmp_q)
-            dk[b, hk, j0:j1] = dk_blk[:nc]
-            dv[b, hk, j0:j1] = dv_blk[:nc]
+            _key_block(g, q, k, v, lse, drow, mask, has_mask, is_causal, scale, wl, wr, softcap, group, br, pw,
+                       b, hk, j0, j1, dq_acc[c, b], dk_blk[:nc], dv_blk[:nc], bufs, rows)
+            dk[b, hk, j0:j1] = dk_blk[:nc, :D]
+            dv[b, hk, j0:j1] = dv_blk[:nc, :Dv]
     for t in prange(B * Hq):
         b = t // Hq
         h = t % Hq
@@ -319,6 +389,7 @@ def sdpa_backward(grad_out, q, k, v, out, lse, mask, is_causal, scale, window_le
     if not has_mask:
         mask = np.zeros((1, 1, 1, 1), dtype=dtype)
     br, bc = BR, BC
+    assert bc % PANEL_WIDTH[dtype] == 0  # key blocks are whole panels
     nsplit = _split(B, Hkv, Hq, L, S, D, dtype.itemsize, bc)
     if nsplit == 1:
         dq_acc = dq.reshape((1,) + dq.shape)
@@ -327,14 +398,14 @@ def sdpa_backward(grad_out, q, k, v, out, lse, mask, is_causal, scale, window_le
         dq_acc = np.zeros((nsplit,) + dq.shape, dtype=dtype)
     drow = np.empty((B, Hq, L), dtype=dtype)
     args = (grad_out, q, k, v, out, lse, mask, has_mask, bool(is_causal), float(scale), int(window_left),
-            int(window_right), float(softcap), br, bc, nsplit, drow, dq_acc, dq, dk, dv)
+            int(window_right), float(softcap), br, bc, PANEL_WIDTH[dtype], nsplit, drow, dq_acc, dq, dk, dv)
     if B * Hq * L * S * (3 * D + 2 * Dv) <= SERIAL_WORK:
         _backward_serial(*args)
         return dq, dk, dv
     # Tasks differ in cost (causal / window): hand them out one at a time, not in equal halves.
     saved_chunk = numba.set_parallel_chunksize(1)
     try:
-        with parallel_region(single_thread_blas=True):
+        with parallel_region():
             _backward(*args)
     finally:
         numba.set_parallel_chunksize(saved_chunk)
