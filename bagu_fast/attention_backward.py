@@ -151,6 +151,6 @@ def scaled_dot_product_attention_backward(
     inputs = (query, key, value)
     result = []
     for grad, full, x in zip(grads, fulls, inputs):
-        shape = tuple(_dispatch.prepare_array(x, "input").shape)
+        shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
         result.append(_dispatch.wrap_like(_to_input_shape(grad, full, shape), x))
     return tuple(result)

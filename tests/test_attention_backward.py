@@ -122,8 +122,8 @@ def check_backend(backend, dtype, *args, **kw):
 def _random_case(rng, name, small):
     """(q, k, v, options) of case ``name``; ``small``: sizes for the CUDA simulator."""
     if name == "plain":  # odd sizes across several tiles, L != S
-        L, S, D, Dv = (33, 35, 5, 3) if small else (201, 267, 20, 12)
-        return rand(rng, (1, 2, L, D)), rand(rng, (1, 2, S, D)), rand(rng, (1, 2, S, Dv)), {}
+        H, L, S, D, Dv = (1, 33, 35, 5, 3) if small else (2, 201, 267, 20, 12)
+        return rand(rng, (1, H, L, D)), rand(rng, (1, H, S, D)), rand(rng, (1, H, S, Dv)), {}
     if name == "causal gqa":
         B, L, S = (1, 12, 20) if small else (2, 300, 290)
         return (rand(rng, (B, 4, L, 8)), rand(rng, (B, 2, S, 8)), rand(rng, (B, 2, S, 8)),
@@ -154,6 +154,9 @@ def _random_case(rng, name, small):
     if name == "batch dims broadcast":
         B, L, S = (2, 5, 7) if small else (3, 70, 90)
         return rand(rng, (B, 2, L, 4)), rand(rng, (1, 2, S, 4)), rand(rng, (2, S, 4)), {}
+    if name == "huge logits":  # scores of hundreds: near one-hot rows, exp never overflows
+        L, S = (10, 12) if small else (150, 140)
+        return rand(rng, (1, 2, L, 8)) * 20, rand(rng, (1, 2, S, 8)), rand(rng, (1, 2, S, 8)), {"is_causal": True}
     if name == "wide features":  # D, Dv past one column chunk of the cuda kernels
         L, S = (5, 6) if small else (40, 50)
         return rand(rng, (1, 1, L, 130)) * 0.3, rand(rng, (1, 1, S, 130)), rand(rng, (1, 1, S, 70)), {}
@@ -161,7 +164,7 @@ def _random_case(rng, name, small):
 
 
 CPU_CASES = ["plain", "causal gqa", "window softcap scale", "masks", "additive mask", "one query row", "one key",
-             "rows seeing nothing", "batch dims broadcast", "wide features"]
+             "rows seeing nothing", "batch dims broadcast", "huge logits", "wide features"]
 # The simulator runs every CUDA thread in Python: a few small cases, one dtype each.
 CUDA_CASES = [("plain", np.float32), ("causal gqa", np.float64), ("window softcap scale", np.float32),
               ("masks", np.float64), ("additive mask", np.float32), ("rows seeing nothing", np.float64),
@@ -334,3 +337,18 @@ def test_cpu_matches_torch_autograd(kw, rng):
     np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-9, atol=1e-11)
     for a, t in zip(sdpa_backward(g, q, k, v, out, lse, backend="cpu", **kw), (tq, tk, tv)):
         np.testing.assert_allclose(a, t.grad.numpy(), rtol=1e-9, atol=1e-11)
+    # torch CPU tensors (even ones that require grad) in, torch tensors out
+    got = sdpa_backward(torch.from_numpy(g), tq, tk, tv, torch.from_numpy(out), torch.from_numpy(lse), **tkw)
+    for a, t in zip(got, (tq, tk, tv)):
+        assert isinstance(a, torch.Tensor)
+        np.testing.assert_allclose(a.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_nested_lists_are_accepted(rng):
+    q, k, v = rand(rng, (2, 3, 4)), rand(rng, (2, 5, 4)), rand(rng, (2, 5, 2))
+    out, lse = forward(q, k, v)
+    expected = sdpa_backward(np.ones_like(out), q, k, v, out, lse, backend="cpu")
+    got = sdpa_backward(np.ones_like(out).tolist(), q.tolist(), k.tolist(), v.tolist(), out.tolist(), lse.tolist())
+    for a, e in zip(got, expected):
+        assert isinstance(a, np.ndarray)
+        np.testing.assert_array_equal(a, e)
