@@ -227,11 +227,21 @@ def _pack_columns(x, out):
     rows past ``n`` when ``out`` has more)."""
     n_p, n_out, pw = out.shape
     n, w = x.shape
+    zero = out.dtype.type(0.0)
     for p in range(n_p):
+        c0 = p * pw
+        cw = min(pw, w - c0)
         for r in range(n_out):
-            for l in range(pw):
-                c = p * pw + l
-                out[p, r, l] = x[r, c] if c < w and r < n else 0.0
+            o = out[p, r]
+            if r < n:
+                xr = x[r]
+                for l in range(cw):
+                    o[l] = xr[c0 + l]
+            else:
+                for l in range(cw):
+                    o[l] = zero
+            for l in range(cw, pw):
+                o[l] = zero
 
 
 @njit(cache=True, nogil=True)
