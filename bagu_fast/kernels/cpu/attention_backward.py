@@ -415,8 +415,8 @@ def sdpa_backward(grad_out, q, k, v, out, lse, mask, is_causal, scale, window_le
     Hkv, S, Dv = k.shape[1], k.shape[2], v.shape[3]
     dtype = q.dtype
     dq = np.empty((B, Hq, L, D), dtype=dtype)
-    dk = np.zeros((B, Hkv, S, D), dtype=dtype)  # keys no query row can see keep 0
-    dv = np.zeros((B, Hkv, S, Dv), dtype=dtype)
+    dk = np.empty((B, Hkv, S, D), dtype=dtype)  # every key block is written by its task (zeros
+    dv = np.empty((B, Hkv, S, Dv), dtype=dtype)  # where no query row can see it)
     if dq.size == 0 and dk.size == 0 and dv.size == 0:
         return dq, dk, dv
     has_mask = mask is not None
