@@ -579,8 +579,10 @@ def test_estimator_bad_input(rng):
         reg.fit(X, np.where(np.arange(50) == 3, np.inf, y))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         reg.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="sample_weight"):  # negative weights are valid, a zero sum is not
+        reg.fit(X, y, sample_weight=np.r_[np.ones(25), -np.ones(25)])
     with pytest.raises(ValueError, match="sample_weight"):
-        reg.fit(X, y, sample_weight=-np.ones(50))
+        reg.fit(X, y, sample_weight=np.where(np.arange(50) == 3, np.nan, 1.0))
     with pytest.raises(ValueError, match="max_bins"):
         HistGradientBoostingRegressor(max_bins=256).fit(X, y)
     with pytest.raises(ValueError, match="max_bins"):
@@ -594,8 +596,8 @@ def test_estimator_bad_input(rng):
     reg.fit(X, y)
     with pytest.raises(ValueError, match="features"):
         reg.predict(X[:, :2])
-    with pytest.raises(ValueError, match="class"):
-        HistGradientBoostingClassifier().fit(X, np.zeros(50))
+    with pytest.raises(ValueError, match="Unknown label type"):  # one class is valid, a continuous target is not
+        HistGradientBoostingClassifier().fit(X, y)
     X_before, y_before = X.copy(), y.copy()
     reg.fit(X, y)
     np.testing.assert_array_equal(X, X_before)
@@ -797,3 +799,329 @@ def test_estimator_bad_backend(rng, monkeypatch):
     with pytest.raises(RuntimeError, match="backend='cuda' needs an NVIDIA GPU"):
         HistGradientBoostingRegressor(backend="cuda", max_iter=1).fit(X, y)
     assert HistGradientBoostingRegressor(backend="auto", max_iter=1).fit(X, y).backend_ == "cpu"
+
+
+# --------------------------------------------------------------------------------------------
+# sample weights in the binning, zero hessian sums, one class, negative weights, the
+# early-stopping split: as scikit-learn
+# --------------------------------------------------------------------------------------------
+def _weights(rng, kind, n):
+    return {"integers": rng.integers(0, 4, n).astype(float), "eighths": rng.integers(0, 9, n) / 8.0,
+            "negative": rng.integers(-2, 4, n).astype(float), "floats": rng.random(n) * (rng.random(n) > 0.3)}[kind]
+
+
+@needs_sklearn
+@pytest.mark.parametrize("kind", ["integers", "eighths", "negative", "floats"])
+@pytest.mark.parametrize("max_bins", [3, 31, 255])
+def test_bin_mapper_weighted_thresholds_match_sklearn(rng, kind, max_bins):
+    """scikit-learn's weighted percentiles, zero-weight rows dropped: identical, also with tied
+    values and negative weights (the order in which tied values' weights add up is NumPy's
+    argsort order, as in scikit-learn)."""
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+
+    n = 1500
+    X = rng.standard_normal((n, 4))
+    X[:, 1] = np.round(X[:, 1] * 4)  # ties
+    X[:, 2] = np.round(X[:, 2] * 40)  # ties, more distinct values than bins
+    X[rng.random(X.shape) < 0.05] = np.nan
+    w = _weights(rng, kind, n)
+    ours = BinMapper(max_bins=max_bins, subsample=None).fit(X, sample_weight=w)
+    theirs = _BinMapper(n_bins=max_bins + 1, subsample=None).fit(X, sample_weight=w)
+    for f in range(4):
+        np.testing.assert_array_equal(ours.bin_thresholds_[f], theirs.bin_thresholds_[f])
+    np.testing.assert_array_equal(ours.n_bins_non_missing_, theirs.n_bins_non_missing_)
+    np.testing.assert_array_equal(ours.transform(X), theirs.transform(X))
+
+
+@needs_sklearn
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_bin_mapper_subsample_matches_sklearn(rng, weighted):
+    """More rows than ``subsample``: the same rows drawn (with replacement, weights as
+    probabilities) for the same seed."""
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+
+    X = rng.standard_normal((4000, 3))
+    w = rng.random(4000) if weighted else None
+    for seed in (0, 7):
+        ours = BinMapper(max_bins=31, subsample=700, random_state=seed).fit(X, sample_weight=w)
+        theirs = _BinMapper(n_bins=32, subsample=700, random_state=seed).fit(X, sample_weight=w)
+        for a, b in zip(ours.bin_thresholds_, theirs.bin_thresholds_):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        BinMapper(subsample=700).fit(X, sample_weight=np.r_[-1.0, np.ones(3999)])
+
+
+def test_bin_mapper_unit_weights_are_the_unweighted_rule(rng):
+    """Weights 0 / 1 (or 0 / 2) give the thresholds of the rows of positive weight, unweighted
+    (no scikit-learn needed: the weighted rule reduces to np.percentile's)."""
+    for max_bins in (3, 15, 255):
+        X = np.round(rng.standard_normal((1200, 3)) * 20) / 4
+        X[rng.random(X.shape) < 0.05] = np.nan
+        w = (rng.random(1200) < 0.6).astype(float)
+        expected = BinMapper(max_bins, subsample=None).fit(X[w > 0]).bin_thresholds_
+        for scale in (1.0, 2.0):
+            got = BinMapper(max_bins, subsample=None).fit(X, sample_weight=scale * w).bin_thresholds_
+            for a, b in zip(got, expected):
+                np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="sample_weight"):
+        BinMapper().fit(X, sample_weight=np.ones(5))
+    with pytest.raises(ValueError, match="sample_weight"):
+        BinMapper().fit(X, sample_weight=np.full(1200, np.nan))
+
+
+@needs_sklearn
+def test_sample_weight_binning_matches_sklearn(rng):
+    """Half the weights zero: the same bins (the zero-weight rows place no threshold) and so the
+    same model as scikit-learn."""
+    from sklearn.ensemble import HistGradientBoostingRegressor as SkR
+
+    X = rng.standard_normal((2000, 4))
+    y = X[:, 0] + np.sin(3 * X[:, 1]) * 0.5 + 0.2 * rng.standard_normal(2000)
+    w = (rng.random(2000) < 0.5).astype(float)
+    ours = HistGradientBoostingRegressor(max_iter=30).fit(X, y, sample_weight=w)
+    theirs = SkR(max_iter=30).fit(X, y, sample_weight=w)
+    for a, b in zip(ours._bin_mapper.bin_thresholds_, theirs._bin_mapper.bin_thresholds_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9, atol=1e-9)
+
+
+@needs_sklearn
+@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not __import__("bagu_fast")._dispatch.cuda_available(), reason="needs a GPU or the simulator"))])
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_zero_hessian_sums_fit(rng, backend, task):
+    """Weights so small that every float32 hessian (and gradient) is 0, l2_regularization=0:
+    no split, no division by zero, the baseline's predictions (as scikit-learn)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier as SkC
+    from sklearn.ensemble import HistGradientBoostingRegressor as SkR
+
+    X = rng.standard_normal((80, 3))
+    y = {"regression": X[:, 0], "binary": (X[:, 0] > 0).astype(int), "multiclass": np.digitize(X[:, 0], [-0.5, 0.5])}[task]
+    w = np.full(80, 1e-50)
+    Est, Sk = (HistGradientBoostingRegressor, SkR) if task == "regression" else (HistGradientBoostingClassifier, SkC)
+    ours = Est(max_iter=3, min_samples_leaf=5, backend=backend).fit(X, y, sample_weight=w)
+    theirs = Sk(max_iter=3, min_samples_leaf=5).fit(X, y, sample_weight=w)
+    out = ours.predict(X) if task == "regression" else ours.predict_proba(X)
+    ref = theirs.predict(X) if task == "regression" else theirs.predict_proba(X)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.5])
+def test_split_with_zero_hessians_on_every_backend(backend, l2):
+    """Zero hessian sums (min_hessian_to_split=0, l2_regularization=0): a zero denominator counts
+    as 1e-15 on every backend (no ZeroDivisionError, no NaN); the same split everywhere."""
+    g = np.array([[-1.0, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    h = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    c = np.array([[2, 1, 1, 0], [2, 1, 1, 0]])
+    s = find_best_split(g, h, c, l2_regularization=l2, min_samples_leaf=1, min_hessian_to_split=0.0, backend=backend)
+    ref = find_best_split(g, h, c, l2_regularization=l2, min_samples_leaf=1, min_hessian_to_split=0.0,
+                          backend="reference")
+    assert np.isfinite(s.gain) and (s.feature, s.bin) == (0, 0) == (ref.feature, ref.bin)
+    expected = 1.0 / (1e-15 if l2 == 0 else l2) + 1.0 / (1.0 + l2) - 0.0 / (1.0 + l2)
+    assert s.gain == pytest.approx(expected, rel=1e-12) and ref.gain == pytest.approx(expected, rel=1e-12)
+
+
+def test_classic_trees_weight_rounding_to_zero_side():
+    """A row 1e20 times heavier than the rest: every split's lighter side rounds to weight 0
+    (its total is found by subtraction); no such split, no division by zero."""
+    from bagu_fast.trees import DecisionTreeClassifier, DecisionTreeRegressor, RandomForestClassifier
+
+    X = np.arange(10.0)[:, None]
+    y = np.array([0, 1] * 5)
+    w = np.ones(10)
+    w[0] = 1e20
+    for est, target in ((DecisionTreeClassifier(min_samples_leaf=2), y), (DecisionTreeClassifier(), y),
+                        (DecisionTreeClassifier(criterion="gain_ratio", min_samples_leaf=2), y),
+                        (DecisionTreeRegressor(), y * 1.0), (DecisionTreeRegressor(min_samples_leaf=2), y * 1.0),
+                        (RandomForestClassifier(3, min_samples_leaf=2, bootstrap=False, random_state=0), y)):
+        est.fit(X, target, sample_weight=w)
+        assert np.all(np.isfinite(est.predict(X)))
+    tree = DecisionTreeClassifier(min_samples_leaf=2).fit(X, y, sample_weight=w).tree_
+    assert tree.node_count == 1
+    np.testing.assert_allclose(tree.value[0], [1.0, 5e-20], rtol=1e-12)  # weighted class fractions
+
+
+@needs_sklearn
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_single_class_matches_sklearn(rng, weighted):
+    from sklearn.ensemble import HistGradientBoostingClassifier as SkC
+
+    X = rng.standard_normal((120, 3))
+    y = np.full(120, "only")
+    w = rng.random(120) + 0.1 if weighted else None
+    ours = HistGradientBoostingClassifier(max_iter=5).fit(X, y, sample_weight=w)
+    theirs = SkC(max_iter=5).fit(X, y, sample_weight=w)
+    assert list(ours.classes_) == list(theirs.classes_) == ["only"]
+    assert ours.n_trees_per_iteration_ == theirs.n_trees_per_iteration_ == 1 and ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    assert ours.predict_proba(X).shape == theirs.predict_proba(X).shape == (120, 2)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ours.decision_function(X), theirs.decision_function(X), rtol=1e-12)
+
+
+@needs_sklearn
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_negative_sample_weight_matches_sklearn(rng, task):
+    """Negative weights are accepted, as scikit-learn (hessian sums then stop being monotonic,
+    and the split scans stop where scikit-learn's do).  The models agree but for scikit-learn's
+    1e-15 in every denominator ``H + λ`` (here only a zero one is changed): leaves of small
+    hessian sums move by ~1e-15 / H relative."""
+    from sklearn.ensemble import HistGradientBoostingClassifier as SkC
+    from sklearn.ensemble import HistGradientBoostingRegressor as SkR
+
+    X = rng.standard_normal((300, 3))
+    t = X[:, 0] + 0.3 * rng.standard_normal(300)
+    w = rng.standard_normal(300) + 0.5
+    assert (w < 0).any()
+    if task == "regression":
+        ours = HistGradientBoostingRegressor(max_iter=10).fit(X, t, sample_weight=w)
+        theirs = SkR(max_iter=10).fit(X, t, sample_weight=w)
+        np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9, atol=1e-9)
+        return
+    y = (t > 0).astype(int) if task == "binary" else np.digitize(t, [-0.5, 0.5])
+    ours = HistGradientBoostingClassifier(max_iter=10).fit(X, y, sample_weight=w)
+    theirs = SkC(max_iter=10).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(ours._baseline_prediction, theirs._baseline_prediction.ravel(), rtol=1e-12)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-5)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+@needs_sklearn
+@pytest.mark.parametrize("task", ["regression", "binary"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_early_stopping_split_matches_sklearn(rng, task, weighted):
+    """The validation rows are scikit-learn's for the same random_state (same seed, same
+    train_test_split call): the same bins (fitted on the training rows), baseline (their mean),
+    scores and n_iter_."""
+    from sklearn.ensemble import HistGradientBoostingClassifier as SkC
+    from sklearn.ensemble import HistGradientBoostingRegressor as SkR
+
+    X = rng.standard_normal((2500, 4))
+    t = X[:, 0] + np.sin(3 * X[:, 1]) * 0.5 + 0.5 * rng.standard_normal(2500)
+    y = t if task == "regression" else (t > 0).astype(int)
+    w = np.abs(t) + 0.1 if weighted else None
+    Est, Sk = (HistGradientBoostingRegressor, SkR) if task == "regression" else (HistGradientBoostingClassifier, SkC)
+    for seed in (0, 3):
+        kw = dict(max_iter=200, early_stopping=True, n_iter_no_change=5, random_state=seed)
+        ours = Est(**kw).fit(X, y, sample_weight=w)
+        theirs = Sk(**kw).fit(X, y, sample_weight=w)
+        for a, b in zip(ours._bin_mapper.bin_thresholds_, theirs._bin_mapper.bin_thresholds_):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(ours._baseline_prediction, theirs._baseline_prediction.ravel(), rtol=1e-12)
+        assert ours.n_iter_ == theirs.n_iter_ < 200
+        np.testing.assert_allclose(ours.validation_score_, theirs.validation_score_, rtol=1e-9)
+        np.testing.assert_allclose(ours.train_score_, theirs.train_score_, rtol=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# every public function and estimator of the family: None and wrong types named as such
+# --------------------------------------------------------------------------------------------
+def _bad_argument_cases():
+    import bagu_fast.trees as bt
+
+    B = np.zeros((4, 2), np.uint8)
+    g = np.zeros(4, np.float32)
+    gh, c = np.zeros((2, 4)), np.zeros((2, 4), np.int64)
+    idx, y4 = np.arange(4), np.array([0, 1, 0, 1])
+    cases = []
+    for bad in (None, "abc", 3.5, {"a": 1}):
+        kind = "None" if bad is None else type(bad).__name__
+        cases += [
+            ("build_histogram", "binned", kind, lambda b=bad: bt.build_histogram(b, g)),
+            ("build_histogram", "gradients", kind, lambda b=bad: bt.build_histogram(B, b)),
+            ("build_histogram", "sample_indices", kind, lambda b=bad: bt.build_histogram(B, g, sample_indices=b))
+            if bad is not None else None,
+            ("find_best_split", "sum_gradients", kind, lambda b=bad: bt.find_best_split(b, gh, c)),
+            ("find_best_split", "counts", kind, lambda b=bad: bt.find_best_split(gh, gh, b)),
+            ("partition", "sample_indices", kind, lambda b=bad: bt.partition(b, B, 0, 0, False)),
+            ("partition", "binned", kind, lambda b=bad: bt.partition(idx, b, 0, 0, False)),
+            ("build_class_histogram", "binned", kind, lambda b=bad: bt.build_class_histogram(b, y4, 2)),
+            ("build_class_histogram", "y_codes", kind, lambda b=bad: bt.build_class_histogram(B, b, 2)),
+            ("build_class_histogram", "sample_weight", kind,
+             lambda b=bad: bt.build_class_histogram(B, y4, 2, sample_weight=b)) if bad is not None else None,
+            ("split_criterion", "class_counts_left", kind, lambda b=bad: bt.split_criterion(b, c, criterion="gini")),
+            ("split_criterion", "class_counts_right", kind, lambda b=bad: bt.split_criterion(c, b, criterion="gini")),
+            ("split_gain_mse", "sum_left", kind, lambda b=bad: bt.split_gain_mse(b, g, g, g)),
+            ("split_gain_mse", "count_right", kind, lambda b=bad: bt.split_gain_mse(g, g, g, b)),
+            ("BinMapper.fit", "X", kind, lambda b=bad: bt.BinMapper().fit(b)),
+            ("BinMapper.fit", "sample_weight", kind, lambda b=bad: bt.BinMapper().fit(np.zeros((4, 2)), sample_weight=b))
+            if bad is not None else None,
+            ("BinMapper.transform", "X", kind, lambda b=bad: bt.BinMapper().fit(np.zeros((4, 2))).transform(b)),
+        ]
+    for bad, kind in ((None, "None"), ("8", "str"), (2.5, "float")):
+        cases += [
+            ("build_histogram", "n_bins", kind, lambda b=bad: bt.build_histogram(B, g, n_bins=b)),
+            ("find_best_split", "min_samples_leaf", kind, lambda b=bad: bt.find_best_split(gh, gh, c, min_samples_leaf=b)),
+            ("partition", "feature", kind, lambda b=bad: bt.partition(idx, B, b, 0, False)),
+            ("build_class_histogram", "n_classes", kind, lambda b=bad: bt.build_class_histogram(B, y4, b)),
+            ("BinMapper", "max_bins", kind, lambda b=bad: bt.BinMapper(max_bins=b).fit(np.zeros((4, 2)))),
+        ]
+    for bad, kind in ((None, "None"), ("x", "str|'x'")):  # a string among choices: its value is named
+        cases += [
+            ("find_best_split", "l2_regularization", kind,
+             lambda b=bad: bt.find_best_split(gh, gh, c, l2_regularization=b)),
+            ("build_histogram", "deterministic", kind, lambda b=bad: bt.build_histogram(B, g, deterministic=b)),
+            ("partition", "missing_go_to_left", kind, lambda b=bad: bt.partition(idx, B, 0, 0, b)),
+            ("split_criterion", "criterion", kind, lambda b=bad: bt.split_criterion(c, c, criterion=b)),
+            ("build_histogram", "backend", kind, lambda b=bad: bt.build_histogram(B, g, backend=b)),
+        ]
+    return [c for c in cases if c is not None]
+
+
+@pytest.mark.parametrize("where,name,kind,call", _bad_argument_cases(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_kernel_api_names_none_and_wrong_types(where, name, kind, call):
+    with pytest.raises((TypeError, ValueError), match=rf"{name}\b.*({kind})|({kind}).*\b{name}\b"):
+        call()
+
+
+def _estimator_cases():
+    import bagu_fast.trees as bt
+
+    small = {"HistGradientBoostingRegressor": {"max_iter": 2}, "HistGradientBoostingClassifier": {"max_iter": 2},
+             "RandomForestClassifier": {"n_estimators": 2}, "RandomForestRegressor": {"n_estimators": 2}}
+    params = {  # (parameter, bad value, type name in the message)
+        "HistGradientBoostingRegressor": [("max_iter", None), ("learning_rate", "x"), ("max_leaf_nodes", "x"),
+                                          ("min_samples_leaf", None), ("l2_regularization", None), ("max_bins", "x"),
+                                          ("tol", None), ("verbose", None), ("random_state", "x"), ("backend", None),
+                                          ("early_stopping", None), ("loss", None)],
+        "DecisionTreeClassifier": [("max_depth", "x"), ("min_samples_leaf", None), ("min_samples_split", "x"),
+                                   ("min_impurity_decrease", None), ("max_bins", None), ("random_state", "x"),
+                                   ("criterion", None), ("max_features", "x")],
+        "RandomForestClassifier": [("n_estimators", None), ("bootstrap", None), ("oob_score", "x"),
+                                   ("max_samples", "x"), ("n_jobs", "x"), ("random_state", "x")],
+    }
+    cases = []
+    for est_name in ("HistGradientBoostingRegressor", "HistGradientBoostingClassifier", "DecisionTreeClassifier",
+                     "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor"):
+        Est, kw = getattr(bt, est_name), small.get(est_name, {})
+        for bad in (None, "abc", 7):
+            kind = "None" if bad is None else type(bad).__name__
+            cases.append((est_name, "fit", "X", kind, lambda Est=Est, kw=kw, b=bad: ("fit", Est(**kw), b, None)))
+            cases.append((est_name, "predict", "X", kind, lambda Est=Est, kw=kw, b=bad: ("predict", Est(**kw), b, None)))
+            if bad is not None:
+                cases.append((est_name, "fit", "sample_weight", kind,
+                              lambda Est=Est, kw=kw, b=bad: ("fit", Est(**kw), "X", b)))
+            cases.append((est_name, "fit", "y", kind, lambda Est=Est, kw=kw, b=bad: ("fit_y", Est(**kw), b, None)))
+        for p, bad in params.get(est_name, []):
+            kind = "None" if bad is None else "str|'x'"  # a string among choices: its value is named
+            cases.append((est_name, "fit", p, kind, lambda Est=Est, kw=kw, p=p, b=bad: ("fit", Est(**{**kw, p: b}),
+                                                                                       "X", None)))
+    return cases
+
+
+@needs_sklearn
+@pytest.mark.parametrize("est_name,method,name,kind,make", _estimator_cases(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_estimators_name_none_and_wrong_types(rng, est_name, method, name, kind, make):
+    X = rng.standard_normal((30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    what, est, arg, sw = make()
+    with pytest.raises((TypeError, ValueError), match=rf"\b{name}\b.*({kind})|({kind}).*\b{name}\b"):
+        if what == "fit":
+            est.fit(X if isinstance(arg, str) and arg == "X" else arg, y, sample_weight=sw)
+        elif what == "fit_y":
+            est.fit(X, arg)
+        else:
+            est.fit(X, y).predict(arg)

@@ -32,7 +32,6 @@ try:  # the estimators follow scikit-learn's API and use its validation helpers
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder
-    from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -51,6 +50,7 @@ except ImportError as _exc:  # the kernels (and this module's import) work witho
 
 from .. import _dispatch
 from ..kernels.cpu._parallel import parallel_region
+from ._checks import array_argument, check_random_state
 from .binning import BinMapper
 
 __all__ = ["HistGradientBoostingRegressor", "HistGradientBoostingClassifier"]
@@ -286,6 +286,11 @@ class _BaseHistGradientBoosting(BaseEstimator):
         """
         t_start = time.perf_counter()
         params = self._check_params()
+        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
+        if y is not None:  # None: scikit-learn's own message
+            array_argument(y, "y", "a 1-D array [n_samples]")
+        if sample_weight is not None:
+            array_argument(sample_weight, "sample_weight", "a 1-D array [n_samples] or None")
         backend = _dispatch.resolve_backend(self.backend, X, y, sample_weight)
         if backend == "cuda":
             _dispatch.kernels("trees", "cuda")  # a clear error here when there is no GPU (nor the simulator)
@@ -297,21 +302,22 @@ class _BaseHistGradientBoosting(BaseEstimator):
         y = self._encode_y(y)
         n = X.shape[0]
         w = None
-        if sample_weight is not None:
-            w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if sample_weight is not None:  # any sign, as scikit-learn (a negative weight flips a row's pull)
+            w = _check_sample_weight(sample_weight, X, dtype=np.float64)
             if not np.all(np.isfinite(w)):
                 raise ValueError("sample_weight must be finite")
-            if not w.sum() > 0:
-                raise ValueError("sample_weight must not be all zero")
+            if w.sum() == 0:
+                raise ValueError("sample_weight must not sum to zero (the baseline is a weighted mean)")
         rng = check_random_state(self.random_state)
-        seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
+        # scikit-learn's seed, used as it uses it: the validation split and the binning subsample
+        seed = int(rng.randint(np.iinfo(np.uint32).max, dtype="u8"))
         es = self.early_stopping
         self.do_early_stopping_ = bool(n > 10_000) if es == "auto" else bool(es)
         Xv = yv = wv = None
         if self.do_early_stopping_ and self.validation_fraction is not None:
             stratify = y if self._loss_kind > 0 else None
-            split = train_test_split(*( (X, y) if w is None else (X, y, w) ), test_size=params["validation_fraction"],
-                                     stratify=stratify, random_state=int(seed % (2**31)))
+            split = train_test_split(*((X, y) if w is None else (X, y, w)), test_size=params["validation_fraction"],
+                                     stratify=stratify, random_state=seed)
             if w is None:
                 X, Xv, y, yv = split
             else:
@@ -320,9 +326,9 @@ class _BaseHistGradientBoosting(BaseEstimator):
             Xv = np.ascontiguousarray(Xv)
             if Xv.shape[0] == 0 or X.shape[0] == 0:
                 raise ValueError("validation_fraction leaves no training or no validation sample")
-        self._bin_mapper = BinMapper(max_bins=params["max_bins"], random_state=int(seed % (2**31)))
+        self._bin_mapper = BinMapper(max_bins=params["max_bins"], random_state=seed)
         t0 = time.perf_counter()
-        binned = self._bin_mapper.fit_transform(X)
+        binned = self._bin_mapper.fit_transform(X, sample_weight=w)
         binned_val = self._bin_mapper.transform(Xv) if Xv is not None else None
         self._binning_time_s = time.perf_counter() - t0
 
@@ -453,6 +459,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
     # ---------------------------------------------------------------- prediction
     def _check_X_predict(self, X):
         check_is_fitted(self)
+        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
         X = _to_host(X, "X")  # prediction runs on the cpu
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False, order="C")
         return X
@@ -652,20 +659,25 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHistGradientBoosting)
         enc = LabelEncoder()
         codes = enc.fit_transform(y)
         self.classes_ = enc.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(f"y must contain at least 2 classes, got 1 class ({self.classes_[0]!r})")
-        self.n_trees_per_iteration_ = 1 if len(self.classes_) == 2 else len(self.classes_)
-        self._loss_kind = 1 if len(self.classes_) == 2 else 2
+        # one class is valid, as in scikit-learn: a binary model of the encoded (all-zero) target
+        self.n_trees_per_iteration_ = 1 if len(self.classes_) <= 2 else len(self.classes_)
+        self._loss_kind = 1 if len(self.classes_) <= 2 else 2
         return codes
 
     def _baseline(self, y, w):
-        K = len(self.classes_)
-        counts = np.bincount(y, weights=w, minlength=K).astype(np.float64)
-        p = np.clip(counts / counts.sum(), 1e-15, 1 - 1e-15)
-        if K == 2:
-            return np.array([np.log(p[1] / (1 - p[1]))])
-        logp = np.log(p)
-        return logp - logp.mean()
+        """scikit-learn's intercept-only model: the logit (binary) or symmetric multinomial logit
+        of the weighted class frequencies, clipped to ``[10 eps, 1 - 10 eps]`` (binary) or
+        ``[eps, 1 - eps]`` (multiclass)."""
+        from scipy.special import logit
+        from scipy.stats import gmean
+
+        if self.n_trees_per_iteration_ == 1:
+            eps = 10 * np.finfo(np.float64).eps
+            p = np.clip(np.average(y.astype(np.float64), weights=w), eps, 1 - eps)
+            return np.array([logit(p)], dtype=np.float64)
+        eps = np.finfo(np.float64).eps
+        p = np.array([np.clip(np.average(y == k, weights=w), eps, 1 - eps) for k in range(len(self.classes_))])
+        return np.log(p / gmean(p))
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Raw scores: ``[n_samples]`` (binary, log-odds of ``classes_[1]``) or ``[n_samples, K]``."""
@@ -675,8 +687,10 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHistGradientBoosting)
 
     @staticmethod
     def _proba(raw):
-        if raw.shape[0] == 1:
-            p1 = 1.0 / (1.0 + np.exp(-raw[0]))
+        if raw.shape[0] == 1:  # two columns also for a single class, as scikit-learn
+            from scipy.special import expit
+
+            p1 = expit(raw[0])
             return np.column_stack([1.0 - p1, p1])
         z = raw.T - raw.T.max(axis=1, keepdims=True)
         e = np.exp(z)

@@ -27,6 +27,8 @@ from .tree import (MAX_INT, BaseEstimator, ClassifierMixin, DecisionTreeClassifi
                    _fit_mapper, _flatten, _grow, _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit,
                    _writable, _pack)
 
+from ._checks import array_argument, check_random_state
+
 __all__ = ["RandomForestClassifier", "RandomForestRegressor"]
 
 ArrayLike = Any
@@ -124,8 +126,6 @@ class _BaseForest(BaseEstimator):
         n, n_features = X.shape
         p = _check_params(self, n, n_features, classifier)
         n_trees, n_draws, n_threads = self._check_forest_params(n)
-        from sklearn.utils import check_random_state
-
         rs = check_random_state(self.random_state)
         bin_seed = int(rs.randint(MAX_INT))
         seeds = rs.randint(MAX_INT, size=n_trees)
@@ -225,6 +225,7 @@ class _BaseForest(BaseEstimator):
         from sklearn.utils.validation import check_is_fitted, validate_data
 
         check_is_fitted(self, "estimators_")
+        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return self._bin_mapper.transform(_writable(X))
 

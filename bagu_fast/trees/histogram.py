@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import _dispatch
 from .._validate import integer, real_number
+from ._checks import array_argument
 
 __all__ = ["SplitInfo", "build_histogram", "find_best_split", "partition"]
 
@@ -48,7 +49,7 @@ class SplitInfo(NamedTuple):
 def _prepare(x: ArrayLike, name: str):
     """``(kernel argument, host array)``: a device array stays on the device for the cuda kernels,
     and its values are checked on a host copy (the checks run before any kernel)."""
-    arr = _dispatch.prepare_array(x, name)
+    arr = _dispatch.prepare_array(array_argument(x, name), name)
     if isinstance(arr, np.ndarray):
         return arr, arr
     return arr, arr.copy_to_host()

@@ -30,7 +30,6 @@ import numpy as np
 
 try:  # the estimators follow scikit-learn's API and use its validation helpers
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-    from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
@@ -50,6 +49,7 @@ except ImportError as _exc:  # the kernels (and importing this module) work with
     def check_is_fitted(*args: Any, **kwargs: Any) -> None:  # type: ignore[no-redef]
         _need_sklearn()
 
+from ._checks import array_argument, check_random_state, describe
 from .binning import BinMapper
 
 __all__ = ["DecisionTreeClassifier", "DecisionTreeRegressor"]
@@ -260,7 +260,7 @@ def _check_params(est: Any, n_samples: int, n_features: int, classifier: bool) -
     mss = max(mss, 2 * msl)
     mtry = _resolve_max_features(est.max_features, n_features)
     if isinstance(est.min_impurity_decrease, (bool, np.bool_)) or not isinstance(est.min_impurity_decrease, numbers.Real):
-        raise TypeError("min_impurity_decrease must be a real number")
+        raise TypeError(f"min_impurity_decrease must be a real number, got {describe(est.min_impurity_decrease)}")
     if not (est.min_impurity_decrease >= 0 and math.isfinite(est.min_impurity_decrease)):
         raise ValueError(f"min_impurity_decrease must be finite and >= 0, got {est.min_impurity_decrease}")
     if isinstance(est.max_bins, (bool, np.bool_)) or not isinstance(est.max_bins, numbers.Integral):
@@ -279,6 +279,11 @@ def _need_sklearn() -> None:
 def _validate_fit(est: Any, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike], classifier: bool):
     """Checked ``(X float, y, sample_weight float64)``; classifiers also set ``classes_``."""
     _need_sklearn()
+    array_argument(X, "X", "a 2-D array [n_samples, n_features]")
+    if y is not None:  # None: scikit-learn's own message
+        array_argument(y, "y", "a 1-D array [n_samples]")
+    if sample_weight is not None:
+        array_argument(sample_weight, "sample_weight", "a 1-D array [n_samples] or None")
     X, y = validate_data(est, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
                          y_numeric=not classifier, multi_output=False)
     y = column_or_1d(y, warn=True)
@@ -390,6 +395,7 @@ class _BaseDecisionTree(BaseEstimator):
     def _binned(self, X: ArrayLike) -> np.ndarray:
         _need_sklearn()
         check_is_fitted(self, "tree_")
+        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return self._bin_mapper.transform(_writable(X))
 

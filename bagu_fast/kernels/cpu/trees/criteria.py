@@ -548,7 +548,9 @@ def grow_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_
                                     ok = Lb[CNT] >= min_samples_leaf and Rb[CNT] >= min_samples_leaf
                                 else:  # min_samples_leaf == 1: any positive weight is a row
                                     ok = wl > 0.0 and wr > 0.0
-                            if not ok:
+                            # each child carries weight (a side's total, found by subtraction,
+                            # can round to 0 next to a much heavier row: no split, no 0 / 0)
+                            if not (ok and wl > 0.0 and wr > 0.0):
                                 continue
                             # proxy of the gain (the parent's impurity is constant in the node)
                             if regression:

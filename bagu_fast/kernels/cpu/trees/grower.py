@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .histogram import best_split, hist_node, hist_subtract, partition_segment
+from .histogram import _denominator, best_split, hist_node, hist_subtract, partition_segment
 
 # node record columns (float64 [max_nodes, N_FIELDS])
 F_FEATURE, F_BIN, F_MLEFT, F_LEFT, F_RIGHT, F_VALUE, F_LEAF, F_COUNT, F_GAIN, F_DEPTH = range(10)
@@ -180,7 +180,10 @@ def grow_tree(binned, binned_cols, grad, hess, has_hess, hconst, n_bins, max_lea
     for j in range(n_leaves):
         node = leaf_node[j]
         nodes[node, F_LEAF] = 1.0
-        nodes[node, F_VALUE] = -learning_rate * sums[j, 0] / (sums[j, 1] + lam)
+        # a root that does not split adds nothing (scikit-learn's rule: the baseline, or the
+        # trees so far, already fit the node as well as one constant can)
+        if n_leaves > 1:
+            nodes[node, F_VALUE] = -learning_rate * sums[j, 0] / _denominator(sums[j, 1], lam)
         nodes[node, F_COUNT] = sums[j, 2]
     return n_nodes, n_leaves
 
@@ -348,4 +351,4 @@ def loss_value(kind, raw, y, w, use_w):
         wi = w[i] if use_w else 1.0
         total += wi * v
         wsum += wi
-    return total / wsum if wsum > 0 else 0.0
+    return total / wsum if wsum != 0.0 else 0.0

@@ -197,10 +197,60 @@ def hist_subtract(parent, child):
 # --------------------------------------------------------------------------------------------
 # split finding
 # --------------------------------------------------------------------------------------------
+ZERO_DENOMINATOR = 1e-15  # what a zero hessian sum + lambda is replaced by
+
+
+def denominator(h, lam):
+    """``h + lam``, or ``ZERO_DENOMINATOR`` where that is exactly 0 (a node of saturated or
+    zero-weight hessians with ``lam = 0``).  scikit-learn adds 1e-15 to every such denominator;
+    only a zero one changes here, so that no other result moves.  Plain Python, compiled by
+    ``njit`` here and by ``cuda.jit(device=True)`` for the cuda kernels."""
+    d = h + lam
+    if d == 0.0:
+        return ZERO_DENOMINATOR
+    return d
+
+
+_denominator = njit(inline="always", cache=True)(denominator)
+
+
+@njit(cache=True, nogil=True)
+def _missing_left_stop(hist, f, has_hess, hconst, H, N, min_samples_leaf, min_hessian):
+    """The bin at and below which no missing-left candidate of feature ``f`` counts: scanning
+    the bins downwards (right side = the non-missing bins above ``b``), the first bin whose left
+    side falls below ``min_samples_leaf`` / ``min_hessian`` after the right side passed them
+    (scikit-learn's right-to-left scan stops there).  -1 when it never stops.  With
+    non-negative hessians every candidate at or below it is invalid anyway."""
+    n_bins = hist.shape[1]
+    nr = 0.0
+    hr = 0.0
+    for b in range(n_bins - 3, -1, -1):
+        nr += hist[f, b + 1, 2]
+        if has_hess:
+            hr += hist[f, b + 1, 1]
+        else:
+            hr += hist[f, b + 1, 2] * hconst
+        if nr < min_samples_leaf:
+            continue
+        if N - nr < min_samples_leaf:
+            return b
+        if hr < min_hessian:
+            continue
+        if H - hr < min_hessian:
+            return b
+    return -1
+
+
 @njit(cache=True, nogil=True)
 def _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res):
     """Best split of feature ``f`` (sequential scan); writes ``res[f, :]``:
-    gain, bin, missing_left, g_l, h_l, n_l, g_r, h_r, n_r.  gain = -inf when none."""
+    gain, bin, missing_left, g_l, h_l, n_l, g_r, h_r, n_r.  gain = -inf when none.
+
+    The missing-right candidates stop at the first bin whose right side falls below
+    ``min_hessian`` while its left side passed (and the missing-left ones below
+    :func:`_missing_left_stop`), as scikit-learn's scans: the same candidates as checking every
+    bin when hessians are non-negative, and scikit-learn's when negative sample weights make
+    the hessian sums non-monotonic."""
     n_bins = hist.shape[1]
     miss = n_bins - 1
     # node totals: sequential running sum over every bin, bin 0 first
@@ -218,7 +268,10 @@ def _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian,
     mc = hist[f, miss, 2]
     mh = hist[f, miss, 1] if has_hess else mc * hconst
     has_missing = mc > 0
-    parent = G * G / (H + lam)
+    stop_left = _missing_left_stop(hist, f, has_hess, hconst, H, N, min_samples_leaf, min_hessian) if has_missing \
+        else n_bins
+    stopped_right = False
+    parent = G * G / _denominator(H, lam)
     best = -np.inf
     bbin = -1
     bleft = False
@@ -234,10 +287,14 @@ def _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian,
             hl += hist[f, b, 2] * hconst
         for side in range(2 if has_missing else 1):
             if side == 0:
+                if stopped_right:
+                    continue
                 tgl = gl
                 thl = hl
                 tnl = nl
             else:
+                if b <= stop_left:
+                    continue
                 tgl = gl + mg
                 thl = hl + mh
                 tnl = nl + mc
@@ -246,9 +303,12 @@ def _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian,
             tnr = N - tnl
             if tnl < min_samples_leaf or tnr < min_samples_leaf:
                 continue
-            if thl < min_hessian or thr < min_hessian:
+            if thl < min_hessian:
                 continue
-            gain = tgl * tgl / (thl + lam) + tgr * tgr / (thr + lam) - parent
+            if thr < min_hessian:
+                stopped_right = stopped_right or side == 0
+                continue
+            gain = tgl * tgl / _denominator(thl, lam) + tgr * tgr / _denominator(thr, lam) - parent
             if gain > best and gain > min_gain:
                 best = gain
                 bbin = b

@@ -54,6 +54,7 @@ import numpy as np
 from numba import cuda
 
 from ...cpu.trees import grower as cpu_grower
+from ...cpu.trees.histogram import denominator
 from ...cpu.trees.grower import (F_BIN, F_COUNT, F_DEPTH, F_FEATURE, F_GAIN, F_LEAF, F_LEFT, F_MLEFT, F_RIGHT,
                                  F_VALUE, N_FIELDS)
 from .histogram import (NT, ROWS_PER_BLOCK, _blocks, _dequantise, _hist_q, _partition_count, _partition_scatter,
@@ -426,7 +427,8 @@ class TreeGrower:
         values = []
         for j in range(n_leaves):
             nd = node_of[j]
-            v = -self.lr * sums[j][0] / (sums[j][1] + self.lam)
+            # a root that does not split adds nothing (as the cpu grower)
+            v = -self.lr * sums[j][0] / denominator(sums[j][1], self.lam) if n_leaves > 1 else 0.0
             nodes[nd, F_LEAF] = 1.0
             nodes[nd, F_VALUE] = v
             nodes[nd, F_COUNT] = sums[j][2]

@@ -39,6 +39,8 @@ import math
 import numpy as np
 from numba import cuda, float64, int32, int64
 
+from ...cpu.trees.histogram import denominator
+
 __all__ = [  # the launchers, and the kernels (the package re-exports them for the PTX check)
     "build_histogram", "find_best_split", "partition", "_hist_f32", "_hist_f64", "_hist_q", "_absmax",
     "_quantise", "_dequantise", "_split_feature", "_partition_count", "_partition_scatter", "_tile_offsets",
@@ -47,6 +49,9 @@ __all__ = [  # the launchers, and the kernels (the package re-exports them for t
 NT = 256  # threads per block
 ROWS_PER_BLOCK = 4096  # rows per histogram block (per feature)
 MAX_BINS = 256
+
+
+_denominator = cuda.jit(device=True, inline=True)(denominator)
 
 
 @cuda.jit(device=True, inline=True)
@@ -152,6 +157,44 @@ def _dequantise(q, scale, out):
             out[f, b] = float64(q[f, b]) / scale
 
 
+@cuda.jit(device=True, inline=True)
+def _scan_stops(g, h, c, f, G, H, N, min_samples_leaf, min_hessian, has_missing):
+    """``(right_stop, left_stop)``: the missing-right candidates count below ``right_stop``
+    (the first bin whose right side fails ``min_hessian`` while the rest passes; ``n_bins`` when
+    none), the missing-left ones above ``left_stop`` (-1 when none): the cpu scan's rules, with
+    its running sums in its order."""
+    n_bins = g.shape[1]
+    right_stop = n_bins
+    nl = 0.0
+    hl = 0.0
+    for b in range(n_bins - 1):
+        nl += float64(c[f, b])
+        hl += h[f, b]
+        if nl < min_samples_leaf or N - nl < min_samples_leaf or hl < min_hessian:
+            continue
+        if H - hl < min_hessian:
+            right_stop = b
+            break
+    left_stop = -1
+    if has_missing:
+        nr = 0.0
+        hr = 0.0
+        for b in range(n_bins - 3, -1, -1):
+            nr += float64(c[f, b + 1])
+            hr += h[f, b + 1]
+            if nr < min_samples_leaf:
+                continue
+            if N - nr < min_samples_leaf:
+                left_stop = b
+                break
+            if hr < min_hessian:
+                continue
+            if H - hr < min_hessian:
+                left_stop = b
+                break
+    return right_stop, left_stop
+
+
 @cuda.jit
 def _split_feature(g, h, c, lam, min_samples_leaf, min_hessian, min_gain, res):
     """Per feature (block): best (gain, bin, missing_left, gl, hl, nl, gr, hr, nr) into ``res[f]``."""
@@ -171,7 +214,12 @@ def _split_feature(g, h, c, lam, min_samples_leaf, min_hessian, min_gain, res):
         G += g[f, b]
         H += h[f, b]
         N += float64(c[f, b])
-    parent = G * G / (H + lam)
+    parent = G * G / _denominator(H, lam)
+    stops = cuda.shared.array(2, int32)
+    if tid == 0:
+        right_stop, left_stop = _scan_stops(g, h, c, f, G, H, N, min_samples_leaf, min_hessian, has_missing)
+        stops[0] = right_stop
+        stops[1] = left_stop
     for b in range(tid, MAX_BINS, nt):
         sgain[0, b] = -math.inf
         sgain[1, b] = -math.inf
@@ -187,6 +235,8 @@ def _split_feature(g, h, c, lam, min_samples_leaf, min_hessian, min_gain, res):
         for side in range(2):
             if side == 1 and not has_missing:
                 continue
+            if (side == 0 and cand >= stops[0]) or (side == 1 and cand <= stops[1]):
+                continue
             tgl = gl
             thl = hl
             tnl = nl
@@ -201,7 +251,7 @@ def _split_feature(g, h, c, lam, min_samples_leaf, min_hessian, min_gain, res):
                 continue
             if thl < min_hessian or thr < min_hessian:
                 continue
-            gain = tgl * tgl / (thl + lam) + tgr * tgr / (thr + lam) - parent
+            gain = tgl * tgl / _denominator(thl, lam) + tgr * tgr / _denominator(thr, lam) - parent
             if gain > min_gain:
                 sgain[side, cand] = gain
     cuda.syncthreads()
