@@ -5,7 +5,8 @@
 * :func:`array_argument`: array arguments that are None or not array-like at all (a string, a
   dict, a number) are named, with what they got, before any conversion turns them into a 0-d
   array with a puzzling error further on;
-* :func:`check_random_state`: scikit-learn's rule, with an error naming ``random_state``.
+* :func:`check_random_state`: scikit-learn's rule, with an error naming ``random_state``;
+* :func:`host_copy`: GPU inputs copied to the host, for the steps that run there.
 """
 from __future__ import annotations
 
@@ -45,6 +46,16 @@ def array_argument(value: Any, name: str, what: str = "an array") -> Any:
     return value
 
 
+def host_copy(x: Any, name: str) -> Any:
+    """A NumPy copy of a GPU array (CuPy, PyTorch CUDA, Numba device array); anything else as is
+    (for the steps that run on the host)."""
+    from .. import _dispatch
+
+    if x is None or not _dispatch.is_device_array(x):
+        return x
+    return _dispatch.host(_dispatch.prepare_array(x, name))
+
+
 def check_random_state(seed: Any) -> np.random.RandomState:
     """scikit-learn's ``check_random_state`` (None, an int or a RandomState), with an error that
     names ``random_state``."""
@@ -55,4 +66,4 @@ def check_random_state(seed: Any) -> np.random.RandomState:
     raise TypeError(f"random_state must be None, an int or a numpy RandomState, got {describe(seed)}")
 
 
-__all__ = ["ESTIMATOR_BACKENDS", "array_argument", "check_backend", "check_random_state", "describe"]
+__all__ = ["ESTIMATOR_BACKENDS", "array_argument", "check_backend", "check_random_state", "describe", "host_copy"]

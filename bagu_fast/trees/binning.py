@@ -7,7 +7,9 @@ from typing import Any, Optional
 import numpy as np
 
 from .._validate import ArrayLike, integer
-from ._checks import array_argument, describe
+from ._checks import array_argument, check_backend, describe
+
+BACKENDS = ("auto", "cpu", "reference")
 
 __all__ = ["BinMapper"]
 
@@ -53,12 +55,19 @@ def _random_state(rng: Any) -> np.random.RandomState:
     raise TypeError(f"random_state must be None, an int, a RandomState or a Generator, got {describe(rng)}")
 
 
-def _weighted_thresholds(X: np.ndarray, w: np.ndarray, max_bins: int):
+def _kernels(backend: str):
+    """The binning kernels of ``backend`` ("cpu": Numba, "reference": NumPy)."""
+    if backend == "reference":
+        from ..kernels.reference.trees import binning
+    else:
+        from ..kernels.cpu.trees import binning
+    return binning
+
+
+def _weighted_thresholds(X: np.ndarray, w: np.ndarray, max_bins: int, kb):
     """Per feature: drop NaN and zero-weight rows, sort as scikit-learn sorts (NumPy's argsort
     on the column, then again on the sorted values, as its weighted percentile does: the order of
     tied values' weights is NumPy's), and let the kernel place the thresholds."""
-    from ..kernels.cpu.trees import binning as kb
-
     n_features = X.shape[1]
     thr = np.full((n_features, max(max_bins - 1, 1)), np.inf)
     n_thr = np.zeros(n_features, dtype=np.int64)
@@ -90,6 +99,10 @@ class BinMapper:
         when ``None`` or when there are fewer), as scikit-learn.
     random_state : int, Generator, RandomState or None
         Seed of the subsample.
+    backend : {"auto", "cpu", "reference"}, default="auto"
+        The kernels: "cpu" (Numba; "auto" is "cpu": binning runs on the host, also for GPU
+        fits) or "reference" (NumPy, slow; the same thresholds and codes).  Any other value
+        raises a ValueError naming ``backend`` and listing these.
 
     Attributes
     ----------
@@ -99,8 +112,8 @@ class BinMapper:
         ``max_bins`` distinct values the thresholds are the midpoints between consecutive distinct
         values, otherwise the distinct values among the ``max_bins - 1`` inner percentiles
         (``np.percentile`` ``method="averaged_inverted_cdf"``, as scikit-learn 1.9; with sample
-        weights its weighted percentiles, see :meth:`fit`), clipped to ``1e300``.  ``-inf`` gets code 0 and ``+inf`` the last
-        bin ``n_bins_non_missing_[f] - 1``.
+        weights its weighted percentiles, see :meth:`fit`), clipped to ``1e300``.  ``-inf`` gets
+        code 0 and ``+inf`` the last bin ``n_bins_non_missing_[f] - 1``.
     n_bins_non_missing_ : ndarray of int
         ``len(bin_thresholds_[f]) + 1`` (1 for an all-NaN feature).
     missing_values_bin_idx_ : int
@@ -108,10 +121,17 @@ class BinMapper:
     n_features_in_ : int
     """
 
-    def __init__(self, max_bins: int = 255, *, subsample: Optional[int] = 200_000, random_state: Any = None):
+    def __init__(self, max_bins: int = 255, *, subsample: Optional[int] = 200_000, random_state: Any = None,
+                 backend: str = "auto"):
         self.max_bins = max_bins
         self.subsample = subsample
         self.random_state = random_state
+        self.backend = backend
+
+    def _backend(self) -> str:
+        """"cpu" or "reference" ("auto" is "cpu": binning runs on the host, also for GPU fits)."""
+        backend = check_backend(self.backend, BACKENDS, "BinMapper")
+        return "cpu" if backend == "auto" else backend
 
     def _check_params(self) -> None:
         max_bins = integer(self.max_bins, "max_bins")
@@ -130,6 +150,7 @@ class BinMapper:
         non-negative), and their thresholds are the unweighted ones.
         """
         self._check_params()
+        self._backend()
         X = _check_X(X)
         if X.shape[0] == 0:
             raise ValueError("X must have at least one sample")
@@ -147,14 +168,14 @@ class BinMapper:
             # draw as unit weights
             X = X.take(rng.choice(X.shape[0], int(self.subsample), p=p, replace=True), axis=0)
             w = None
-        from ..kernels.cpu.trees import binning as kb
         from ..kernels.cpu._parallel import parallel_region
 
+        kb = _kernels(self._backend())
         if w is None:
             with parallel_region():
                 thr, n_thr = kb.thresholds(X, int(self.max_bins))
         else:
-            thr, n_thr = _weighted_thresholds(X, w, int(self.max_bins))
+            thr, n_thr = _weighted_thresholds(X, w, int(self.max_bins), kb)
         self._pthr = kb.padded_thresholds(thr, n_thr)
         self.bin_thresholds_ = [thr[f, : n_thr[f]].copy() for f in range(X.shape[1])]
         self.n_bins_non_missing_ = (n_thr + 1).astype(np.uint32)
@@ -169,9 +190,9 @@ class BinMapper:
         X = _check_X(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features but the BinMapper was fitted with {self.n_features_in_}")
-        from ..kernels.cpu.trees import binning as kb
         from ..kernels.cpu._parallel import parallel_region
 
+        kb = _kernels(self._backend())
         out = np.empty(X.shape, dtype=np.uint8)
         with parallel_region():
             kb.transform(X, self._pthr, int(self.missing_values_bin_idx_), out)

@@ -24,19 +24,13 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _dispatch, _validate
+from .._validate import ArrayLike
 from ._checks import array_argument
 
 __all__ = ["build_class_histogram", "split_criterion", "split_gain_mse", "CRITERIA"]
 
-ArrayLike = Any
 CRITERIA = {"gini": 0, "entropy": 1, "gain_ratio": 2}
-
-
-def _host(x: Any) -> np.ndarray:
-    """Host view for checks (device arrays are copied: checks must precede every kernel)."""
-    if isinstance(x, np.ndarray):
-        return x
-    return x.copy_to_host()
+_host = _dispatch.host  # host view for the checks (device arrays are copied: checks precede every kernel)
 
 
 def _integer_array(x: Any, name: str) -> None:

@@ -1,6 +1,6 @@
-"""Numba CPU tree grower, losses and predictors for histogram gradient boosting.
+"""Numba CPU tree grower for histogram gradient boosting.
 
-``grow_tree`` grows one tree best-first (leaf-wise, as LightGBM) entirely inside ``@njit``:
+``grow_boosting_tree`` grows one tree best-first (leaf-wise, as LightGBM) entirely inside ``@njit``:
 
 * rows live in one index array; every node owns a contiguous segment of it, and a split
   partitions that segment in place (stable), so children are contiguous again;
@@ -11,24 +11,26 @@
 * the leaf with the largest gain is split next, until ``max_leaf_nodes`` leaves, no valid split,
   or ``max_depth``.
 
-Trees are flat node arrays (``NODE_FIELDS``): feature, bin threshold, missing-goes-left, left
-and right child, leaf value.  The raw predictions of the training rows are updated from the leaf
-segments (no traversal); validation rows and new data are predicted by traversal, binned codes
-(``predict_binned``) or raw floats with the real thresholds (``predict_raw``: all trees of a
-model at once, ``prange`` over chunks of rows, one tree at a time over a chunk).
+Trees are flat float64 node records (the ``F_*`` columns below): feature, bin threshold,
+missing-goes-left, left and right child, leaf value, count, gain, depth; the cuda grower writes
+the same records.  The raw predictions of the training rows are updated from the leaf segments
+(:func:`update_raw_from_leaves`, no traversal); validation rows and new data are predicted by
+:mod:`.predictor`.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numba import njit, prange
 
-from .histogram import _denominator, best_split, hist_node, hist_subtract, partition_segment
+# the node record layout, one definition for every backend
+from ...reference.trees.boosting_grower import (  # noqa: F401
+    F_BIN, F_COUNT, F_DEPTH, F_FEATURE, F_GAIN, F_LEAF, F_LEFT, F_MLEFT, F_RIGHT, F_VALUE, N_FIELDS,
+)
+from .histogram import hist_node, hist_subtract
+from .partition import partition_segment
+from .splitting import _denominator, best_split
 
-# node record columns (float64 [max_nodes, N_FIELDS])
-F_FEATURE, F_BIN, F_MLEFT, F_LEFT, F_RIGHT, F_VALUE, F_LEAF, F_COUNT, F_GAIN, F_DEPTH = range(10)
-N_FIELDS = 10
+__all__ = ["grow_boosting_tree", "update_raw_from_leaves"]
 
 
 @njit(cache=True, nogil=True)
@@ -40,9 +42,9 @@ def _store_split(res, f, splits, leaf):
 
 
 @njit(cache=True, nogil=True)
-def grow_tree(binned, binned_cols, grad, hess, has_hess, hconst, n_bins, max_leaf_nodes, max_depth, min_samples_leaf,
-              lam, min_hessian, min_gain, learning_rate, idx, tmp, pool, scratch, res, counts, nodes,
-              leaf_start, leaf_end, leaf_node):
+def grow_boosting_tree(binned, binned_cols, grad, hess, has_hess, hconst, n_bins, max_leaf_nodes, max_depth,
+                       min_samples_leaf, lam, min_hessian, min_gain, learning_rate, idx, tmp, pool, scratch, res,
+                       counts, nodes, leaf_start, leaf_end, leaf_node):
     """Grow one tree on all rows (``idx`` is reset to ``0..n-1``, then partitioned in place).
 
     ``binned`` ``[n, F]`` (row-major, for histograms) and ``binned_cols`` ``[F, n]`` (the same
@@ -199,156 +201,3 @@ def update_raw_from_leaves(raw, idx, nodes, leaf_start, leaf_end, leaf_node, n_l
             pos_leaf[i] = v
     for i in prange(n):
         raw[idx[i]] += pos_leaf[i]
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def predict_binned(binned, nodes, missing_bin, raw):
-    """``raw[i] += tree(binned[i])`` by traversal on bin codes."""
-    for i in prange(binned.shape[0]):
-        node = 0
-        while nodes[node, F_LEAF] == 0.0:
-            code = binned[i, int(nodes[node, F_FEATURE])]
-            if code == missing_bin:
-                left = nodes[node, F_MLEFT] != 0.0
-            else:
-                left = code <= nodes[node, F_BIN]
-            node = int(nodes[node, F_LEFT]) if left else int(nodes[node, F_RIGHT])
-        raw[i] += nodes[node, F_VALUE]
-
-
-PREDICT_CHUNK = 16384
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def predict_raw(X, feature, threshold, mleft, left, right, value, tree_start, tree_class, raw):
-    """``raw[k, i] += sum of the trees of class k`` over raw float rows of ``X``.
-
-    Flat node arrays of all trees (``tree_start[t]`` is tree ``t``'s root; child indices are
-    absolute); a leaf is its own left and right child.  NaN follows ``mleft``, otherwise
-    ``x <= threshold`` goes left.  ``prange`` over chunks of ``PREDICT_CHUNK`` rows; within a
-    chunk one tree at a time walks every row (measured: ~40 ns per row and tree on one core
-    here, against ~58 ns for a fixed-depth branch-free sweep over blocks of 128 rows and ~56 ns
-    for all trees per block of 64 rows: one tree's branches stay predictable over many rows).
-    Each row sums its trees in tree order, so results do not depend on the thread count.
-    """
-    n = X.shape[0]
-    n_trees = tree_start.shape[0]
-    n_chunks = (n + PREDICT_CHUNK - 1) // PREDICT_CHUNK
-    for c in prange(n_chunks):
-        lo = c * PREDICT_CHUNK
-        hi = min(n, lo + PREDICT_CHUNK)
-        for t in range(n_trees):
-            root = tree_start[t]
-            k = tree_class[t]
-            for i in range(lo, hi):
-                nd = root
-                while left[nd] != nd:
-                    x = X[i, feature[nd]]
-                    go_left = mleft[nd] if np.isnan(x) else np.float64(x) <= threshold[nd]
-                    nd = left[nd] if go_left else right[nd]
-                raw[k, i] += value[nd]
-
-
-# --------------------------------------------------------------------------------------------
-# losses: gradients and hessians (float32) from raw predictions (float64)
-# --------------------------------------------------------------------------------------------
-# One row's gradient / hessian, written once in plain Python: compiled here by ``njit`` and by
-# ``cuda.jit(device=True)`` in :mod:`bagu_fast.kernels.cuda.trees.grower` (``math`` only).
-def squared_error_row(raw, y, w, use_w, grad, hess, i):
-    """Half squared error: ``g = raw - y`` (times ``w``), ``h = w`` (constant 1 without weights:
-    ``hess`` is not written)."""
-    g = raw[i] - y[i]
-    if use_w:
-        grad[i] = g * w[i]
-        hess[i] = w[i]
-    else:
-        grad[i] = g
-
-
-def binary_row(raw, y, w, use_w, grad, hess, i):
-    """Binary log-loss on log-odds: ``p = σ(raw)``, ``g = p - y``, ``h = p (1 - p)`` (times ``w``)."""
-    p = 1.0 / (1.0 + math.exp(-raw[i]))
-    g = p - y[i]
-    h = p * (1.0 - p)
-    if use_w:
-        g *= w[i]
-        h *= w[i]
-    grad[i] = g
-    hess[i] = h
-
-
-def multiclass_row(raw, y, w, use_w, grad, hess, i):
-    """Softmax cross-entropy of column ``i`` of ``raw [K, n]`` (``y`` class codes as floats)."""
-    K = raw.shape[0]
-    m = raw[0, i]
-    for k in range(1, K):
-        if raw[k, i] > m:
-            m = raw[k, i]
-    s = 0.0
-    for k in range(K):
-        s += math.exp(raw[k, i] - m)
-    for k in range(K):
-        p = math.exp(raw[k, i] - m) / s
-        g = p - (1.0 if y[i] == k else 0.0)
-        h = p * (1.0 - p)
-        if use_w:
-            g *= w[i]
-            h *= w[i]
-        grad[k, i] = g
-        hess[k, i] = h
-
-
-_squared_error_row = njit(inline="always", cache=True)(squared_error_row)
-_binary_row = njit(inline="always", cache=True)(binary_row)
-_multiclass_row = njit(inline="always", cache=True)(multiclass_row)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def grad_squared_error(raw, y, w, use_w, grad, hess):
-    for i in prange(raw.shape[0]):
-        _squared_error_row(raw, y, w, use_w, grad, hess, i)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def grad_binary(raw, y, w, use_w, grad, hess):
-    for i in prange(raw.shape[0]):
-        _binary_row(raw, y, w, use_w, grad, hess, i)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def grad_multiclass(raw, y, w, use_w, grad, hess):
-    """``raw``, ``grad``, ``hess`` are ``[K, n]``; ``y`` holds class codes as floats."""
-    for i in prange(raw.shape[1]):
-        _multiclass_row(raw, y, w, use_w, grad, hess, i)
-
-
-@njit(cache=True, nogil=True)
-def loss_value(kind, raw, y, w, use_w):
-    """Mean loss (weighted): 0 half squared error, 1 binary log-loss, 2 multiclass log-loss."""
-    K, n = raw.shape
-    total = 0.0
-    wsum = 0.0
-    for i in range(n):
-        if kind == 0:
-            d = raw[0, i] - y[i]
-            v = 0.5 * d * d
-        elif kind == 1:
-            z = raw[0, i]
-            # log(1 + exp(z)) - y z, stable
-            if z > 0:
-                v = z + np.log1p(np.exp(-z)) - y[i] * z
-            else:
-                v = np.log1p(np.exp(z)) - y[i] * z
-        else:
-            m = raw[0, i]
-            for k in range(1, K):
-                if raw[k, i] > m:
-                    m = raw[k, i]
-            s = 0.0
-            for k in range(K):
-                s += np.exp(raw[k, i] - m)
-            v = m + np.log(s) - raw[int(y[i]), i]
-        wi = w[i] if use_w else 1.0
-        total += wi * v
-        wsum += wi
-    return total / wsum if wsum != 0.0 else 0.0
