@@ -436,3 +436,21 @@ def test_reference_backend_grows_the_cpu_tree(rng, criterion, kw):
     _assert_same_tree(ref.tree_, cpu.tree_)
     np.testing.assert_array_equal(ref.apply(X), cpu.apply(X))
     np.testing.assert_allclose(ref.predict(X), cpu.predict(X), rtol=1e-12)
+
+
+def test_gpu_inputs_fit_on_the_host(rng):
+    """backend="auto" with GPU inputs: the classic trees have no GPU kernels, so the inputs are
+    copied to the host and the fit is the cpu's."""
+    from bagu_fast import _dispatch
+
+    if not _dispatch.cuda_available():
+        pytest.skip("needs a GPU or NUMBA_ENABLE_CUDASIM=1")
+    from numba import cuda
+
+    X = rng.standard_normal((80, 3))
+    y = (X[:, 0] > 0).astype(int)
+    host = DecisionTreeClassifier(random_state=0).fit(X, y)
+    dev = DecisionTreeClassifier(random_state=0).fit(cuda.to_device(X), cuda.to_device(y))
+    assert dev.backend_ == "cpu"
+    np.testing.assert_array_equal(dev.tree_.feature, host.tree_.feature)
+    np.testing.assert_array_equal(dev.predict_proba(cuda.to_device(X)), host.predict_proba(X))
