@@ -137,7 +137,7 @@ def _fit_checker(classification):
             else:  # no peer: the loss must beat a constant model by far
                 inputs["ref_loss"] = (np.log(2) if classification else float(np.var(y))) * 0.5
         _record_loss(inputs, model, loss, classification)
-        # ours: within 2 % of LightGBM's training loss (the bar); peers: a sanity bound
+        # ours: within 2 % of LightGBM's training loss (the target); peers: a sanity bound
         # (XGBoost's lossguide trees have no min_samples_leaf and land a few % higher)
         bound = 1.02 if ours else 1.25
         assert loss <= inputs["ref_loss"] * bound, \

@@ -1,4 +1,4 @@
-"""Classic-trees bench cases (issue 9), loaded with the "trees" family; scikit-learn is the peer.
+"""Classic-trees bench cases, loaded with the "trees" family; scikit-learn is the peer.
 
 * class histogram and split criterion kernels: reference / cpu (/ cuda with ``--gpu``: device
   inputs, the kernel timed with a synchronisation), throughput in (row, feature) cells per second;

@@ -5,16 +5,18 @@
 the same names and parameters (the subset listed in each docstring).  Training bins the data
 once (:class:`~bagu_fast.trees.BinMapper`, uint8 row-major codes), then grows each tree
 leaf-wise (best-first, as LightGBM) inside one Numba function per tree
-(:mod:`bagu_fast.kernels.cpu.trees.grower`): histograms of the smaller child only (the sibling by
-subtraction), split finding in parallel over features, stable in-place partition of one index
+(:mod:`bagu_fast.kernels.cpu.trees.boosting_grower`): histograms of the smaller child only (the
+sibling by subtraction), split finding per feature, stable in-place partition of one index
 array.  Prediction traverses flat node arrays of all trees with the raw float thresholds, so new
 data is never binned.
 
 ``backend="cuda"`` (or ``"auto"`` with GPU inputs) fits on the GPU
-(:mod:`bagu_fast.kernels.cuda.trees.grower`): the same best-first algorithm and node records,
-with the codes, gradients, raw predictions, index buffers and histograms kept on the device and
-deterministic (integer-quantised) histograms; binning, early-stopping scores and prediction stay
-on the cpu.
+(:mod:`bagu_fast.kernels.cuda.trees.boosting_grower`): the same best-first algorithm and node
+records, with the codes, gradients, raw predictions, index buffers and histograms kept on the
+device and deterministic (integer-quantised) histograms; binning, early-stopping scores and
+prediction stay on the cpu.  ``backend="reference"`` fits with the NumPy reference kernels
+(:mod:`bagu_fast.kernels.reference.trees`): slow, for comparison.  The training state of each
+backend lives in :mod:`.boosting_trainers`.
 
 Not supported (scikit-learn parameters absent here): ``categorical_features``, ``monotonic_cst``,
 ``interaction_cst``, ``warm_start``, ``max_features``, ``class_weight``, ``quantile`` and the other
@@ -28,138 +30,24 @@ from typing import Any, Optional
 
 import numpy as np
 
-try:  # the estimators follow scikit-learn's API and use its validation helpers
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from .. import _dispatch
+from .._compat import SKLEARN_ERROR, BaseEstimator, ClassifierMixin, RegressorMixin, need_sklearn
+from .._validate import ArrayLike
+from ..kernels.reference.trees import boosting_grower as nodes_layout
+from ._checks import array_argument, check_backend, check_random_state, host_copy
+from .binning import BinMapper
+from .boosting_trainers import TRAINERS, predict_raw
+
+if SKLEARN_ERROR is None:  # the estimators use scikit-learn's validation helpers
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder
-    from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-    _SKLEARN_ERROR = None
-except ImportError as _exc:  # the kernels (and this module's import) work without scikit-learn
-    _SKLEARN_ERROR = _exc
-
-    class BaseEstimator:  # type: ignore[no-redef]
-        pass
-
-    class ClassifierMixin:  # type: ignore[no-redef]
-        pass
-
-    class RegressorMixin:  # type: ignore[no-redef]
-        pass
-
-from .. import _dispatch
-from ..kernels.cpu._parallel import parallel_region
-from .binning import BinMapper
-
 __all__ = ["HistGradientBoostingRegressor", "HistGradientBoostingClassifier"]
 
-ArrayLike = Any
-_MIN_HESSIAN_TO_SPLIT = 1e-3
 _MAX_LEAVES_UNLIMITED = 4096  # max_leaf_nodes=None: at most this many leaves (histogram pool size)
-_ESTIMATOR_BACKENDS = ("auto", "cpu", "cuda")
-
-
-def _kernels():
-    from ..kernels.cpu.trees import grower, histogram
-
-    return grower, histogram
-
-
-def _to_host(x, name):
-    """A NumPy copy of a GPU array (CuPy, PyTorch CUDA, Numba device array); anything else as is
-    (binning and prediction run on the cpu)."""
-    if x is None or not _dispatch.is_device_array(x):
-        return x
-    return _dispatch.prepare_array(x, name).copy_to_host()
-
-
-class _CpuTrainer:
-    """Training state of a cpu fit: gradients, one tree at a time (Numba, in place), raw predictions."""
-
-    def __init__(self, binned, raw, y, w, use_w, kind, K, params, max_leaf):
-        grower, hk = _kernels()
-        self.grower = grower
-        n, n_features = binned.shape
-        n_bins = params["max_bins"] + 1
-        self.binned, self.raw, self.y, self.w, self.use_w, self.kind = binned, raw, y, w, use_w, kind
-        self.const_hess = kind == 0 and not use_w
-        self.grad = np.empty((K, n), dtype=np.float32)
-        self.hess = np.empty((K, n), dtype=np.float32) if not self.const_hess else np.empty((K, 1), dtype=np.float32)
-        self.binned_cols = np.ascontiguousarray(binned.T)  # column-major copy for the partitions
-        self.idx = np.arange(n, dtype=np.intp)
-        self.tmp = np.empty(2 * n, dtype=np.intp)  # partition scratch
-        self.pool = np.empty((max_leaf + 1, n_features, n_bins, 3), dtype=np.float64)
-        self.scratch = np.empty((hk.MAX_CHUNKS, n_features, n_bins, 3), dtype=np.float64)
-        self.res = np.empty((n_features, 9), dtype=np.float64)
-        self.counts = np.zeros(2 * 64, dtype=np.int64)
-        self.nodes = np.empty((2 * max_leaf - 1, grower.N_FIELDS), dtype=np.float64)
-        self.leaf_start = np.empty(max_leaf, dtype=np.intp)
-        self.leaf_end = np.empty(max_leaf, dtype=np.intp)
-        self.leaf_node = np.empty(max_leaf, dtype=np.intp)
-        self.args = (n_bins, max_leaf, params["max_depth"], params["min_samples_leaf"], params["l2_regularization"],
-                     _MIN_HESSIAN_TO_SPLIT, 0.0, params["learning_rate"])
-
-    def gradients(self):
-        gr, raw, y, w, use_w, grad, hess = self.grower, self.raw, self.y, self.w, self.use_w, self.grad, self.hess
-        with parallel_region():
-            if self.kind == 0:
-                gr.grad_squared_error(raw[0], y, w, use_w, grad[0], hess[0] if use_w else grad[0])
-            elif self.kind == 1:
-                gr.grad_binary(raw[0], y, w, use_w, grad[0], hess[0])
-            else:
-                gr.grad_multiclass(raw, y, w, use_w, grad, hess)
-
-    def grow(self, k):
-        gr = self.grower
-        g = self.grad[k]
-        h = g if self.const_hess else self.hess[k]
-        with parallel_region():
-            n_nodes, n_leaves = gr.grow_tree(
-                self.binned, self.binned_cols, g, h, not self.const_hess, 1.0, *self.args, self.idx, self.tmp,
-                self.pool, self.scratch, self.res, self.counts, self.nodes, self.leaf_start, self.leaf_end,
-                self.leaf_node)
-            gr.update_raw_from_leaves(self.raw[k], self.idx, self.nodes, self.leaf_start, self.leaf_end,
-                                      self.leaf_node, n_leaves)
-        return self.nodes[:n_nodes].copy()
-
-    def raw_host(self):
-        return self.raw
-
-
-class _CudaTrainer:
-    """Training state of a GPU fit (:mod:`bagu_fast.kernels.cuda.trees.grower`): codes, gradients,
-    raw predictions and the grower's buffers stay on the device; trees come back as node records."""
-
-    def __init__(self, binned, raw, y, w, use_w, kind, K, params, max_leaf):
-        from numba import cuda
-
-        from ..kernels.cuda.trees import grower as cuda_grower
-
-        self.cg = cuda_grower
-        n = binned.shape[0]
-        self.kind, self.use_w = kind, use_w
-        self.const_hess = kind == 0 and not use_w
-        self.raw = cuda.to_device(raw)
-        self.y = cuda.to_device(y)
-        self.w = cuda.to_device(w)
-        self.grad = cuda.device_array((K, n), dtype=np.float32)
-        self.hess = cuda.device_array((K, 1 if self.const_hess else n), dtype=np.float32)
-        self.tg = cuda_grower.TreeGrower(binned, params["max_bins"] + 1, max_leaf, params["max_depth"],
-                                         params["min_samples_leaf"], params["l2_regularization"],
-                                         _MIN_HESSIAN_TO_SPLIT, 0.0, params["learning_rate"])
-
-    def gradients(self):
-        self.cg.gradients(self.kind, self.raw, self.y, self.w, self.use_w, self.grad, self.hess)
-
-    def grow(self, k):
-        tree = self.tg.grow(self.grad[k], None if self.const_hess else self.hess[k])
-        self.tg.add_leaves(self.raw[k])
-        return tree
-
-    def raw_host(self):
-        return self.raw.copy_to_host()
+BACKENDS = ("auto", "cpu", "cuda", "reference")
 
 
 class _BaseHistGradientBoosting(BaseEstimator):
@@ -185,8 +73,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
         random_state: Any = None,
         backend: str = "auto",
     ):
-        if _SKLEARN_ERROR is not None:
-            raise ImportError(f"{type(self).__name__} needs scikit-learn (pip install scikit-learn): {_SKLEARN_ERROR}")
+        need_sklearn()
         self.loss = loss
         self.learning_rate = learning_rate
         self.max_iter = max_iter
@@ -254,11 +141,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
         p["n_iter_no_change"] = self._int(self.n_iter_no_change, "n_iter_no_change", 1)
         p["tol"] = self._real(self.tol, "tol", 0.0)
         self._int(self.verbose, "verbose", 0)
-        if isinstance(self.backend, str) and self.backend == "reference":
-            raise ValueError("backend='reference' is not available for the estimators (the NumPy reference covers "
-                             "the kernels only); use backend='auto', 'cpu' or 'cuda'")
-        if not isinstance(self.backend, str) or self.backend not in _ESTIMATOR_BACKENDS:
-            raise ValueError(f"backend must be one of {_ESTIMATOR_BACKENDS}, got {self.backend!r}")
+        check_backend(self.backend, BACKENDS, type(self).__name__)
         return p
 
     # ---------------------------------------------------------------- fitting
@@ -286,10 +169,15 @@ class _BaseHistGradientBoosting(BaseEstimator):
         """
         t_start = time.perf_counter()
         params = self._check_params()
+        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
+        if y is not None:  # None: scikit-learn's own message
+            array_argument(y, "y", "a 1-D array [n_samples]")
+        if sample_weight is not None:
+            array_argument(sample_weight, "sample_weight", "a 1-D array [n_samples] or None")
         backend = _dispatch.resolve_backend(self.backend, X, y, sample_weight)
         if backend == "cuda":
             _dispatch.kernels("trees", "cuda")  # a clear error here when there is no GPU (nor the simulator)
-        X, y, sample_weight = (_to_host(a, name) for a, name in ((X, "X"), (y, "y"), (sample_weight, "sample_weight")))
+        X, y, sample_weight = (host_copy(a, name) for a, name in ((X, "X"), (y, "y"), (sample_weight, "sample_weight")))
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False,
                              y_numeric=self._loss_kind == 0, order="C")
         if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
@@ -297,21 +185,22 @@ class _BaseHistGradientBoosting(BaseEstimator):
         y = self._encode_y(y)
         n = X.shape[0]
         w = None
-        if sample_weight is not None:
-            w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if sample_weight is not None:  # any sign, as scikit-learn (a negative weight flips a row's pull)
+            w = _check_sample_weight(sample_weight, X, dtype=np.float64)
             if not np.all(np.isfinite(w)):
                 raise ValueError("sample_weight must be finite")
-            if not w.sum() > 0:
-                raise ValueError("sample_weight must not be all zero")
+            if w.sum() == 0:
+                raise ValueError("sample_weight must not sum to zero (the baseline is a weighted mean)")
         rng = check_random_state(self.random_state)
-        seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
+        # scikit-learn's seed, used as it uses it: the validation split and the binning subsample
+        seed = int(rng.randint(np.iinfo(np.uint32).max, dtype="u8"))
         es = self.early_stopping
         self.do_early_stopping_ = bool(n > 10_000) if es == "auto" else bool(es)
         Xv = yv = wv = None
         if self.do_early_stopping_ and self.validation_fraction is not None:
             stratify = y if self._loss_kind > 0 else None
-            split = train_test_split(*( (X, y) if w is None else (X, y, w) ), test_size=params["validation_fraction"],
-                                     stratify=stratify, random_state=int(seed % (2**31)))
+            split = train_test_split(*((X, y) if w is None else (X, y, w)), test_size=params["validation_fraction"],
+                                     stratify=stratify, random_state=seed)
             if w is None:
                 X, Xv, y, yv = split
             else:
@@ -320,9 +209,10 @@ class _BaseHistGradientBoosting(BaseEstimator):
             Xv = np.ascontiguousarray(Xv)
             if Xv.shape[0] == 0 or X.shape[0] == 0:
                 raise ValueError("validation_fraction leaves no training or no validation sample")
-        self._bin_mapper = BinMapper(max_bins=params["max_bins"], random_state=int(seed % (2**31)))
+        self._bin_mapper = BinMapper(max_bins=params["max_bins"], random_state=seed,
+                                     backend="reference" if backend == "reference" else "cpu")
         t0 = time.perf_counter()
-        binned = self._bin_mapper.fit_transform(X)
+        binned = self._bin_mapper.fit_transform(X, sample_weight=w)
         binned_val = self._bin_mapper.transform(Xv) if Xv is not None else None
         self._binning_time_s = time.perf_counter() - t0
 
@@ -355,20 +245,20 @@ class _BaseHistGradientBoosting(BaseEstimator):
         return max_leaf
 
     def _fit_loop(self, params, binned, raw, y, w, use_w, binned_val, raw_val, yv, wv, t_start, backend="cpu"):
-        grower, _ = _kernels()
         K = self.n_trees_per_iteration_
         max_bins = params["max_bins"]
         kind = self._loss_kind
-        trainer_cls = _CudaTrainer if backend == "cuda" else _CpuTrainer
-        trainer = trainer_cls(binned, raw, y, w, use_w, kind, K, params, self._max_leaves(params, binned.shape[0]))
+        max_leaf = self._max_leaves(params, binned.shape[0])
+        trainer = TRAINERS[backend](binned, raw, y, w, use_w, kind, K, params, max_leaf)
         trees: list = []
         es = self.do_early_stopping_
         train_scores: list = []
         val_scores: list = []
+        val_w = use_w and wv.size == yv.size if yv is not None else False
         if es:
-            train_scores.append(-grower.loss_value(kind, raw, y, w, use_w))
+            train_scores.append(-trainer.loss_value(kind, raw, y, w, use_w))
             if binned_val is not None:
-                val_scores.append(-grower.loss_value(kind, raw_val, yv, wv, use_w and wv.size == yv.size))
+                val_scores.append(-trainer.loss_value(kind, raw_val, yv, wv, val_w))
         n_iter = 0
         self._tree_times_s = []
         for it in range(params["max_iter"]):
@@ -378,22 +268,21 @@ class _BaseHistGradientBoosting(BaseEstimator):
             for k in range(K):
                 tree = trainer.grow(k)  # also adds the tree to the training rows' raw predictions
                 if binned_val is not None:
-                    with parallel_region():
-                        grower.predict_binned(binned_val, tree, max_bins, raw_val[k])
+                    trainer.predict_binned(binned_val, tree, max_bins, raw_val[k])
                 it_trees.append(tree)
             trees.append(it_trees)
             n_iter += 1
             self._tree_times_s.append(time.perf_counter() - t_it)
             stop = False
             if es:
-                train_scores.append(-grower.loss_value(kind, trainer.raw_host(), y, w, use_w))
+                train_scores.append(-trainer.loss_value(kind, trainer.raw_host(), y, w, use_w))
                 if binned_val is not None:
-                    val_scores.append(-grower.loss_value(kind, raw_val, yv, wv, use_w and wv.size == yv.size))
+                    val_scores.append(-trainer.loss_value(kind, raw_val, yv, wv, val_w))
                     stop = self._should_stop(val_scores, params)
                 else:
                     stop = self._should_stop(train_scores, params)
             if self.verbose:
-                leaves = sum(int(t[:, grower.F_LEAF].sum()) for t in it_trees)
+                leaves = sum(int(t[:, nodes_layout.F_LEAF].sum()) for t in it_trees)
                 line = f"[{it + 1}/{params['max_iter']}] {len(it_trees)} tree(s), {leaves} leaves"
                 if es:
                     line += f", train score: {train_scores[-1]:.5f}"
@@ -418,7 +307,7 @@ class _BaseHistGradientBoosting(BaseEstimator):
 
     def _build_predictor(self) -> None:
         """Flat node arrays of all trees, thresholds in raw feature units."""
-        grower, _ = _kernels()
+        grower = nodes_layout
         thr = self._bin_mapper.bin_thresholds_
         feats, thres, mleft, left, right, value = [], [], [], [], [], []
         starts, classes, depths = [], [], []
@@ -453,13 +342,13 @@ class _BaseHistGradientBoosting(BaseEstimator):
     # ---------------------------------------------------------------- prediction
     def _check_X_predict(self, X):
         check_is_fitted(self)
-        X = _to_host(X, "X")  # prediction runs on the cpu
+        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
+        X = host_copy(X, "X")  # prediction runs on the host
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False, order="C")
         return X
 
     def _raw_predict(self, X, trees: Optional[slice] = None) -> np.ndarray:
         """Raw predictions ``[K, n_samples]`` (baseline included)."""
-        grower, _ = _kernels()
         K = self.n_trees_per_iteration_
         raw = np.empty((K, X.shape[0]), dtype=np.float64)
         raw[:] = self._baseline_prediction[:, None]
@@ -467,14 +356,12 @@ class _BaseHistGradientBoosting(BaseEstimator):
         return raw
 
     def _add_trees(self, X, raw, trees: slice) -> None:
-        grower, _ = _kernels()
         p = self._pred
         starts = p["tree_start"][trees]
         if X.shape[0] == 0 or starts.size == 0:
             return
-        with parallel_region():
-            grower.predict_raw(X, p["feature"], p["threshold"], p["mleft"], p["left"], p["right"], p["value"],
-                               np.ascontiguousarray(starts), np.ascontiguousarray(p["tree_class"][trees]), raw)
+        predict_raw(getattr(self, "backend_", "cpu"), X, p, np.ascontiguousarray(starts),
+                    np.ascontiguousarray(p["tree_class"][trees]), raw)
 
     def _staged_raw(self, X):
         X = self._check_X_predict(X)
@@ -518,16 +405,19 @@ class HistGradientBoostingRegressor(RegressorMixin, _BaseHistGradientBoosting):
         When set, one progress line per iteration.
     random_state : int, RandomState or None
         Seeds the binning subsample and the validation split.
-    backend : {"auto", "cpu", "cuda"}, default="auto"
-        Where the trees are grown.  "auto": "cuda" when ``X`` is a GPU array (anything with
-        ``__cuda_array_interface__``: CuPy, PyTorch CUDA, Numba device arrays), else "cpu" (the
-        rule of every ``bagu_fast`` function).  "cuda" grows every tree on the GPU: codes,
-        gradients, raw predictions and histograms stay on the device; the histograms sum
-        integer-quantised gradients, so a fit does not depend on the atomics' timing, and it
-        chooses the cpu fit's splits (leaf values equal to ~1e-12) except at exact ties of gain.
-        It needs an NVIDIA GPU (or ``NUMBA_ENABLE_CUDASIM=1``, slow); otherwise fit raises
-        RuntimeError.  Binning, early-stopping scores and prediction run on the cpu in either
-        case (GPU inputs are copied to the host for them); there is no "reference" backend.
+    backend : {"auto", "cpu", "cuda", "reference"}, default="auto"
+        Where the trees are grown; the policy of every trees estimator.  "auto": "cuda" when ``X``
+        is a GPU array (anything with ``__cuda_array_interface__``: CuPy, PyTorch CUDA, Numba
+        device arrays), else "cpu" (the rule of every ``bagu_fast`` function).  "cuda" grows
+        every tree on the GPU: codes, gradients, raw predictions and histograms stay on the
+        device; the histograms sum integer-quantised gradients, so a fit does not depend on the
+        atomics' timing, and it chooses the cpu fit's splits (leaf values equal to ~1e-12)
+        except at exact ties of gain.  It needs an NVIDIA GPU (or ``NUMBA_ENABLE_CUDASIM=1``,
+        slow); otherwise fit raises RuntimeError.  Binning, early-stopping scores and prediction
+        run on the cpu in either case (GPU inputs are copied to the host for them).
+        "reference" runs the NumPy reference kernels for the binning, the trees, the scores and
+        prediction (slow; the cpu fit's trees on small data).  Any other value raises a
+        ValueError naming ``backend`` and listing these four.
 
     Attributes
     ----------
@@ -539,7 +429,7 @@ class HistGradientBoostingRegressor(RegressorMixin, _BaseHistGradientBoosting):
         ``validation_score_`` empty when ``validation_fraction`` is None).
     do_early_stopping_ : bool
     backend_ : str
-        The backend the fit ran on ("cpu" or "cuda").
+        The backend the fit ran on ("cpu", "cuda" or "reference").
     n_features_in_ : int
     """
 
@@ -600,7 +490,8 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHistGradientBoosting)
     """Histogram gradient boosting classifier (log-loss: binary logistic or multiclass softmax).
 
     Parameters are those of :class:`HistGradientBoostingRegressor` with ``loss="log_loss"``,
-    ``backend`` included ("cuda": the whole fit on the GPU, prediction on the cpu).
+    ``backend`` included ("cuda": the whole fit on the GPU, prediction on the cpu; "reference":
+    the NumPy reference kernels).
     Binary problems grow one tree per iteration, ``K``-class problems ``K`` (one per class).
 
     Attributes
@@ -652,20 +543,25 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHistGradientBoosting)
         enc = LabelEncoder()
         codes = enc.fit_transform(y)
         self.classes_ = enc.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(f"y must contain at least 2 classes, got 1 class ({self.classes_[0]!r})")
-        self.n_trees_per_iteration_ = 1 if len(self.classes_) == 2 else len(self.classes_)
-        self._loss_kind = 1 if len(self.classes_) == 2 else 2
+        # one class is valid, as in scikit-learn: a binary model of the encoded (all-zero) target
+        self.n_trees_per_iteration_ = 1 if len(self.classes_) <= 2 else len(self.classes_)
+        self._loss_kind = 1 if len(self.classes_) <= 2 else 2
         return codes
 
     def _baseline(self, y, w):
-        K = len(self.classes_)
-        counts = np.bincount(y, weights=w, minlength=K).astype(np.float64)
-        p = np.clip(counts / counts.sum(), 1e-15, 1 - 1e-15)
-        if K == 2:
-            return np.array([np.log(p[1] / (1 - p[1]))])
-        logp = np.log(p)
-        return logp - logp.mean()
+        """scikit-learn's intercept-only model: the logit (binary) or symmetric multinomial logit
+        of the weighted class frequencies, clipped to ``[10 eps, 1 - 10 eps]`` (binary) or
+        ``[eps, 1 - eps]`` (multiclass)."""
+        from scipy.special import logit
+        from scipy.stats import gmean
+
+        if self.n_trees_per_iteration_ == 1:
+            eps = 10 * np.finfo(np.float64).eps
+            p = np.clip(np.average(y.astype(np.float64), weights=w), eps, 1 - eps)
+            return np.array([logit(p)], dtype=np.float64)
+        eps = np.finfo(np.float64).eps
+        p = np.array([np.clip(np.average(y == k, weights=w), eps, 1 - eps) for k in range(len(self.classes_))])
+        return np.log(p / gmean(p))
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Raw scores: ``[n_samples]`` (binary, log-odds of ``classes_[1]``) or ``[n_samples, K]``."""
@@ -675,8 +571,10 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHistGradientBoosting)
 
     @staticmethod
     def _proba(raw):
-        if raw.shape[0] == 1:
-            p1 = 1.0 / (1.0 + np.exp(-raw[0]))
+        if raw.shape[0] == 1:  # two columns also for a single class, as scikit-learn
+            from scipy.special import expit
+
+            p1 = expit(raw[0])
             return np.column_stack([1.0 - p1, p1])
         z = raw.T - raw.T.max(axis=1, keepdims=True)
         e = np.exp(z)

@@ -24,18 +24,13 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _dispatch, _validate
+from .._validate import ArrayLike
+from ._checks import array_argument
 
 __all__ = ["build_class_histogram", "split_criterion", "split_gain_mse", "CRITERIA"]
 
-ArrayLike = Any
 CRITERIA = {"gini": 0, "entropy": 1, "gain_ratio": 2}
-
-
-def _host(x: Any) -> np.ndarray:
-    """Host view for checks (device arrays are copied: checks must precede every kernel)."""
-    if isinstance(x, np.ndarray):
-        return x
-    return x.copy_to_host()
+_host = _dispatch.host  # host view for the checks (device arrays are copied: checks precede every kernel)
 
 
 def _integer_array(x: Any, name: str) -> None:
@@ -94,8 +89,8 @@ def build_class_histogram(
         A GPU array of the input's library for GPU inputs.
     """
     backend = _dispatch.resolve_backend(backend, binned, y_codes, sample_indices, sample_weight)
-    b = _dispatch.prepare_array(binned, "binned")
-    y = _dispatch.prepare_array(y_codes, "y_codes")
+    b = _dispatch.prepare_array(array_argument(binned, "binned"), "binned")
+    y = _dispatch.prepare_array(array_argument(y_codes, "y_codes"), "y_codes")
     if np.dtype(b.dtype) != np.uint8:
         raise TypeError(f"binned must be uint8 bin codes, got dtype {b.dtype}")
     if len(b.shape) != 2:
@@ -115,7 +110,7 @@ def build_class_histogram(
         raise ValueError(f"y_codes must lie in [0, n_classes={n_classes}), got [{int(hy.min())}, {int(hy.max())}]")
     idx = None
     if sample_indices is not None:
-        idx = _dispatch.prepare_array(sample_indices, "sample_indices")
+        idx = _dispatch.prepare_array(array_argument(sample_indices, "sample_indices"), "sample_indices")
         _integer_array(idx, "sample_indices")
         if len(idx.shape) != 1:
             raise ValueError(f"sample_indices must be 1-D, got shape {tuple(idx.shape)}")
@@ -124,7 +119,7 @@ def build_class_histogram(
             raise ValueError(f"sample_indices must lie in [0, {n}), got [{int(hi.min())}, {int(hi.max())}]")
     w = None
     if sample_weight is not None:
-        w = _dispatch.prepare_array(sample_weight, "sample_weight")
+        w = _dispatch.prepare_array(array_argument(sample_weight, "sample_weight"), "sample_weight")
         _validate.float_arrays(sample_weight=w)
         if tuple(w.shape) != (n,):
             raise ValueError(f"sample_weight must have shape ({n},) to match binned, got {tuple(w.shape)}")
@@ -177,8 +172,8 @@ def split_criterion(
     if not isinstance(criterion, str) or criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {tuple(CRITERIA)}, got {criterion!r}")
     backend = _dispatch.resolve_backend(backend, class_counts_left, class_counts_right)
-    left = _dispatch.prepare_array(class_counts_left, "class_counts_left")
-    right = _dispatch.prepare_array(class_counts_right, "class_counts_right")
+    left = _dispatch.prepare_array(array_argument(class_counts_left, "class_counts_left"), "class_counts_left")
+    right = _dispatch.prepare_array(array_argument(class_counts_right, "class_counts_right"), "class_counts_right")
     dl = _counts_array(left, "class_counts_left")
     dr = _counts_array(right, "class_counts_right")
     if (dl.kind == "f" or dr.kind == "f") and dl != dr:
@@ -231,7 +226,7 @@ def split_gain_mse(
     """
     backend = _dispatch.resolve_backend(backend, sum_left, count_left, sum_right, count_right)
     names = ("sum_left", "count_left", "sum_right", "count_right")
-    arrs = [_dispatch.prepare_array(a, n) for a, n in zip((sum_left, count_left, sum_right, count_right), names)]
+    arrs = [_dispatch.prepare_array(array_argument(a, n), n) for a, n in zip((sum_left, count_left, sum_right, count_right), names)]
     dtype = _validate.float_arrays(sum_left=arrs[0], sum_right=arrs[2])
     for a, n in zip(arrs, names):
         if tuple(a.shape) != tuple(arrs[0].shape):

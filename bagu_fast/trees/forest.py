@@ -22,14 +22,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .tree import (MAX_INT, BaseEstimator, ClassifierMixin, DecisionTreeClassifier, DecisionTreeRegressor,
-                   RegressorMixin, _check_params, _encode_classes, _need_sklearn,
-                   _fit_mapper, _flatten, _grow, _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit,
-                   _writable, _pack)
+from .._compat import BaseEstimator, ClassifierMixin, RegressorMixin, need_sklearn
+from .._validate import ArrayLike
+from ._checks import array_argument, check_random_state, host_copy
+from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _check_params, _encode_classes,
+                   _fit_mapper, _flatten, _grow, _pack, _predictor, _resolve_backend, _tags_allow_nan,
+                   _traverse_apply, _traverse_sum, _validate_fit, _writable)
 
 __all__ = ["RandomForestClassifier", "RandomForestRegressor"]
-
-ArrayLike = Any
 
 
 def _n_threads(n_jobs: Any) -> int:
@@ -69,7 +69,7 @@ class _BaseForest(BaseEstimator):
     _tree_class: type = DecisionTreeClassifier
 
     def __init__(self, *, n_estimators, criterion, max_depth, min_samples_split, min_samples_leaf, max_features,
-                 min_impurity_decrease, bootstrap, oob_score, n_jobs, random_state, max_samples, max_bins):
+                 min_impurity_decrease, bootstrap, oob_score, n_jobs, random_state, max_samples, max_bins, backend):
         self.n_estimators = n_estimators
         self.criterion = criterion
         self.max_depth = max_depth
@@ -83,6 +83,7 @@ class _BaseForest(BaseEstimator):
         self.random_state = random_state
         self.max_samples = max_samples
         self.max_bins = max_bins
+        self.backend = backend
 
     def __sklearn_tags__(self):
         return _tags_allow_nan(super().__sklearn_tags__())
@@ -120,12 +121,11 @@ class _BaseForest(BaseEstimator):
         self
         """
         classifier = self._classifier
+        backend = _resolve_backend(self)
         X, y, sw = _validate_fit(self, X, y, sample_weight, classifier)
         n, n_features = X.shape
         p = _check_params(self, n, n_features, classifier)
         n_trees, n_draws, n_threads = self._check_forest_params(n)
-        from sklearn.utils import check_random_state
-
         rs = check_random_state(self.random_state)
         bin_seed = int(rs.randint(MAX_INT))
         seeds = rs.randint(MAX_INT, size=n_trees)
@@ -137,7 +137,7 @@ class _BaseForest(BaseEstimator):
             yc = np.zeros(0, dtype=np.int64)
             yv = np.array(y, dtype=np.float64)
             n_classes = 0
-        mapper, binned = _fit_mapper(X, sw, p.max_bins, bin_seed)
+        mapper, binned = _fit_mapper(X, sw, p.max_bins, bin_seed, backend)
         bootstrap = bool(self.bootstrap)
         all_rows = np.flatnonzero(sw > 0).astype(np.int64)
         unit_all = bool(np.all(sw == 1.0))
@@ -152,7 +152,7 @@ class _BaseForest(BaseEstimator):
                 w, samples, unit = sw, all_rows.copy(), unit_all
             if samples.shape[0] == 0:  # every drawn row has weight 0: a forest of one-leaf trees
                 w, samples, unit = sw, all_rows.copy(), unit_all
-            return _grow(binned, samples, w, yc, yv, n_classes, p, seed, unit, mapper)
+            return _grow(binned, samples, w, yc, yv, n_classes, p, seed, unit, mapper, backend)
 
         if n_threads == 1 or n_trees == 1:
             trees = [build(t) for t in range(n_trees)]
@@ -161,6 +161,7 @@ class _BaseForest(BaseEstimator):
                 trees = list(pool.map(build, range(n_trees)))
 
         self._bin_mapper = mapper
+        self.backend_ = backend
         self._trees = trees
         self._seeds = seeds
         self._flat = _flatten(trees)
@@ -175,8 +176,9 @@ class _BaseForest(BaseEstimator):
         est = self._tree_class(criterion=self.criterion, max_depth=self.max_depth,
                                min_samples_split=self.min_samples_split, min_samples_leaf=self.min_samples_leaf,
                                max_features=self.max_features, min_impurity_decrease=self.min_impurity_decrease,
-                               max_bins=self.max_bins, random_state=seed)
+                               max_bins=self.max_bins, random_state=seed, backend=self.backend)
         est.tree_ = tree
+        est.backend_ = self.backend_
         est._bin_mapper = self._bin_mapper
         est._flat = _flatten([tree])
         est.max_features_ = self.max_features_
@@ -190,8 +192,7 @@ class _BaseForest(BaseEstimator):
         return est
 
     def _set_oob(self, binned, y, yc, sw, n_draws):
-        from ..kernels.cpu.trees import criteria as kc
-
+        predictor = _predictor(self.backend_)
         n = binned.shape[0]
         width = self.n_classes_ if self._classifier else 1
         acc = np.zeros((n, width))
@@ -200,7 +201,7 @@ class _BaseForest(BaseEstimator):
         for tree, seed in zip(self._trees, self._seeds):
             oob = np.flatnonzero(_bootstrap_counts(int(seed), n, n_draws) == 0)
             part = np.zeros((oob.shape[0], width))
-            kc.tree_predict_rows(binned, oob, _pack(tree), _writable(tree.value), missing_bin, part)
+            predictor.tree_predict_rows(binned, oob, _pack(tree), _writable(tree.value), missing_bin, part)
             acc[oob] += part
             hits[oob] += 1
         seen = hits > 0
@@ -221,29 +222,30 @@ class _BaseForest(BaseEstimator):
 
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
-        _need_sklearn()
+        need_sklearn()
         from sklearn.utils.validation import check_is_fitted, validate_data
 
         check_is_fitted(self, "estimators_")
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
+        X = validate_data(self, host_copy(X, "X"), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return self._bin_mapper.transform(_writable(X))
 
     def _mean_values(self, X: ArrayLike) -> np.ndarray:
         binned = self._binned(X)  # checks fitted first
         width = self.n_classes_ if self._classifier else 1
-        out = _traverse_sum(binned, self._flat, self._bin_mapper.missing_values_bin_idx_, width)
+        out = _traverse_sum(binned, self._flat, self._bin_mapper.missing_values_bin_idx_, width, self.backend_)
         out /= len(self._trees)
         return out
 
     def apply(self, X: ArrayLike) -> np.ndarray:
         """Leaf index of every row in every tree, int64 ``[n_samples, n_estimators]``."""
-        return _traverse_apply(self._binned(X), self._flat, self._bin_mapper.missing_values_bin_idx_)
+        return _traverse_apply(self._binned(X), self._flat, self._bin_mapper.missing_values_bin_idx_, self.backend_)
 
     @property
     def feature_importances_(self) -> np.ndarray:
         """Mean over trees of each tree's normalised impurity-based importances (sums to 1 unless
         every tree is a single leaf)."""
-        _need_sklearn()
+        need_sklearn()
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "estimators_")
@@ -276,6 +278,9 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
     random_state : int, RandomState or None
     max_samples : int, float or None, default=None
         Bootstrap draws per tree (None = ``n_samples``; a float is a fraction).
+    backend : {"auto", "cpu", "reference"}, default="auto"
+        As :class:`~bagu_fast.trees.DecisionTreeClassifier` (the policy of every trees
+        estimator; no GPU kernels: "cuda" raises a ValueError naming ``backend``).
 
     Attributes
     ----------
@@ -283,6 +288,8 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
     classes_, n_classes_, n_features_in_, feature_names_in_, max_features_, n_outputs_
     feature_importances_ : ndarray
     oob_score_, oob_decision_function_ : with ``oob_score=True``
+    backend_ : str
+        The backend the fit ran on ("cpu" or "reference").
     """
 
     _classifier = True
@@ -292,12 +299,12 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
                  min_samples_split: Any = 2, min_samples_leaf: Any = 1, max_features: Any = "sqrt",
                  min_impurity_decrease: float = 0.0, bootstrap: bool = True, oob_score: bool = False,
                  n_jobs: Optional[int] = None, random_state: Any = None, max_samples: Any = None,
-                 max_bins: int = 255):
+                 max_bins: int = 255, backend: str = "auto"):
         super().__init__(n_estimators=n_estimators, criterion=criterion, max_depth=max_depth,
                          min_samples_split=min_samples_split, min_samples_leaf=min_samples_leaf,
                          max_features=max_features, min_impurity_decrease=min_impurity_decrease,
                          bootstrap=bootstrap, oob_score=oob_score, n_jobs=n_jobs, random_state=random_state,
-                         max_samples=max_samples, max_bins=max_bins)
+                         max_samples=max_samples, max_bins=max_bins, backend=backend)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Mean of the trees' class probabilities, ``[n_samples, n_classes]``."""
@@ -329,12 +336,12 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
                  min_samples_split: Any = 2, min_samples_leaf: Any = 1, max_features: Any = 1.0,
                  min_impurity_decrease: float = 0.0, bootstrap: bool = True, oob_score: bool = False,
                  n_jobs: Optional[int] = None, random_state: Any = None, max_samples: Any = None,
-                 max_bins: int = 255):
+                 max_bins: int = 255, backend: str = "auto"):
         super().__init__(n_estimators=n_estimators, criterion=criterion, max_depth=max_depth,
                          min_samples_split=min_samples_split, min_samples_leaf=min_samples_leaf,
                          max_features=max_features, min_impurity_decrease=min_impurity_decrease,
                          bootstrap=bootstrap, oob_score=oob_score, n_jobs=n_jobs, random_state=random_state,
-                         max_samples=max_samples, max_bins=max_bins)
+                         max_samples=max_samples, max_bins=max_bins, backend=backend)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Mean of the trees' predictions, ``[n_samples]``."""

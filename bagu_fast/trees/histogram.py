@@ -23,11 +23,10 @@ from typing import Any, NamedTuple, Optional, Tuple
 import numpy as np
 
 from .. import _dispatch
-from .._validate import integer, real_number
+from .._validate import ArrayLike, float_arrays, integer, real_number
+from ._checks import array_argument
 
 __all__ = ["SplitInfo", "build_histogram", "find_best_split", "partition"]
-
-ArrayLike = Any
 
 
 class SplitInfo(NamedTuple):
@@ -48,10 +47,8 @@ class SplitInfo(NamedTuple):
 def _prepare(x: ArrayLike, name: str):
     """``(kernel argument, host array)``: a device array stays on the device for the cuda kernels,
     and its values are checked on a host copy (the checks run before any kernel)."""
-    arr = _dispatch.prepare_array(x, name)
-    if isinstance(arr, np.ndarray):
-        return arr, arr
-    return arr, arr.copy_to_host()
+    arr = _dispatch.prepare_array(array_argument(x, name), name)
+    return arr, _dispatch.host(arr)
 
 
 def _binned(binned: ArrayLike, n_bins: int, *, check_codes: bool = True):
@@ -74,8 +71,7 @@ def _n_bins(n_bins: Any) -> int:
 
 def _float_vector(x: ArrayLike, name: str, n: int):
     dev, arr = _prepare(x, name)
-    if arr.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{name} must be float32 or float64, got {arr.dtype}")
+    float_arrays(**{name: arr})
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) (one value per row of binned), got {arr.shape}")
     if not np.all(np.isfinite(arr)):

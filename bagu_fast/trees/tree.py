@@ -3,9 +3,10 @@
 :class:`DecisionTreeClassifier` (``criterion="gini" | "entropy" | "gain_ratio"``) and
 :class:`DecisionTreeRegressor` (``criterion="squared_error"``) bin the features once with
 :class:`~bagu_fast.trees.BinMapper` (at most ``max_bins`` quantile bins per feature, NaN in its
-own bin) and grow the tree in one compiled function (:func:`bagu_fast.kernels.cpu.trees.criteria.
-grow_tree`): per node, class (or target) histograms of the candidate features, every bin
-boundary scored by the criterion, a stable in-place partition.  Thresholds are therefore bin
+own bin) and grow the tree in one compiled function
+(:func:`bagu_fast.kernels.cpu.trees.tree_grower.grow_decision_tree`): per node, class (or
+target) histograms of the candidate features, every bin boundary scored by the criterion, a
+stable in-place partition.  Thresholds are therefore bin
 boundaries (quantiles past 255 distinct values) instead of scikit-learn's exact midpoints.
 
 The criteria are the ones :func:`bagu_fast.trees.split_criterion` / :func:`split_gain_mse`
@@ -18,6 +19,9 @@ splits with tiny split information).
 Missing values (NaN) are valid: at each node both directions are tried for them (and the split
 "all values vs missing"); a node that saw no missing value at fit time sends them to its child
 with the larger weight.
+
+``backend="reference"`` grows, bins and predicts with the NumPy reference kernels (the same
+trees, slowly); there are no GPU kernels for these estimators.
 """
 from __future__ import annotations
 
@@ -28,33 +32,18 @@ from typing import Any, Optional
 
 import numpy as np
 
-try:  # the estimators follow scikit-learn's API and use its validation helpers
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-    from sklearn.utils import check_random_state
+from .._compat import SKLEARN_ERROR, BaseEstimator, ClassifierMixin, RegressorMixin, need_sklearn
+from .._validate import ArrayLike
+from ._checks import array_argument, check_backend, check_random_state, describe, host_copy
+from .binning import BinMapper
+
+if SKLEARN_ERROR is None:  # the estimators use scikit-learn's validation helpers
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-    _SKLEARN_ERROR = None
-except ImportError as _exc:  # the kernels (and importing this module) work without scikit-learn
-    _SKLEARN_ERROR = _exc
-
-    class BaseEstimator:  # type: ignore[no-redef]
-        pass
-
-    class ClassifierMixin:  # type: ignore[no-redef]
-        pass
-
-    class RegressorMixin:  # type: ignore[no-redef]
-        pass
-
-    def check_is_fitted(*args: Any, **kwargs: Any) -> None:  # type: ignore[no-redef]
-        _need_sklearn()
-
-from .binning import BinMapper
-
 __all__ = ["DecisionTreeClassifier", "DecisionTreeRegressor"]
 
-ArrayLike = Any
+BACKENDS = ("auto", "cpu", "reference")  # the classic trees have no GPU kernels
 CLASSIFIER_CRITERIA = {"gini": 0, "entropy": 1, "gain_ratio": 2}
 REGRESSOR_CRITERIA = {"squared_error": 3}
 MAX_INT = np.iinfo(np.int32).max
@@ -166,28 +155,35 @@ def _row_block(n: int) -> int:
     return int(min(32768, max(256, -(-n // (2 * numba.get_num_threads())))))
 
 
-def _traverse_sum(binned: np.ndarray, flat: tuple, missing_bin: int, width: int) -> np.ndarray:
+def _predictor(backend: str):
+    """The traversal kernels of ``backend``: the cpu's (parallel over rows) or the reference's."""
+    if backend == "reference":
+        from ..kernels.reference.trees import predictor
+    else:
+        from ..kernels.cpu.trees import predictor
+    return predictor
+
+
+def _traverse_sum(binned: np.ndarray, flat: tuple, missing_bin: int, width: int, backend: str = "cpu") -> np.ndarray:
     from ..kernels.cpu._parallel import parallel_region
-    from ..kernels.cpu.trees import criteria as kc
 
     out = np.zeros((binned.shape[0], width), dtype=np.float64)
     if binned.shape[0]:
         with parallel_region():
-            kc.predict_forest(_writable(binned), *map(_writable, flat), np.int64(missing_bin),
-                              np.int64(_row_block(binned.shape[0])), out)
+            _predictor(backend).predict_forest(_writable(binned), *map(_writable, flat), np.int64(missing_bin),
+                                               np.int64(_row_block(binned.shape[0])), out)
     return out
 
 
-def _traverse_apply(binned: np.ndarray, flat: tuple, missing_bin: int) -> np.ndarray:
+def _traverse_apply(binned: np.ndarray, flat: tuple, missing_bin: int, backend: str = "cpu") -> np.ndarray:
     from ..kernels.cpu._parallel import parallel_region
-    from ..kernels.cpu.trees import criteria as kc
 
     offsets, nodes, _ = flat
     out = np.zeros((binned.shape[0], offsets.shape[0] - 1), dtype=np.int64)
     if binned.shape[0]:
         with parallel_region():
-            kc.apply_forest(_writable(binned), _writable(offsets), _writable(nodes), np.int64(missing_bin),
-                            np.int64(_row_block(binned.shape[0])), out)
+            _predictor(backend).apply_forest(_writable(binned), _writable(offsets), _writable(nodes),
+                                             np.int64(missing_bin), np.int64(_row_block(binned.shape[0])), out)
     return out
 
 
@@ -260,7 +256,7 @@ def _check_params(est: Any, n_samples: int, n_features: int, classifier: bool) -
     mss = max(mss, 2 * msl)
     mtry = _resolve_max_features(est.max_features, n_features)
     if isinstance(est.min_impurity_decrease, (bool, np.bool_)) or not isinstance(est.min_impurity_decrease, numbers.Real):
-        raise TypeError("min_impurity_decrease must be a real number")
+        raise TypeError(f"min_impurity_decrease must be a real number, got {describe(est.min_impurity_decrease)}")
     if not (est.min_impurity_decrease >= 0 and math.isfinite(est.min_impurity_decrease)):
         raise ValueError(f"min_impurity_decrease must be finite and >= 0, got {est.min_impurity_decrease}")
     if isinstance(est.max_bins, (bool, np.bool_)) or not isinstance(est.max_bins, numbers.Integral):
@@ -271,14 +267,21 @@ def _check_params(est: Any, n_samples: int, n_features: int, classifier: bool) -
                        int(est.max_bins))
 
 
-def _need_sklearn() -> None:
-    if _SKLEARN_ERROR is not None:
-        raise ImportError(f"the trees estimators need scikit-learn (pip install scikit-learn): {_SKLEARN_ERROR}")
+def _resolve_backend(est: Any) -> str:
+    """"cpu" or "reference" ("auto" is "cpu"; GPU inputs are copied to the host)."""
+    backend = check_backend(est.backend, BACKENDS, type(est).__name__)
+    return "cpu" if backend == "auto" else backend
 
 
 def _validate_fit(est: Any, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike], classifier: bool):
     """Checked ``(X float, y, sample_weight float64)``; classifiers also set ``classes_``."""
-    _need_sklearn()
+    need_sklearn()
+    array_argument(X, "X", "a 2-D array [n_samples, n_features]")
+    if y is not None:  # None: scikit-learn's own message
+        array_argument(y, "y", "a 1-D array [n_samples]")
+    if sample_weight is not None:
+        array_argument(sample_weight, "sample_weight", "a 1-D array [n_samples] or None")
+    X, y, sample_weight = (host_copy(a, n) for a, n in ((X, "X"), (y, "y"), (sample_weight, "sample_weight")))
     X, y = validate_data(est, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
                          y_numeric=not classifier, multi_output=False)
     y = column_or_1d(y, warn=True)
@@ -302,23 +305,28 @@ def _encode_classes(est: Any, y: np.ndarray, sw: np.ndarray) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def _fit_mapper(X: np.ndarray, sw: np.ndarray, max_bins: int, seed: int) -> tuple[BinMapper, np.ndarray]:
+def _fit_mapper(X: np.ndarray, sw: np.ndarray, max_bins: int, seed: int,
+                backend: str = "cpu") -> tuple[BinMapper, np.ndarray]:
     """Thresholds from the rows with positive weight (zero weight = absent), codes for all rows."""
-    mapper = BinMapper(max_bins=max_bins, random_state=seed)
+    mapper = BinMapper(max_bins=max_bins, random_state=seed, backend=backend)
     pos = sw > 0
     X = _writable(X)
     mapper.fit(X if pos.all() else X[pos])
     return mapper, mapper.transform(X)
 
 
-def _grow(binned, samples, weight, yc, yv, n_classes, p: _GrowParams, seed: int, unit_weight: bool, mapper) -> Tree:
-    from ..kernels.cpu.trees import criteria as kc
+def _grow(binned, samples, weight, yc, yv, n_classes, p: _GrowParams, seed: int, unit_weight: bool, mapper,
+          backend: str = "cpu") -> Tree:
+    if backend == "reference":
+        from ..kernels.reference.trees import tree_grower
+    else:
+        from ..kernels.cpu.trees import tree_grower
 
     binned, samples, weight, yc, yv = map(_writable, (binned, samples, weight, yc, yv))
-    result = kc.grow_tree(binned, samples, weight, yc, yv, np.int64(n_classes), np.int64(p.code),
-                          np.int64(p.max_bins + 1), np.int64(p.max_bins), np.int64(p.max_depth),
-                          np.int64(p.min_samples_split), np.int64(p.min_samples_leaf), np.int64(p.max_features),
-                          np.float64(p.min_impurity_decrease), np.int64(seed), bool(unit_weight))
+    result = tree_grower.grow_decision_tree(
+        binned, samples, weight, yc, yv, np.int64(n_classes), np.int64(p.code), np.int64(p.max_bins + 1),
+        np.int64(p.max_bins), np.int64(p.max_depth), np.int64(p.min_samples_split), np.int64(p.min_samples_leaf),
+        np.int64(p.max_features), np.float64(p.min_impurity_decrease), np.int64(seed), bool(unit_weight))
     return _make_tree(result, mapper)
 
 
@@ -334,7 +342,7 @@ class _BaseDecisionTree(BaseEstimator):
     _classifier = True
 
     def __init__(self, *, criterion, max_depth, min_samples_split, min_samples_leaf, max_features,
-                 min_impurity_decrease, max_bins, random_state):
+                 min_impurity_decrease, max_bins, random_state, backend):
         self.criterion = criterion
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
@@ -343,6 +351,7 @@ class _BaseDecisionTree(BaseEstimator):
         self.min_impurity_decrease = min_impurity_decrease
         self.max_bins = max_bins
         self.random_state = random_state
+        self.backend = backend
 
     def __sklearn_tags__(self):
         return _tags_allow_nan(super().__sklearn_tags__())
@@ -364,6 +373,7 @@ class _BaseDecisionTree(BaseEstimator):
         self
         """
         classifier = self._classifier
+        backend = _resolve_backend(self)
         X, y, sw = _validate_fit(self, X, y, sample_weight, classifier)
         p = _check_params(self, X.shape[0], X.shape[1], classifier)
         rs = check_random_state(self.random_state)
@@ -375,11 +385,12 @@ class _BaseDecisionTree(BaseEstimator):
         else:
             yc = np.zeros(0, dtype=np.int64)
             yv = np.array(y, dtype=np.float64)
-        mapper, binned = _fit_mapper(X, sw, p.max_bins, bin_seed)
+        mapper, binned = _fit_mapper(X, sw, p.max_bins, bin_seed, backend)
         samples = np.flatnonzero(sw > 0).astype(np.int64)
         unit = bool(np.all(sw == 1.0))
         self.tree_ = _grow(binned, samples, sw, yc, yv, self.n_classes_ if classifier else 0, p, tree_seed, unit,
-                           mapper)
+                           mapper, backend)
+        self.backend_ = backend
         self._bin_mapper = mapper
         self.max_features_ = p.max_features
         self.n_outputs_ = 1
@@ -388,18 +399,20 @@ class _BaseDecisionTree(BaseEstimator):
 
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
-        _need_sklearn()
+        need_sklearn()
         check_is_fitted(self, "tree_")
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
+        X = validate_data(self, host_copy(X, "X"), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return self._bin_mapper.transform(_writable(X))
 
     def _raw_values(self, X: ArrayLike) -> np.ndarray:
         return _traverse_sum(self._binned(X), self._flat, self._bin_mapper.missing_values_bin_idx_,
-                             self.tree_.value.shape[1])
+                             self.tree_.value.shape[1], self.backend_)
 
     def apply(self, X: ArrayLike) -> np.ndarray:
         """Index of the leaf (node id in ``tree_``) that each row of ``X`` lands in, int64 ``[n]``."""
-        return _traverse_apply(self._binned(X), self._flat, self._bin_mapper.missing_values_bin_idx_)[:, 0]
+        return _traverse_apply(self._binned(X), self._flat, self._bin_mapper.missing_values_bin_idx_,
+                               self.backend_)[:, 0]
 
     def get_depth(self) -> int:
         """Depth of the tree (a single leaf has depth 0)."""
@@ -448,22 +461,31 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
         Quantile bins per feature (``[2, 255]``); NaN gets its own.
     random_state : int, RandomState or None
         Seeds the feature draws and the binning subsample (200 000 rows).
+    backend : {"auto", "cpu", "reference"}, default="auto"
+        The kernels, under the policy of every trees estimator: "cpu" (Numba; "auto" is "cpu",
+        GPU inputs are copied to the host: the classic trees have no GPU kernels) or
+        "reference" (the NumPy reference grower, binning and traversal: slow, the cpu's trees).
+        Any other value, "cuda" included, raises a ValueError naming ``backend`` and listing
+        these.
 
     Attributes
     ----------
     classes_, n_classes_, n_features_in_, feature_names_in_, max_features_, n_outputs_
     tree_ : :class:`Tree`
     feature_importances_ : ndarray [n_features]
+    backend_ : str
+        The backend the fit ran on ("cpu" or "reference").
     """
 
     _classifier = True
 
     def __init__(self, criterion: str = "gini", max_depth: Optional[int] = None, min_samples_split: Any = 2,
                  min_samples_leaf: Any = 1, max_features: Any = None, min_impurity_decrease: float = 0.0,
-                 max_bins: int = 255, random_state: Any = None):
+                 max_bins: int = 255, random_state: Any = None, backend: str = "auto"):
         super().__init__(criterion=criterion, max_depth=max_depth, min_samples_split=min_samples_split,
                          min_samples_leaf=min_samples_leaf, max_features=max_features,
-                         min_impurity_decrease=min_impurity_decrease, max_bins=max_bins, random_state=random_state)
+                         min_impurity_decrease=min_impurity_decrease, max_bins=max_bins, random_state=random_state,
+                         backend=backend)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities ``[n_samples, n_classes]``: the weighted class fractions of the leaf."""
@@ -492,10 +514,11 @@ class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
 
     def __init__(self, criterion: str = "squared_error", max_depth: Optional[int] = None, min_samples_split: Any = 2,
                  min_samples_leaf: Any = 1, max_features: Any = None, min_impurity_decrease: float = 0.0,
-                 max_bins: int = 255, random_state: Any = None):
+                 max_bins: int = 255, random_state: Any = None, backend: str = "auto"):
         super().__init__(criterion=criterion, max_depth=max_depth, min_samples_split=min_samples_split,
                          min_samples_leaf=min_samples_leaf, max_features=max_features,
-                         min_impurity_decrease=min_impurity_decrease, max_bins=max_bins, random_state=random_state)
+                         min_impurity_decrease=min_impurity_decrease, max_bins=max_bins, random_state=random_state,
+                         backend=backend)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted targets ``[n_samples]``."""

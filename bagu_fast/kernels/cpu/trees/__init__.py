@@ -1,9 +1,14 @@
-"""Trees-family kernels (cpu): one module per concept, re-exported here.
+"""Trees-family kernels (cpu), one module per concept (the same names on every backend):
 
-histogram.py: histograms, split finding, partition, prediction (histogram gradient boosting).
-criteria.py: class histograms and the classic split criteria (ID3 / C4.5 / CART, MSE).
-Each submodule adds one import line below.
+binning.py: quantile thresholds and bin codes; histogram.py: gradient and class histograms;
+splitting.py: the best split of a gradient-histogram node; partition.py: a node's rows split by
+a split; criteria.py: the classic split criteria; boosting_grower.py / tree_grower.py: a whole
+tree of gradient boosting / of the classic trees; predictor.py: prediction by traversal;
+loss.py: gradients and loss values.
+
+The raw-signature kernels of the public functions are re-exported here.
 """
-from .criteria import build_class_histogram, split_criterion, split_gain_mse  # noqa: F401  (classic trees)
-
-from .histogram import build_histogram, find_best_split, partition  # noqa: E402,F401  (issue 8)
+from .criteria import split_criterion, split_gain_mse  # noqa: F401
+from .histogram import build_class_histogram, build_histogram  # noqa: F401
+from .partition import partition  # noqa: F401
+from .splitting import find_best_split  # noqa: F401

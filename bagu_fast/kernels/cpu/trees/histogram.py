@@ -1,14 +1,13 @@
-"""Numba CPU kernels for histogram gradient boosting: histograms, split finding, partition.
+"""Numba CPU kernels: the gradient histograms of histogram gradient boosting and the class
+histograms of the classic trees.
 
-The public wrappers at the bottom (:func:`build_histogram`, :func:`find_best_split`,
-:func:`partition`) share the raw signatures of :mod:`bagu_fast.kernels.reference.trees.histogram`
-(see its docstring for the split semantics and the tie rule).  The ``@njit`` kernels above them
-are also what the tree grower (:mod:`.grower`) calls on every node, on its own buffers.
-
-Internal histogram layout: float64 ``[n_features, n_bins, 3]``, channels (sum of gradients, sum
-of hessians, count); with constant hessians channel 1 is not accumulated (the split finder uses
+Gradient histograms: float64 ``[n_features, n_bins, 3]``, channels (sum of gradients, sum of
+hessians, count); with constant hessians channel 1 is not accumulated (the split finder uses
 ``count * hessian_constant``).  One (feature, bin) entry is 24 contiguous bytes, so a row's update
-touches one cache line per feature.
+touches one cache line per feature.  :func:`hist_node` and :func:`hist_subtract` are what the
+boosting grower (:mod:`.boosting_grower`) calls on every node, on its own buffers;
+:func:`build_histogram` is the raw-signature kernel of :func:`bagu_fast.trees.build_histogram`
+(:mod:`bagu_fast.kernels.reference.trees.histogram` documents the signatures).
 
 Threading, deterministic whatever the thread count:
 
@@ -18,10 +17,8 @@ Threading, deterministic whatever the thread count:
 * parallel regions only where each has milliseconds of work: on a loaded machine (several
   processes sharing 2 cores) every region's start and barrier can wait for a scheduler time
   slice, so per-node regions for small nodes cost more than they save.
-* split finding: a sequential scan per feature, then an arg-max in feature order (serial: the
-  work per node is too small for a parallel region).
-* partition: stable two-pass (count per chunk, scatter) over a fixed chunking, reading one
-  feature column (the grower keeps a column-major copy of the codes for this).
+* class histograms (:func:`build_class_histogram`): a number of partial histograms that depends
+  only on the sizes, summed in chunk order.
 """
 from __future__ import annotations
 
@@ -31,12 +28,11 @@ from numba import njit, prange
 from .._parallel import parallel_region
 from .._sync import prefetch
 
-__all__ = ["build_histogram", "find_best_split", "partition"]
+__all__ = ["build_histogram", "build_class_histogram"]
 
 CHUNK_ROWS = 16384  # rows per partial histogram; nodes under 2 x CHUNK_ROWS rows run serially
 MAX_CHUNKS = 8  # partial histograms per node at most (scratch: MAX_CHUNKS x F x B x 3 float64)
 PREFETCH_ROWS = 16  # rows ahead whose codes and gradients are prefetched
-PARTITION_CHUNK = 16384  # nodes under 2 x PARTITION_CHUNK rows are partitioned serially
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -194,183 +190,6 @@ def hist_subtract(parent, child):
                 parent[f, b, ch] -= child[f, b, ch]
 
 
-# --------------------------------------------------------------------------------------------
-# split finding
-# --------------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res):
-    """Best split of feature ``f`` (sequential scan); writes ``res[f, :]``:
-    gain, bin, missing_left, g_l, h_l, n_l, g_r, h_r, n_r.  gain = -inf when none."""
-    n_bins = hist.shape[1]
-    miss = n_bins - 1
-    # node totals: sequential running sum over every bin, bin 0 first
-    G = 0.0
-    H = 0.0
-    N = 0.0
-    for b in range(n_bins):
-        G += hist[f, b, 0]
-        N += hist[f, b, 2]
-        if has_hess:
-            H += hist[f, b, 1]
-        else:
-            H += hist[f, b, 2] * hconst
-    mg = hist[f, miss, 0]
-    mc = hist[f, miss, 2]
-    mh = hist[f, miss, 1] if has_hess else mc * hconst
-    has_missing = mc > 0
-    parent = G * G / (H + lam)
-    best = -np.inf
-    bbin = -1
-    bleft = False
-    gl = 0.0
-    hl = 0.0
-    nl = 0.0
-    for b in range(n_bins - 1):
-        gl += hist[f, b, 0]
-        nl += hist[f, b, 2]
-        if has_hess:
-            hl += hist[f, b, 1]
-        else:
-            hl += hist[f, b, 2] * hconst
-        for side in range(2 if has_missing else 1):
-            if side == 0:
-                tgl = gl
-                thl = hl
-                tnl = nl
-            else:
-                tgl = gl + mg
-                thl = hl + mh
-                tnl = nl + mc
-            tgr = G - tgl
-            thr = H - thl
-            tnr = N - tnl
-            if tnl < min_samples_leaf or tnr < min_samples_leaf:
-                continue
-            if thl < min_hessian or thr < min_hessian:
-                continue
-            gain = tgl * tgl / (thl + lam) + tgr * tgr / (thr + lam) - parent
-            if gain > best and gain > min_gain:
-                best = gain
-                bbin = b
-                bleft = side == 1
-                res[f, 3] = tgl
-                res[f, 4] = thl
-                res[f, 5] = tnl
-                res[f, 6] = tgr
-                res[f, 7] = thr
-                res[f, 8] = tnr
-    res[f, 0] = best
-    res[f, 1] = bbin
-    if bbin >= 0 and not has_missing:
-        bleft = res[f, 5] > res[f, 8]
-    res[f, 2] = 1.0 if bleft else 0.0
-
-
-@njit(cache=True, nogil=True)
-def best_split(hist, has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res):
-    """Best split of a node histogram ``[F, B, 3]``; ``res`` is ``[F, 9]`` scratch.
-
-    Returns the winning feature (-1 when none); its numbers are in ``res[feature]``.  Serial: a
-    node's scan is ~F x B x 2 candidates (tens of µs), less than a parallel region's start-up
-    and barrier on a loaded 2-core machine.
-    """
-    n_features = hist.shape[0]
-    for f in range(n_features):
-        _feature_best(hist, f, has_hess, hconst, lam, min_samples_leaf, min_hessian, min_gain, res)
-    best_f = -1
-    best = -np.inf
-    for f in range(n_features):
-        if res[f, 0] > best:
-            best = res[f, 0]
-            best_f = f
-    return best_f
-
-
-# --------------------------------------------------------------------------------------------
-# partition
-# --------------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True, inline="always")
-def _goes_left(code, bin_, missing_left, missing_bin):
-    if code == missing_bin:
-        return missing_left
-    return code <= bin_
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _split_run(idx, lo, hi, col, bin_, missing_left, missing_bin, lefts, pl, rights, pr):
-    """Rows ``idx[lo:hi]`` in order: the left-going ones to ``lefts[pl:]``, the others to
-    ``rights[pr:]``; returns how many went left.  Branch-free: every row is written to both
-    sides and only the taken side's cursor advances (left / right is data-dependent: a branch
-    here mispredicts about half the time)."""
-    pl0 = pl
-    for i in range(lo, hi):
-        r = idx[i]
-        go = 1 if _goes_left(col[r], bin_, missing_left, missing_bin) else 0
-        lefts[pl] = r
-        rights[pr] = r
-        pl += go
-        pr += 1 - go
-    return pl - pl0
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def partition_segment(idx, tmp, col, start, end, bin_, missing_left, missing_bin, counts):
-    """Stable in-place partition of ``idx[start:end]`` by the codes ``col[idx[i]]`` of one feature
-    (a contiguous column: one byte per row read, instead of a cache line of a row-major matrix);
-    returns the number going left.
-
-    ``tmp`` has twice ``idx``'s length (scratch); ``counts`` is int64 scratch (even length).
-    Large segments: two parallel passes over fixed chunks (split each chunk into its own runs of
-    lefts and rights, then copy the runs to their places), branch-free.
-    """
-    n = end - start
-    k = n // PARTITION_CHUNK
-    if k < 2:  # lefts in place (never ahead of the reader), rights to tmp, then after them
-        nl = _split_run(idx, start, end, col, bin_, missing_left, missing_bin, idx, start, tmp, 0)
-        for i in range(n - nl):
-            idx[start + nl + i] = tmp[i]
-        return nl
-    if k > counts.shape[0] // 2:
-        k = counts.shape[0] // 2
-    step = (n + k - 1) // k
-    size = idx.shape[0]
-    lefts = tmp[:size]
-    rights = tmp[size:2 * size]
-    # pass 1, per chunk: its lefts to lefts[lo:], its rights to rights[lo:], branch-free (both
-    # cursors stay inside the chunk's own range, so chunks never touch each other's slots)
-    for c in prange(k):
-        lo = start + c * step
-        hi = min(end, lo + step)
-        counts[c] = _split_run(idx, lo, hi, col, bin_, missing_left, missing_bin, lefts, lo, rights, lo)
-    total_left = 0
-    for c in range(k):
-        cl = counts[c]
-        counts[k + c] = total_left  # where chunk c's lefts go
-        total_left += cl
-    right_off = total_left
-    for c in range(k):
-        lo = start + c * step
-        size_c = min(end, lo + step) - lo
-        cl = counts[c]
-        counts[c] = right_off  # where chunk c's rights go
-        right_off += size_c - cl
-    # pass 2, per chunk: both runs copied to their final places in idx
-    for c in prange(k):
-        lo = start + c * step
-        hi = min(end, lo + step)
-        dl = start + counts[k + c]
-        dr = start + counts[c]
-        nl = (counts[k + c + 1] if c + 1 < k else total_left) - counts[k + c]
-        for i in range(nl):
-            idx[dl + i] = lefts[lo + i]
-        for i in range(hi - lo - nl):
-            idx[dr + i] = rights[lo + i]
-    return total_left
-
-
-# --------------------------------------------------------------------------------------------
-# raw-signature wrappers (the public layer validated everything)
-# --------------------------------------------------------------------------------------------
 def _scratch(n_features, n_bins):
     return np.empty((MAX_CHUNKS, n_features, n_bins, 3), dtype=np.float64)
 
@@ -391,28 +210,75 @@ def build_histogram(binned, gradients, hessians, sample_indices, n_bins):
     return g, h, c
 
 
-def find_best_split(g, h, c, l2_regularization, min_samples_leaf, min_hessian_to_split, min_gain_to_split):
-    n_features, n_bins = g.shape
-    hist = np.empty((n_features, n_bins, 3), dtype=np.float64)
-    hist[:, :, 0] = g
-    hist[:, :, 1] = h
-    hist[:, :, 2] = c
-    res = np.zeros((n_features, 9), dtype=np.float64)
-    with parallel_region():
-        f = best_split(hist, True, 1.0, float(l2_regularization), float(min_samples_leaf),
-                       float(min_hessian_to_split), float(min_gain_to_split), res)
-    if f < 0:
-        return (-1, -1, -np.inf, False, 0.0, 0.0, 0, 0.0, 0.0, 0)
-    r = res[f]
-    return (int(f), int(r[1]), float(r[0]), bool(r[2]), float(r[3]), float(r[4]), int(r[5]),
-            float(r[6]), float(r[7]), int(r[8]))
+# ----------------------------------------------------------------------------------------------
+# class histograms (classic trees)
+# ----------------------------------------------------------------------------------------------
+_HIST_CHUNK = 65536  # rows per partial histogram
+_HIST_MAX_CHUNKS = 16
+_HIST_PARTIAL_CELLS = 8_000_000  # cap on the partial histograms' total size (cells)
 
 
-def partition(sample_indices, binned, feature, bin, missing_go_to_left, missing_bin):
-    idx = np.array(sample_indices, dtype=np.intp, copy=True)
-    tmp = np.empty(2 * len(idx), dtype=idx.dtype)
-    counts = np.zeros(2 * 64, dtype=np.int64)
-    with parallel_region():
-        nl = partition_segment(idx, tmp, np.ascontiguousarray(binned[:, feature]), 0, len(idx), int(bin),
-                               bool(missing_go_to_left), int(missing_bin), counts)
-    return idx[:nl], idx[nl:]
+def _class_chunks(m: int, cells: int) -> int:
+    """Partial histograms for ``m`` rows: depends only on the sizes (never the thread count), so
+    float weight sums come out the same on any machine."""
+    k = min(_HIST_MAX_CHUNKS, -(-m // _HIST_CHUNK), max(1, _HIST_PARTIAL_CELLS // max(cells, 1)))
+    return max(1, k)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _class_hist_counts(binned, y, rows, n_chunks, partial, out):
+    """Rows in ``n_chunks`` contiguous chunks, one partial histogram each (``prange`` over chunks;
+    a row's features are contiguous), then the partials summed in chunk order per feature."""
+    n_features = binned.shape[1]
+    m = rows.shape[0]
+    step = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        a = c * step
+        z = min(m, a + step)
+        for k in range(a, z):
+            i = rows[k]
+            yi = y[i]
+            for f in range(n_features):
+                partial[c, f, binned[i, f], yi] += 1
+    for f in prange(n_features):
+        for c in range(n_chunks):
+            out[f] += partial[c, f]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _class_hist_weights(binned, y, rows, w, n_chunks, partial, out):
+    n_features = binned.shape[1]
+    m = rows.shape[0]
+    step = (m + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        a = c * step
+        z = min(m, a + step)
+        for k in range(a, z):
+            i = rows[k]
+            yi = y[i]
+            wi = w[i]
+            for f in range(n_features):
+                partial[c, f, binned[i, f], yi] += wi
+    for f in prange(n_features):
+        for c in range(n_chunks):
+            out[f] += partial[c, f]
+
+
+def build_class_histogram(binned, y_codes, n_classes, sample_indices, n_bins, sample_weight):
+    n, n_features = binned.shape
+    rows = np.arange(n, dtype=np.int64) if sample_indices is None else np.ascontiguousarray(sample_indices, dtype=np.int64)
+    b = np.ascontiguousarray(binned, dtype=np.uint8)
+    y = np.ascontiguousarray(y_codes, dtype=np.int64)
+    dtype = np.int64 if sample_weight is None else np.float64
+    out = np.zeros((n_features, n_bins, n_classes), dtype=dtype)
+    m = rows.shape[0]
+    if m and n_features:
+        k = _class_chunks(m, n_features * n_bins * n_classes)
+        partial = np.zeros((k, n_features, n_bins, n_classes), dtype=dtype)
+        with parallel_region():
+            if sample_weight is None:
+                _class_hist_counts(b, y, rows, k, partial, out)
+            else:
+                _class_hist_weights(b, y, rows, np.ascontiguousarray(sample_weight, dtype=np.float64), k, partial,
+                                    out)
+    return out

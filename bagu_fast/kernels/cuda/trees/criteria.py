@@ -1,14 +1,11 @@
-"""Numba CUDA kernels of the classic trees: class histograms and split criteria.
+"""Numba CUDA kernels of the classic split criteria: Gini, information gain and gain ratio from
+class counts, and the MSE decrease of regression splits.
 
 Raw signatures shared with :mod:`bagu_fast.kernels.reference.trees.criteria` (see its docstring
 for the formulas).  Inputs are NumPy arrays (copied in, results copied out as NumPy) or device
-arrays (anything with ``__cuda_array_interface__``; results stay on the device).
-
-* class histogram: one thread per (row, feature) pair of a grid-stride loop, ``atomicAdd`` into
-  the global ``[n_features, n_bins, n_classes]`` array: int64 counts are exact whatever the order
-  (deterministic); float64 weight sums are order-dependent in the last bits.
-* criteria: one thread per candidate split, everything in float64 inside (float32 inputs give a
-  float32 result, rounded once at the end).  No warp shuffles: runs in the simulator.
+arrays (anything with ``__cuda_array_interface__``; results stay on the device).  One thread per
+candidate split, everything in float64 inside (float32 inputs give a float32 result, rounded once
+at the end).  No warp shuffles: runs in the simulator.
 """
 from __future__ import annotations
 
@@ -17,38 +14,12 @@ import math
 import numpy as np
 from numba import cuda
 
-__all__ = ["build_class_histogram", "split_criterion", "split_gain_mse"]
+from ._launch import NT, capped_blocks, is_device, to_device_as
 
-NT = 256  # threads per block
-MAX_BLOCKS = 4096
+__all__ = ["split_criterion", "split_gain_mse"]
+
 GINI, ENTROPY, GAIN_RATIO = 0, 1, 2
 INV_LN2 = 1.0 / math.log(2.0)
-
-
-@cuda.jit
-def _class_hist_counts(binned, y, rows, out):
-    n_features = binned.shape[1]
-    total = rows.shape[0] * n_features
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for t in range(start, total, stride):
-        k = t // n_features
-        f = t - k * n_features
-        i = rows[k]
-        cuda.atomic.add(out, (f, binned[i, f], y[i]), 1)
-
-
-@cuda.jit
-def _class_hist_weights(binned, y, rows, w, out):
-    n_features = binned.shape[1]
-    total = rows.shape[0] * n_features
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for t in range(start, total, stride):
-        k = t // n_features
-        f = t - k * n_features
-        i = rows[k]
-        cuda.atomic.add(out, (f, binned[i, f], y[i]), w[i])
 
 
 @cuda.jit(device=True, inline=True)
@@ -123,8 +94,6 @@ def _mse_rows(sL, nL, sR, nR, out):
 
 
 PTX_SIGNATURES = {
-    "_class_hist_counts": ["void(uint8[:, ::1], int64[::1], int64[::1], int64[:, :, ::1])"],
-    "_class_hist_weights": ["void(uint8[:, ::1], int64[::1], int64[::1], float64[::1], float64[:, :, ::1])"],
     "_split_rows": [
         "void(int64[:, ::1], int64[:, ::1], int64, float64[::1])",
         "void(float32[:, ::1], float32[:, ::1], int64, float32[::1])",
@@ -137,67 +106,27 @@ PTX_SIGNATURES = {
 }
 
 
-def _is_device(x) -> bool:
-    return hasattr(x, "__cuda_array_interface__") or hasattr(x, "copy_to_host")
-
-
-def _to_device(x, dtype):
-    """Device view of ``x`` when it already has ``dtype``; else a converted device copy."""
-    if _is_device(x):
-        if np.dtype(x.dtype) == np.dtype(dtype):
-            return x if hasattr(x, "copy_to_host") else cuda.as_cuda_array(x)
-        host = x.copy_to_host() if hasattr(x, "copy_to_host") else cuda.as_cuda_array(x).copy_to_host()
-        return cuda.to_device(np.ascontiguousarray(host, dtype=dtype))
-    return cuda.to_device(np.ascontiguousarray(x, dtype=dtype))
-
-
-def _blocks(work: int) -> int:
-    return max(1, min(MAX_BLOCKS, (work + NT - 1) // NT))
-
-
-def build_class_histogram(binned, y_codes, n_classes, sample_indices, n_bins, sample_weight):
-    inputs = [binned, y_codes] + [a for a in (sample_indices, sample_weight) if a is not None]
-    on_device = any(_is_device(a) for a in inputs)
-    n, n_features = (int(s) for s in binned.shape)
-    weighted = sample_weight is not None
-    out_dtype = np.float64 if weighted else np.int64
-    db = _to_device(binned, np.uint8)
-    dy = _to_device(y_codes, np.int64)
-    if sample_indices is None:
-        drows = cuda.to_device(np.arange(n, dtype=np.int64))
-    else:
-        drows = _to_device(sample_indices, np.int64)
-    out = cuda.to_device(np.zeros((n_features, n_bins, n_classes), dtype=out_dtype))
-    work = int(drows.shape[0]) * n_features
-    if work:
-        if weighted:
-            _class_hist_weights[_blocks(work), NT](db, dy, drows, _to_device(sample_weight, np.float64), out)
-        else:
-            _class_hist_counts[_blocks(work), NT](db, dy, drows, out)
-    return out if on_device else out.copy_to_host()
-
-
 def split_criterion(left, right, code):
-    on_device = _is_device(left) or _is_device(right)
+    on_device = is_device(left) or is_device(right)
     dt = np.dtype(left.dtype)
     in_dtype = dt if dt in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.int64)
     out_dtype = np.float32 if in_dtype == np.float32 else np.float64
     m = int(left.shape[0])
     out = cuda.device_array(m, dtype=out_dtype)
     if m:
-        dl = _to_device(left, in_dtype)
-        dr = _to_device(right, in_dtype)
-        _split_rows[_blocks(m), NT](dl, dr, np.int64(code), out)
+        dl = to_device_as(left, in_dtype)
+        dr = to_device_as(right, in_dtype)
+        _split_rows[capped_blocks(m), NT](dl, dr, np.int64(code), out)
     return out if on_device else out.copy_to_host()
 
 
 def split_gain_mse(sum_left, count_left, sum_right, count_right):
     arrays = (sum_left, count_left, sum_right, count_right)
-    on_device = any(_is_device(a) for a in arrays)
+    on_device = any(is_device(a) for a in arrays)
     dtype = np.dtype(sum_left.dtype)
     m = int(sum_left.shape[0])
     out = cuda.device_array(m, dtype=dtype)
     if m:
-        dev = [_to_device(a, dtype) for a in arrays]
-        _mse_rows[_blocks(m), NT](*dev, out)
+        dev = [to_device_as(a, dtype) for a in arrays]
+        _mse_rows[capped_blocks(m), NT](*dev, out)
     return out if on_device else out.copy_to_host()

@@ -1,9 +1,10 @@
-"""Trees-family kernels (reference): one module per concept, re-exported here.
+"""Trees-family kernels (reference, NumPy), one module per concept (the same names as on the cpu):
 
-histogram.py: histograms, split finding, partition, prediction (histogram gradient boosting).
-criteria.py: class histograms and the classic split criteria (ID3 / C4.5 / CART, MSE).
-Each submodule adds one import line below.
+binning.py, histogram.py, splitting.py, partition.py, criteria.py, boosting_grower.py,
+tree_grower.py, predictor.py, loss.py.  The raw-signature kernels of the public functions are
+re-exported here.
 """
-from .criteria import build_class_histogram, split_criterion, split_gain_mse  # noqa: F401  (classic trees)
-
-from .histogram import build_histogram, find_best_split, partition  # noqa: E402,F401  (issue 8)
+from .criteria import split_criterion, split_gain_mse  # noqa: F401
+from .histogram import build_class_histogram, build_histogram  # noqa: F401
+from .partition import partition  # noqa: F401
+from .splitting import find_best_split  # noqa: F401

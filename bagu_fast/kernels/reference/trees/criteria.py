@@ -1,13 +1,7 @@
-"""NumPy reference of the classic split criteria (ID3 / C4.5 / CART) and class histograms.
+"""NumPy reference of the classic split criteria (ID3 / C4.5 / CART, regression MSE).
 
 Raw signatures shared with the cpu and cuda modules (inputs validated and normalised by
 :mod:`bagu_fast.trees.criteria`):
-
-``build_class_histogram(binned, y_codes, n_classes, sample_indices, n_bins, sample_weight)``
-    ``binned`` uint8 ``[n_samples, n_features]``, ``y_codes`` int64 ``[n_samples]`` in
-    ``[0, n_classes)``, ``sample_indices`` int64 ``[m]`` or None (all rows), ``sample_weight``
-    float64 ``[n_samples]`` or None.  Returns ``[n_features, n_bins, n_classes]``: int64 counts
-    without weights, float64 weight sums with them.
 
 ``split_criterion(left, right, code)``
     ``left`` / ``right`` ``[m, n_classes]`` class counts (int64, float32 or float64, one dtype)
@@ -33,26 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["build_class_histogram", "split_criterion", "split_gain_mse"]
+__all__ = ["split_criterion", "split_gain_mse"]
 
 GINI, ENTROPY, GAIN_RATIO = 0, 1, 2
-
-
-def build_class_histogram(binned, y_codes, n_classes, sample_indices, n_bins, sample_weight):
-    n_features = binned.shape[1]
-    rows = binned if sample_indices is None else binned[sample_indices]
-    y = y_codes if sample_indices is None else y_codes[sample_indices]
-    w = None
-    if sample_weight is not None:
-        w = sample_weight if sample_indices is None else sample_weight[sample_indices]
-    out_dtype = np.int64 if w is None else np.float64
-    out = np.zeros((n_features, n_bins, n_classes), dtype=out_dtype)
-    y = y.astype(np.int64)
-    for f in range(n_features):
-        flat = rows[:, f].astype(np.int64) * n_classes + y
-        counts = np.bincount(flat, weights=w, minlength=n_bins * n_classes)
-        out[f] = counts.reshape(n_bins, n_classes).astype(out_dtype)
-    return out
 
 
 def _impurity(counts, total, code):

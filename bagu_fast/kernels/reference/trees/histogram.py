@@ -1,46 +1,27 @@
-"""NumPy reference for histogram gradient boosting: histograms, split finding, partition.
+"""NumPy reference: gradient histograms (histogram gradient boosting) and class histograms
+(classic trees).
 
 Raw signatures shared with the cpu and cuda modules (inputs already validated by
-:mod:`bagu_fast.trees.histogram`):
+:mod:`bagu_fast.trees.histogram` / :mod:`bagu_fast.trees.criteria`):
 
 ``build_histogram(binned, gradients, hessians, sample_indices, n_bins) -> (g, h, c)``
     ``binned`` uint8 ``[n_samples, n_features]`` C-contiguous, codes ``< n_bins``;
     ``gradients`` / ``hessians`` float32 or float64 ``[n_samples]`` (``hessians`` may be
     ``None``: constant hessians, ``h`` is then the counts); ``sample_indices`` intp ``[m]`` or
     ``None`` (all rows, in order).  Returns float64 ``g``, ``h`` and int64 ``c``, each
-    ``[n_features, n_bins]``.
+    ``[n_features, n_bins]``; sums accumulate row by row in ``sample_indices`` order.
 
-``find_best_split(g, h, c, l2_regularization, min_samples_leaf, min_hessian_to_split,
-min_gain_to_split) -> tuple``
-    ``(feature, bin, gain, missing_go_to_left, g_left, h_left, n_left, g_right, h_right,
-    n_right)``; ``feature = -1`` (gain ``-inf``) when no split is valid.
-
-``partition(sample_indices, binned, feature, bin, missing_go_to_left, missing_bin) -> (left, right)``
-
-Split semantics (the same on every backend): the last histogram bin, ``n_bins - 1``, holds the
-missing values.  A split ``(feature, bin)`` sends codes ``<= bin`` left, other non-missing codes
-right, and missing values left iff ``missing_go_to_left``.  Per feature, with ``G_L(b)`` the
-sequential (bin 0 first) float64 running sum of the non-missing bins ``0..b`` and the node totals
-``G, H, N`` the same running sum carried on over the missing bin:
-
-* missing right: ``L = running(b)``; for ``b = 0 .. n_bins - 2``;
-* missing left (only when the node has missing values for this feature, i.e. a non-zero count in
-  the missing bin): ``L = running(b) + missing``; for ``b = 0 .. n_bins - 2``;
-* ``R = total - L`` (gradients, hessians and counts alike).
-
-A candidate is valid when both children have ``>= min_samples_leaf`` samples and
-``>= min_hessian_to_split`` hessian; its gain is
-``G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)`` and must be ``> min_gain_to_split``.  The best gain
-wins; ties go to the lowest feature, then the lowest bin, then missing-right before missing-left
-(strict ``>`` comparisons in that scan order).  When the node has no missing values for the chosen
-feature, ``missing_go_to_left`` is ``n_left > n_right`` (unseen missing values follow the larger
-child, as in scikit-learn).
+``build_class_histogram(binned, y_codes, n_classes, sample_indices, n_bins, sample_weight)``
+    ``binned`` uint8 ``[n_samples, n_features]``, ``y_codes`` int64 ``[n_samples]`` in
+    ``[0, n_classes)``, ``sample_indices`` int64 ``[m]`` or None (all rows), ``sample_weight``
+    float64 ``[n_samples]`` or None.  Returns ``[n_features, n_bins, n_classes]``: int64 counts
+    without weights, float64 weight sums with them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["build_histogram", "find_best_split", "partition"]
+__all__ = ["build_histogram", "build_class_histogram"]
 
 
 def build_histogram(binned, gradients, hessians, sample_indices, n_bins):
@@ -62,43 +43,18 @@ def build_histogram(binned, gradients, hessians, sample_indices, n_bins):
     return g, h, c
 
 
-def _gain(gl, hl, gr, hr, g, h, lam):
-    return gl * gl / (hl + lam) + gr * gr / (hr + lam) - g * g / (h + lam)
-
-
-def find_best_split(g, h, c, l2_regularization, min_samples_leaf, min_hessian_to_split, min_gain_to_split):
-    n_features, n_bins = g.shape
-    lam = float(l2_regularization)
-    best = (-1, -1, -np.inf, False, 0.0, 0.0, 0, 0.0, 0.0, 0)
-    best_gain = -np.inf
+def build_class_histogram(binned, y_codes, n_classes, sample_indices, n_bins, sample_weight):
+    n_features = binned.shape[1]
+    rows = binned if sample_indices is None else binned[sample_indices]
+    y = y_codes if sample_indices is None else y_codes[sample_indices]
+    w = None
+    if sample_weight is not None:
+        w = sample_weight if sample_indices is None else sample_weight[sample_indices]
+    out_dtype = np.int64 if w is None else np.float64
+    out = np.zeros((n_features, n_bins, n_classes), dtype=out_dtype)
+    y = y.astype(np.int64)
     for f in range(n_features):
-        # sequential running sums, bin 0 first (np.cumsum is sequential)
-        cg = np.cumsum(g[f])
-        ch = np.cumsum(h[f])
-        cc = np.cumsum(c[f])
-        G, H, N = cg[-1], ch[-1], int(cc[-1])
-        mg, mh, mc = g[f, -1], h[f, -1], int(c[f, -1])
-        has_missing = mc > 0
-        for b in range(n_bins - 1):
-            for miss_left in ((False, True) if has_missing else (False,)):
-                gl, hl, nl = cg[b], ch[b], int(cc[b])
-                if miss_left:
-                    gl, hl, nl = gl + mg, hl + mh, nl + mc
-                gr, hr, nr = G - gl, H - hl, N - nl
-                if nl < min_samples_leaf or nr < min_samples_leaf:
-                    continue
-                if hl < min_hessian_to_split or hr < min_hessian_to_split:
-                    continue
-                gain = _gain(gl, hl, gr, hr, G, H, lam)
-                if gain > best_gain and gain > min_gain_to_split:
-                    best_gain = gain
-                    mleft = miss_left if has_missing else nl > nr
-                    best = (f, b, float(gain), bool(mleft), float(gl), float(hl), nl, float(gr), float(hr), nr)
-    return best
-
-
-def partition(sample_indices, binned, feature, bin, missing_go_to_left, missing_bin):
-    codes = binned[sample_indices, feature]
-    missing = codes == missing_bin
-    left = np.where(missing, bool(missing_go_to_left), codes <= bin)
-    return sample_indices[left], sample_indices[~left]
+        flat = rows[:, f].astype(np.int64) * n_classes + y
+        counts = np.bincount(flat, weights=w, minlength=n_bins * n_classes)
+        out[f] = counts.reshape(n_bins, n_classes).astype(out_dtype)
+    return out

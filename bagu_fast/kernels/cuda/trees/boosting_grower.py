@@ -1,7 +1,7 @@
-"""Numba CUDA tree grower and losses for histogram gradient boosting: a full fit on the device.
+"""Numba CUDA tree grower for histogram gradient boosting: a full fit on the device.
 
 :class:`TreeGrower` grows one tree with the algorithm of the cpu grower
-(:func:`bagu_fast.kernels.cpu.trees.grower.grow_tree`) and returns the same flat float64 node
+(:func:`bagu_fast.kernels.cpu.trees.boosting_grower.grow_boosting_tree`) and returns the same flat float64 node
 records (``[n_nodes, N_FIELDS]``, the cpu module's field constants), so the predictors are
 shared.  What lives where:
 
@@ -17,7 +17,7 @@ shared.  What lives where:
 One tree, step by step (the same decisions as the cpu grower, in the same order):
 
 1. gradients / hessians are quantised to int64 fixed point with one scale per tree
-   (``histogram._quantised``: the sum of all rows cannot overflow), so every histogram is a
+   (:func:`.histogram._quantised`: the sum of all rows cannot overflow), so every histogram is a
    sum of integers: exact, independent of the atomics' order, and the larger child's histogram
    ``parent − smaller`` (``_sub_i64``, in the parent's slot) is exact too;
 2. root histogram (``_hist_q`` on every row), dequantised to float64 (``_dequantise``),
@@ -39,83 +39,27 @@ The cpu grower sums float32 gradients in float64; here they are rounded to multi
 ``n · max|g| / 2**63`` per histogram bin: splits and leaf values agree with the cpu's except at
 exact ties of gain.  Nothing depends on atomics' timing, so a fit is reproducible.
 
-Gradients come from ``_grad_squared_error`` / ``_grad_binary`` / ``_grad_multiclass`` (the cpu
-formulas, float64 inside, float32 stored).  Launch shapes: ``NT`` threads per block on a GPU; in
-the simulator (``NUMBA_ENABLE_CUDASIM=1``, where every thread is a Python thread and each
-``syncthreads`` costs milliseconds) ``SIM_THREADS`` (1) thread per block with many rows.
+Gradients come from :mod:`.loss` (the cpu formulas, float64 inside, float32 stored).  Launch
+shapes: ``NT`` threads per block on a GPU; in the simulator ``SIM_THREADS`` (1) thread per block
+with many rows (:mod:`._launch`).
 """
 from __future__ import annotations
 
 import math
-import warnings
 
-import numba
 import numpy as np
 from numba import cuda
 
-from ...cpu.trees import grower as cpu_grower
-from ...cpu.trees.grower import (F_BIN, F_COUNT, F_DEPTH, F_FEATURE, F_GAIN, F_LEAF, F_LEFT, F_MLEFT, F_RIGHT,
-                                 F_VALUE, N_FIELDS)
-from .histogram import (NT, ROWS_PER_BLOCK, _blocks, _dequantise, _hist_q, _partition_count, _partition_scatter,
-                        _quantised, _split_feature, _threads, _tile_offsets)
+from ...cpu.trees.boosting_grower import (F_BIN, F_COUNT, F_DEPTH, F_FEATURE, F_GAIN, F_LEAF, F_LEFT, F_MLEFT,
+                                          F_RIGHT, F_VALUE, N_FIELDS)
+from ...cpu.trees.splitting import denominator
+from ._launch import (MAX_GRID, NT, SIM_THREADS, SIMULATOR, block_threads, blocks, launch, stride_blocks,
+                      threads)
+from .histogram import ROWS_PER_BLOCK, _dequantise, _fill_i64, _hist_q, _quantised, _sub_i64
+from .partition import _partition_count, _partition_scatter, _tile_offsets
+from .splitting import _split_feature
 
-__all__ = ["TreeGrower", "gradients", "_fill_i64", "_sub_i64", "_add_leaf_values", "_grad_squared_error",
-           "_grad_binary", "_grad_multiclass"]
-
-SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
-# Threads per block in the simulator: 1.  Its threads are Python threads, each ``syncthreads`` a
-# polling handshake (milliseconds), and its shared-array allocation is not thread-safe (two threads
-# of a block can get different "shared" arrays when the GIL switches between its lookup and its
-# store).  The multi-thread paths of these kernels are tested directly (tests/test_trees.py).
-SIM_THREADS = 1
-MAX_GRID = 1024  # blocks of a grid-stride launch at most
-
-
-def _nt(work: int) -> int:
-    """Threads per block for ``work`` items: ``SIM_THREADS`` in the simulator, else 32..NT."""
-    return SIM_THREADS if SIMULATOR else _threads(work)
-
-
-_CONFIGS: dict = {}
-
-
-def _launch(kernel, grid, block):
-    """``kernel[grid, block]``; on a GPU the launch configuration is made once per shape and
-    reused (numba builds one, and checks the grid for low occupancy, on every ``[...]``: host time
-    a small launch should not pay), without numba's low-occupancy warning (a small node's grid is
-    small by design).  The simulator configures the kernel object itself: no cache there."""
-    if SIMULATOR:
-        return kernel[grid, block]
-    key = (kernel, grid, block)
-    cfg = _CONFIGS.get(key)
-    if cfg is None:
-        if len(_CONFIGS) > 8192:
-            _CONFIGS.clear()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"Grid size \d+ will likely result in GPU under-utilization")
-            cfg = _CONFIGS[key] = kernel[grid, block]
-    return cfg
-
-
-def _grid(work: int, nt: int) -> int:
-    """Blocks of a grid-stride launch (1 in the simulator: blocks run one after another there)."""
-    return 1 if SIMULATOR else max(1, min(MAX_GRID, (work + nt - 1) // nt))
-
-
-# --------------------------------------------------------------------------------------------
-# small kernels: histogram slots, raw-prediction update, losses
-# --------------------------------------------------------------------------------------------
-@cuda.jit
-def _fill_i64(x, value):
-    for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
-        x[i] = value
-
-
-@cuda.jit
-def _sub_i64(parent, child):
-    """``parent -= child`` (flattened histogram slots: the sibling's histogram, exact)."""
-    for i in range(cuda.grid(1), parent.shape[0], cuda.gridsize(1)):
-        parent[i] -= child[i]
+__all__ = ["TreeGrower"]
 
 
 @cuda.jit
@@ -130,67 +74,15 @@ def _add_leaf_values(raw, idx, leaf_start, leaf_end, leaf_buf, leaf_value):
         raw[idx[b, i]] += v
 
 
-_squared_error_row = cuda.jit(device=True, inline=True)(cpu_grower.squared_error_row)
-_binary_row = cuda.jit(device=True, inline=True)(cpu_grower.binary_row)
-_multiclass_row = cuda.jit(device=True, inline=True)(cpu_grower.multiclass_row)
-
-
-@cuda.jit
-def _grad_squared_error(raw, y, w, use_w, grad, hess):
-    """The cpu grower's row function, one row per thread (grid-stride)."""
-    for i in range(cuda.grid(1), raw.shape[0], cuda.gridsize(1)):
-        _squared_error_row(raw, y, w, use_w, grad, hess, i)
-
-
-@cuda.jit
-def _grad_binary(raw, y, w, use_w, grad, hess):
-    for i in range(cuda.grid(1), raw.shape[0], cuda.gridsize(1)):
-        _binary_row(raw, y, w, use_w, grad, hess, i)
-
-
-@cuda.jit
-def _grad_multiclass(raw, y, w, use_w, grad, hess):
-    for i in range(cuda.grid(1), raw.shape[1], cuda.gridsize(1)):
-        _multiclass_row(raw, y, w, use_w, grad, hess, i)
-
-
-_V32 = "float32[::1]"
-_GRAD_SIG = f"void(float64[::1], float64[::1], float64[::1], boolean, {_V32}, {_V32})"
 PTX_SIGNATURES = {
-    "_fill_i64": ["void(int64[::1], int64)"],
-    "_sub_i64": ["void(int64[::1], int64[::1])"],
     "_add_leaf_values": ["void(float64[::1], int64[:, ::1], int64[::1], int64[::1], int64[::1], float64[::1])"],
-    "_grad_squared_error": [_GRAD_SIG],
-    "_grad_binary": [_GRAD_SIG],
-    "_grad_multiclass": ["void(float64[:, ::1], float64[::1], float64[::1], boolean, float32[:, ::1], "
-                         "float32[:, ::1])"],
 }
-
-
-# --------------------------------------------------------------------------------------------
-# launchers
-# --------------------------------------------------------------------------------------------
-def gradients(kind: int, raw, y, w, use_w: bool, grad, hess) -> None:
-    """Fill the device arrays ``grad`` / ``hess`` ``[K, n]`` (float32) from ``raw`` ``[K, n]``
-    (float64): ``kind`` 0 squared error (``hess`` untouched without weights), 1 binary log-loss,
-    2 multiclass softmax.  ``w`` is a float64 device array (any length when ``use_w`` is False)."""
-    n = raw.shape[1]
-    if n == 0:
-        return
-    nt = _nt(n)
-    blocks = _grid(n, nt)
-    if kind == 0:
-        _launch(_grad_squared_error, blocks, nt)(raw[0], y, w, bool(use_w), grad[0], hess[0] if use_w else grad[0])
-    elif kind == 1:
-        _launch(_grad_binary, blocks, nt)(raw[0], y, w, bool(use_w), grad[0], hess[0])
-    else:
-        _launch(_grad_multiclass, blocks, nt)(raw, y, w, bool(use_w), grad, hess)
 
 
 class TreeGrower:
     """Device buffers of one fit and the host-side best-first loop that grows each tree.
 
-    Parameters mirror the cpu ``grow_tree``: ``binned`` uint8 ``[n, F]`` (host or device),
+    Parameters mirror the cpu ``grow_boosting_tree``: ``binned`` uint8 ``[n, F]`` (host or device),
     ``n_bins`` (the missing-value bin is ``n_bins - 1``), ``max_leaf_nodes``, ``max_depth``
     (``< 0``: unlimited), ``min_samples_leaf``, ``l2`` (λ), ``min_hessian``, ``min_gain``,
     ``learning_rate``.  :meth:`grow` grows one tree from device gradients, :meth:`add_leaves`
@@ -248,21 +140,21 @@ class TreeGrower:
     def _histogram(self, s, buf, start, end, use_idx):
         """Quantised histogram of rows ``idx[buf, start:end]`` (or all rows) into slot ``s``."""
         g, h, c, flat = self._slot(s)
-        nt = _nt(flat.shape[0])
-        _launch(_fill_i64, _grid(flat.shape[0], nt), nt)(flat, 0)
+        nt = block_threads(flat.shape[0])
+        launch(_fill_i64, stride_blocks(flat.shape[0], nt), nt)(flat, 0)
         m = end - start
         if m == 0 or self.n_features == 0:
             return
         seg = self.idx[buf, start:end] if use_idx else self.idx[0]
-        grid = (_blocks(m, ROWS_PER_BLOCK), self.n_features)
-        nt = _nt(min(m, ROWS_PER_BLOCK))
-        _launch(_hist_q, grid, nt)(self.binned, self.qg, self._qh, self._has_hess, seg, use_idx, m, g, h, c)
+        grid = (blocks(m, ROWS_PER_BLOCK), self.n_features)
+        nt = block_threads(min(m, ROWS_PER_BLOCK))
+        launch(_hist_q, grid, nt)(self.binned, self.qg, self._qh, self._has_hess, seg, use_idx, m, g, h, c)
 
     def _subtract(self, parent, child):
         pf = self._slot(parent)[3]
         cf = self._slot(child)[3]
-        nt = _nt(pf.shape[0])
-        _launch(_sub_i64, _grid(pf.shape[0], nt), nt)(pf, cf)
+        nt = block_threads(pf.shape[0])
+        launch(_sub_i64, stride_blocks(pf.shape[0], nt), nt)(pf, cf)
 
     def _dequantise(self, s, j):
         """Float64 sums of slot ``s`` into ``dq[j]``; constant hessians: the counts (× 1.0)."""
@@ -271,18 +163,18 @@ class TreeGrower:
         if SIMULATOR:
             shape = ((1, 1), (1, SIM_THREADS))
         else:
-            shape = ((_blocks(F, 8), _blocks(B, 32)), (8, 32))
+            shape = ((blocks(F, 8), blocks(B, 32)), (8, 32))
         dg, dh = self._dq_views[j]
-        _launch(_dequantise, *shape)(g, self._sg, dg)
-        _launch(_dequantise, *shape)(h if self._has_hess else c, self._sh if self._has_hess else 1.0, dh)
+        launch(_dequantise, *shape)(g, self._sg, dg)
+        launch(_dequantise, *shape)(h if self._has_hess else c, self._sh if self._has_hess else 1.0, dh)
 
     def _search(self, s, j):
         """Best split per feature of slot ``s`` into ``res[j]`` (slot ``s`` dequantised into ``dq[j]``)."""
         self._dequantise(s, j)
         c = self._slot(s)[2]
-        nt = _nt(self.n_bins - 1)
+        nt = block_threads(self.n_bins - 1)
         dg, dh = self._dq_views[j]
-        _launch(_split_feature, self.n_features, nt)(dg, dh, c, self.lam, float(self.msl), self.min_hessian,
+        launch(_split_feature, self.n_features, nt)(dg, dh, c, self.lam, float(self.msl), self.min_hessian,
                                                      self.min_gain, self._res_views[j])
 
     def _partition(self, buf, start, end, feature, bin_, mleft):
@@ -295,9 +187,9 @@ class TreeGrower:
         rpt = max(1, -(-m // (2 * nt))) if SIMULATOR else 1  # simulator: two tiles of many rows
         tiles = -(-m // (nt * rpt))
         mb = self.missing_bin
-        _launch(_partition_count, tiles, nt)(src, self.binned, feature, bin_, mleft, mb, rpt, self.tile_counts)
-        _launch(_tile_offsets, 1, SIM_THREADS if SIMULATOR else NT)(self.tile_counts, tiles, self.tile_offsets)
-        _launch(_partition_scatter, tiles, nt)(src, self.binned, feature, bin_, mleft, mb, rpt, self.tile_offsets, dst)
+        launch(_partition_count, tiles, nt)(src, self.binned, feature, bin_, mleft, mb, rpt, self.tile_counts)
+        launch(_tile_offsets, 1, SIM_THREADS if SIMULATOR else NT)(self.tile_counts, tiles, self.tile_offsets)
+        launch(_partition_scatter, tiles, nt)(src, self.binned, feature, bin_, mleft, mb, rpt, self.tile_offsets, dst)
 
     @staticmethod
     def _best(res_j):
@@ -322,8 +214,8 @@ class TreeGrower:
         max_leaf = self.max_leaf
         neg_inf = -math.inf
         self._has_hess = hess is not None
-        gnt = _nt(n)
-        gblocks = _grid(n, gnt)
+        gnt = block_threads(n)
+        gblocks = stride_blocks(n, gnt)
         self.idx[0].copy_to_device(self.arange)
         if n:
             _, self._sg = _quantised(grad, n, out=self.qg, nt=gnt, max_blocks=gblocks)
@@ -426,7 +318,8 @@ class TreeGrower:
         values = []
         for j in range(n_leaves):
             nd = node_of[j]
-            v = -self.lr * sums[j][0] / (sums[j][1] + self.lam)
+            # a root that does not split adds nothing (as the cpu grower)
+            v = -self.lr * sums[j][0] / denominator(sums[j][1], self.lam) if n_leaves > 1 else 0.0
             nodes[nd, F_LEAF] = 1.0
             nodes[nd, F_VALUE] = v
             nodes[nd, F_COUNT] = sums[j][2]
@@ -446,10 +339,10 @@ class TreeGrower:
         host_val[:L] = values
         self.leaf_val.copy_to_device(host_val)
         largest = max(e - s for s, e in zip(start, end))
-        nt = _nt(largest)
+        nt = block_threads(largest)
         bx = 1 if SIMULATOR else max(1, min(MAX_GRID, (largest + nt - 1) // nt))
         li = self.leaf_int
-        _launch(_add_leaf_values, (bx, L), nt)(raw, self.idx, li[0], li[1], li[2], self.leaf_val)
+        launch(_add_leaf_values, (bx, L), nt)(raw, self.idx, li[0], li[1], li[2], self.leaf_val)
 
     def _leaf_table(self, start, end, buf):
         t = np.zeros((3, self.max_leaf), dtype=np.int64)
