@@ -402,6 +402,45 @@ def test_nan_and_inf_at_tile_edges(fast_backend, dtype, rng):
         assert np.isnan(out).all() and np.isnan(lse).all()
 
 
+def _scored(dtype, H, L, S, D, Dv, score):
+    """Inputs whose score (query i, key j) is ``score[j]`` for every row (scale 1)."""
+    q, k = np.zeros((1, H, L, D), dtype), np.zeros((1, H, S, D), dtype)
+    q[..., 0] = 1
+    k[..., 0] = score
+    v = np.random.default_rng(5).standard_normal((1, H, S, Dv)).astype(dtype)
+    return q, k, v
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy scalars in the CUDA simulator
+@pytest.mark.parametrize("layout", ["one tile", "max grows later", "split-K"])
+def test_inf_value_reaches_rows_through_subnormal_weights(backend, dtype, layout):
+    """A key whose weight exp(score - max) is subnormal still attends: inf * 1e-40 = inf, not
+    0 * inf = NaN (torch's answer).  Scores 90 (float32) / 720 (float64) below the maximum give
+    subnormal weights; the max-rescaling factor of the online softmax and the split-K merge
+    weight are subnormal in the last two layouts."""
+    if layout == "split-K" and backend != "cpu":
+        pytest.skip("split-K is the cpu kernel's decode path")
+    sim = backend == "cuda" and CUDA_SIM
+    low = -90.0 if dtype == np.float32 else -720.0
+    if layout == "split-K":
+        H, L, S = 1, 1, 8200  # one query row: the keys in chunks, the low ones in the first
+    else:
+        H, L, S = (1, 3, 40) if sim else (2, 70, 600)  # cpu: the parallel, packed kernel
+    score = np.zeros(S)
+    if layout == "one tile":
+        score[[3, 7]] = low, low - 5
+    else:  # the low keys come first: the row maximum grows in a later tile / chunk
+        score[: S // 2] = low
+    q, k, v = _scored(dtype, H, L, S, 8, 4, score)
+    v[0, :, 3, 1], v[0, :, 7, 2] = np.inf, -np.inf
+    out, _ = agree(backend, dtype, q, k, v, scale=1.0)
+    assert np.isposinf(out[:, 1]).all() and np.isneginf(out[:, 2]).all()
+    assert np.isfinite(out[:, [0, 3]]).all()
+    out, _ = agree(backend, dtype, q, k, v, scale=1.0, is_causal=L > 1)
+    if L > 1:  # rows 0..2 cannot see keys 3 / 7, the rest can
+        assert np.isfinite(out[:3]).all() and np.isposinf(out[7:, 1]).all() and np.isneginf(out[7:, 2]).all()
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     L=st.integers(1, 9), S=st.integers(1, 12), seed=st.integers(0, 2**32 - 1),
@@ -869,16 +908,35 @@ def test_cpu_float32_exp_is_accurate_and_keeps_inf_nan_semantics():
     def exp_shift(row, shift):
         return cpu._exp_shift_sum(row, row.size, shift)
 
-    x = np.concatenate([-np.geomspace(1e-8, 100.0, 2000), [0.0, -np.inf, -86.9, -87.1]]).astype(np.float32)
+    x = np.concatenate([-np.geomspace(1e-8, 110.0, 2000), [0.0, -np.inf, -86.9, -87.1]]).astype(np.float32)
     row = x.copy()
     total = exp_shift(row, np.float32(0.0))
     expected = np.exp(x.astype(np.float64))
-    expected[x < -87] = 0.0  # below e^-87 the kernel flushes to zero (never matters after a max shift)
-    np.testing.assert_allclose(row, expected, rtol=5e-7, atol=1e-38)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    np.testing.assert_allclose(row, expected, rtol=5e-7, atol=2 * tiny)  # subnormal results too
     assert row[-3] == 0.0 and total == pytest.approx(expected.sum(), rel=1e-6)
     nan_row = np.array([0.0, np.nan, -1.0], np.float32)
     exp_shift(nan_row, np.float32(0.0))
     assert np.isnan(nan_row[1])
+
+
+def test_cpu_float32_exp_keeps_every_subnormal_result():
+    """e^x is 0 exactly where float32 rounds it to 0 (below about -103.97) and subnormal above."""
+    from numba import njit
+
+    from bagu_fast.kernels.cpu import attention as cpu
+
+    @njit
+    def exp_shift(row, shift):
+        return cpu._exp_shift_sum(row, row.size, shift)
+
+    x = np.concatenate([-np.linspace(86.0, 110.0, 40001), [-103.9, -103.97, -103.98, -104.0]]).astype(np.float32)
+    row = x.copy()
+    exp_shift(row, np.float32(0.0))
+    expected = np.exp(x.astype(np.float64)).astype(np.float32)  # correctly rounded
+    np.testing.assert_array_equal(row == 0, expected == 0)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    np.testing.assert_allclose(row, expected, rtol=5e-7, atol=3 * tiny)
 
 
 @pytest.mark.skipif(__import__("platform").machine() not in ("x86_64", "AMD64"), reason="x86 assembly check")
