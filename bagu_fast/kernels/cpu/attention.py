@@ -20,12 +20,12 @@ windowed tasks differ in cost.
 
 BLAS is held to one thread while the kernel runs, and calls from several Python threads are
 safe under any threading layer: every launch goes through
-:func:`bagu_fast.kernels.cpu._parallel.parallel_region`.  The parallelism is ``prange``'s.
+:func:`bagu_fast.kernels.cpu._parallel.run_parallel`.  The parallelism is ``prange``'s.
 ``exp`` for float32 is a vectorisable Cody–Waite + polynomial implementation (Numba has no SVML
 here) that keeps subnormal results, so that a weight of ``1e-40`` times an inf value is inf (the
-reference's answer) and not ``0 * inf = NaN``; float64 uses ``math.exp``.  fastmath is limited to reassociation / contraction in the
-exp-and-sum loop and to a NaN-free ``maxnum`` in the row-maximum loop, so -inf (masked keys) keeps
-its meaning.
+reference's answer) and not ``0 * inf = NaN``; float64 uses ``math.exp``.  fastmath is limited to
+reassociation / contraction in the exp-and-sum loop and to a NaN-free ``maxnum`` in the
+row-maximum loop, so -inf (masked keys) keeps its meaning.
 
 NaN / inf (semantics in :mod:`bagu_fast.kernels.reference.attention`) cost nothing on the fast
 path: a NaN or +inf score makes the row sum ``l`` NaN (``exp(NaN)``, ``exp(inf - inf)``), which
@@ -48,7 +48,7 @@ from numba.extending import intrinsic, overload
 
 from ._microkernel import PANEL_WIDTH, packed_matmul_window
 from ._workspace import aligned_empty
-from ._parallel import parallel_region
+from ._parallel import run_parallel
 from ._vecmath import pow2_f32
 
 BR = 256  # query rows per task (at most)
@@ -540,14 +540,19 @@ def sdpa(q, k, v, mask, is_causal, scale, window_left, window_right, softcap):
     if B * Hq * L * S * (q.shape[3] + Dv) <= SERIAL_WORK:
         _sdpa_blocks_serial(*args, br, bc, outv, lsev)
         return out, lse
-    # Tasks differ in cost (causal / window): hand them out one at a time, not in equal halves.
-    saved_chunk = numba.set_parallel_chunksize(1)
-    try:
-        with parallel_region(single_thread_blas=True):
-            if nsplit == 1:
-                _sdpa_blocks(*args, br, bc, outv, lsev)
-            else:
-                _sdpa_split(*args, br, bc, nsplit, outv, lsev)
-    finally:
-        numba.set_parallel_chunksize(saved_chunk)
+    if nsplit == 1:
+        run_parallel(_one_task_at_a_time, _sdpa_blocks, (*args, br, bc, outv, lsev), single_thread_blas=True)
+    else:
+        run_parallel(_one_task_at_a_time, _sdpa_split, (*args, br, bc, nsplit, outv, lsev), single_thread_blas=True)
     return out, lse
+
+
+def _one_task_at_a_time(kernel, args: tuple) -> None:
+    """``kernel(*args)`` with its ``prange`` tasks handed out one at a time (chunk size 1, a
+    per-thread Numba setting, so set on whichever thread launches it): causal and windowed
+    tasks differ in cost, equal halves would leave a thread idle."""
+    saved = numba.set_parallel_chunksize(1)
+    try:
+        kernel(*args)
+    finally:
+        numba.set_parallel_chunksize(saved)
