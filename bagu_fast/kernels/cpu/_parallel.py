@@ -121,8 +121,15 @@ class _CoreBudget:
                 waiter = _Waiter(fn, args, want, numba.get_num_threads())
                 self._queue.append(waiter)
                 self._cond.notify_all()  # a lingering holder picks it up
-                while not (waiter.done or waiter.promoted):
-                    self._cond.wait()
+                try:
+                    while not (waiter.done or waiter.promoted):
+                        self._cond.wait()
+                except BaseException:  # interrupted while waiting: leave no trace in the queue
+                    if waiter.promoted:
+                        self._give_back(waiter.want)
+                    elif not waiter.done:
+                        self._queue.remove(waiter)
+                    raise
         if waiter is not None and waiter.done:
             return waiter
         self._local.held = want
@@ -151,39 +158,51 @@ class _CoreBudget:
 
     def _serve(self, held: int) -> None:
         """Run queued kernel calls on this thread, then release (or hand over) the cores."""
-        deadline = None
         with self._cond:
-            while self._local.served < self.MAX_SERVED:
-                waiter = self._next_runnable(held)
-                if waiter is None:
-                    if self._queue or not self._local.served:
-                        break  # a region body waits for the cores, or nobody is calling
-                    now = time.monotonic()
-                    if deadline is None:
-                        deadline = now + self.LINGER_S
-                    if now >= deadline:
-                        break
-                    self._cond.wait(deadline - now)  # a busy caller is about to call again
-                    continue
-                deadline = None
-                self._cond.release()
-                try:
-                    with thread_count(waiter.threads):
-                        waiter.result = waiter.fn(*waiter.args)
-                except BaseException as exc:  # re-raised in the caller's thread
-                    waiter.error = exc
-                finally:
-                    self._cond.acquire()
+            try:
+                self._serve_locked(held)
+            finally:
+                self._give_back(held)
+
+    def _serve_locked(self, held: int) -> None:
+        deadline = None
+        while self._local.served < self.MAX_SERVED:
+            waiter = self._next_runnable(held)
+            if waiter is None:
+                if self._queue or not self._local.served:
+                    return  # a region body waits for the cores, or nobody is calling
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.LINGER_S
+                if now >= deadline:
+                    return
+                self._cond.wait(deadline - now)  # a busy caller is about to call again
+                continue
+            deadline = None
+            self._cond.release()
+            try:
+                with thread_count(waiter.threads):
+                    waiter.result = waiter.fn(*waiter.args)
+            except Exception as exc:  # re-raised in the caller's thread
+                waiter.error = exc
+            except BaseException:  # KeyboardInterrupt / SystemExit: this thread's own
+                waiter.error = RuntimeError("the thread running this call was interrupted")
+                raise
+            finally:
+                self._cond.acquire()
                 waiter.done = True
                 self._local.served += 1
                 self._cond.notify_all()
-            self._free += held
-            # FIFO hand-over to the waiters that now fit (they run on their own threads)
-            while self._queue and self._queue[0].want <= self._free:
-                waiter = self._queue.popleft()
-                self._free -= waiter.want
-                waiter.promoted = True
-            self._cond.notify_all()
+
+    def _give_back(self, n: int) -> None:
+        """Return ``n`` cores and hand them, FIFO, to the waiters that now fit (they run on
+        their own threads).  Call with the lock held."""
+        self._free += n
+        while self._queue and self._queue[0].want <= self._free:
+            waiter = self._queue.popleft()
+            self._free -= waiter.want
+            waiter.promoted = True
+        self._cond.notify_all()
 
 
 _cores = _CoreBudget()
