@@ -280,7 +280,7 @@ def test_queued_region_body_is_handed_the_cores():
     assert where == [t.ident, t.ident] and t.ident != ident[0]
 
 
-def test_many_threads_many_calls_sequential_results():
+def test_many_threads_each_get_their_own_answer():
     """Calls queued from several threads at once (more than one holder's serving allowance):
     each gets its own answer, with its own thread count, whoever runs it."""
     import numba
