@@ -18,20 +18,13 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _dispatch, _validate
+from ._validate import ArrayLike
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention", "sinusoidal_positional_encoding"]
-
-ArrayLike = Any  # NumPy array, nested sequence, or a GPU array (CuPy, PyTorch CUDA, Numba)
-
 
 # --------------------------------------------------------------------------------------------
 # helpers (shape logic only; nothing here computes attention)
 # --------------------------------------------------------------------------------------------
-def _host(x: Any) -> np.ndarray:
-    """Host copy of a prepared array (NumPy stays as is, device arrays are copied out)."""
-    return x if isinstance(x, np.ndarray) else x.copy_to_host()
-
-
 def _materialise(x: Any, shape: tuple, on_device: bool) -> Any:
     """``x`` broadcast to ``shape`` as a C-contiguous array, without a copy when it already is."""
     size = math.prod(x.shape)
@@ -46,13 +39,16 @@ def _materialise(x: Any, shape: tuple, on_device: bool) -> Any:
     # go through the host.
     from numba import cuda
 
-    return cuda.to_device(np.ascontiguousarray(np.broadcast_to(_host(x), shape)))
+    return cuda.to_device(np.ascontiguousarray(np.broadcast_to(_dispatch.host(x), shape)))
 
 
-def _reshape(x: Any, shape: tuple) -> Any:
-    if isinstance(x, np.ndarray):
-        return x.reshape(shape)
-    return x.reshape(*shape)
+def _zeros(shape: tuple, dtype: np.dtype, on_device: bool) -> Any:
+    z = np.zeros(shape, dtype=dtype)
+    if on_device:
+        from numba import cuda
+
+        return cuda.to_device(z)
+    return z
 
 
 def _broadcast(shapes: Sequence[tuple], names: str, hint: str = "") -> tuple:
@@ -100,27 +96,21 @@ def _positive(value: Any, name: str, dtype: np.dtype) -> float:
     return out
 
 
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return bool(value)
-
-
-def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, on_device: bool):
-    """Check ``attn_mask`` against ``full = batch + (heads, L, S)`` and return the kernel's
+def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, on_device: bool, name: str):
+    """Check the mask ``name`` against ``full = batch + (heads, L, S)`` and return the kernel's
     ``[Bm, Hm, Lm, S]`` additive mask of ``dtype`` (size-1 dimensions kept, never expanded to L x S
     when the user's mask does not have them)."""
     mdt = np.dtype(mask.dtype)
     if mdt != np.bool_ and mdt not in _validate.FLOAT_DTYPES:
-        raise TypeError(f"attn_mask must be bool (True = attend) or float32 / float64 (additive), got {mdt}")
+        raise TypeError(f"{name} must be bool (True = attend) or float32 / float64 (additive), got {mdt}")
     try:
         fits = len(mask.shape) <= len(full) and tuple(np.broadcast_shapes(tuple(mask.shape), full)) == full
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"attn_mask of shape {tuple(mask.shape)} does not broadcast to {full} ([..., L, S])")
+        raise ValueError(f"{name} of shape {tuple(mask.shape)} does not broadcast to {full} ([..., L, S])")
     S = full[-1]
-    host = _host(mask)  # masks are read on the host (the bool -> 0/-inf conversion)
+    host = _dispatch.host(mask)  # masks are read on the host (the bool -> 0/-inf conversion)
     shape = (1,) * (len(full) - host.ndim) + tuple(host.shape)
     host = host.reshape(shape)
     lead, hm, lm = shape[:-3], shape[-3], shape[-2]
@@ -139,9 +129,24 @@ def _additive_mask(mask: Any, dtype: np.dtype, full: tuple, batch: tuple, on_dev
     return add
 
 
-def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, window, softcap, backend):
-    """Validate everything and return the kernel arguments and output shapes."""
-    is_causal, enable_gqa = _flag(is_causal, "is_causal"), _flag(enable_gqa, "enable_gqa")
+def _dropout(dropout_p: Any) -> None:
+    """Only ``dropout_p = 0`` runs: these are inference kernels (no random number stream)."""
+    p = _validate.real_number(dropout_p, "dropout_p")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout_p must be a probability in [0, 1], got {dropout_p!r}")
+    if p != 0.0:
+        raise ValueError(
+            f"dropout_p must be 0.0, got {dropout_p!r}: attention dropout is not implemented (inference "
+            "kernels); pass dropout_p=0.0, e.g. `dropout_p=p if training else 0.0` as in torch code"
+        )
+
+
+def _normalise(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, window, softcap, backend,
+               mask_name):
+    """Validate everything and return the kernel arguments and output shapes (``mask_name``: the
+    mask's name in the caller's signature)."""
+    _dropout(dropout_p)
+    is_causal, enable_gqa = _validate.flag(is_causal, "is_causal"), _validate.flag(enable_gqa, "enable_gqa")
     backend = _dispatch.resolve_backend(backend, query, key, value, attn_mask)
     q = _dispatch.prepare_array(query, "query")
     k = _dispatch.prepare_array(key, "key")
@@ -152,15 +157,18 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
     L, D = tuple(q.shape)[-2:]
     S, Dk = tuple(k.shape)[-2:]
     Sv, Dv = tuple(v.shape)[-2:]
-    if D < 1:
-        raise ValueError(f"query must have a last (feature) dimension >= 1, got shape {tuple(q.shape)}")
     if Dk != D:
         raise ValueError(f"key has feature dimension {Dk} but query has {D}; they must match")
     if Sv != S:
         raise ValueError(f"value has {Sv} positions (dim -2) but key has {S}; they must match")
     if attn_mask is not None and is_causal:
-        raise ValueError("attn_mask must be None when is_causal=True (as torch); fold causality into the mask")
-    scale = 1.0 / math.sqrt(D) if scale is None else _positive(scale, "scale", dtype)
+        raise ValueError(f"{mask_name} must be None when is_causal=True (as torch); fold causality into the mask")
+    if scale is not None:
+        scale = _positive(scale, "scale", dtype)
+    elif D:
+        scale = 1.0 / math.sqrt(D)
+    else:
+        scale = 1.0  # no features: every score is 0, whatever the scale
     softcap = 0.0 if softcap is None else _positive(softcap, "softcap", dtype)
     wl, wr = (_clamp_window(w, L, S) for w in _window(window))
 
@@ -189,13 +197,17 @@ def _normalise(query, key, value, attn_mask, is_causal, scale, enable_gqa, windo
         hkv = 1 if (k_heads == 1 and v_heads == 1) else heads
         qb, kb, vb = (batch + (heads, L, D), batch + (hkv, S, D), batch + (hkv, S, Dv))
     B = math.prod(batch)
-    q = _reshape(_materialise(q, qb, on_device), (B, heads, L, D))
-    k = _reshape(_materialise(k, kb, on_device), (B, hkv, S, D))
-    v = _reshape(_materialise(v, vb, on_device), (B, hkv, S, Dv))
+    q = _dispatch.reshape(_materialise(q, qb, on_device), (B, heads, L, D))
+    k = _dispatch.reshape(_materialise(k, kb, on_device), (B, hkv, S, D))
+    v = _dispatch.reshape(_materialise(v, vb, on_device), (B, hkv, S, Dv))
+    if D == 0:
+        # An empty head dimension gives the score 0 for every (query, key) pair, as torch: the
+        # kernels get one zero feature instead (the mask, causality and the window still apply).
+        q, k = _zeros((B, heads, L, 1), dtype, on_device), _zeros((B, hkv, S, 1), dtype, on_device)
     mask = None
     if attn_mask is not None:
-        m = _dispatch.prepare_array(attn_mask, "attn_mask")
-        mask = _additive_mask(m, dtype, batch + (heads, L, S), batch, on_device)
+        m = _dispatch.prepare_array(attn_mask, mask_name)
+        mask = _additive_mask(m, dtype, batch + (heads, L, S), batch, on_device, mask_name)
     return backend, (q, k, v, mask, is_causal, scale, wl, wr, softcap), out_lead + (L,), Dv, dtype
 
 
@@ -204,10 +216,11 @@ def scaled_dot_product_attention(
     key: ArrayLike,
     value: ArrayLike,
     attn_mask: Optional[ArrayLike] = None,
+    dropout_p: float = 0.0,
     is_causal: bool = False,
+    *,
     scale: Optional[float] = None,
     enable_gqa: bool = False,
-    *,
     window: Optional[Tuple[Optional[int], Optional[int]]] = None,
     softcap: Optional[float] = None,
     return_lse: bool = False,
@@ -215,13 +228,16 @@ def scaled_dot_product_attention(
 ) -> Union[Any, Tuple[Any, Any]]:
     """Scaled dot-product attention, ``softmax(query @ key^T * scale + mask) @ value``.
 
-    Same arguments and broadcasting as ``torch.nn.functional.scaled_dot_product_attention``,
-    plus FlashAttention's sliding window and logit soft-capping.
+    torch's signature (``torch.nn.functional.scaled_dot_product_attention``: the same
+    positional arguments in the same order, ``scale`` and ``enable_gqa`` keyword-only) and
+    broadcasting, plus keyword-only extras: FlashAttention's sliding window and logit
+    soft-capping, the log-sum-exp, the backend.
 
     Parameters
     ----------
     query : array, shape ``[..., L, D]``
-        float32 or float64.
+        float32 or float64.  ``D = 0`` is allowed: every score is then 0 (as torch), so each
+        row is the mean of the values of the keys it may see (under the mask, causality, window).
     key : array, shape ``[..., S, D]``
         Same dtype as ``query``.
     value : array, shape ``[..., S, Dv]``
@@ -232,6 +248,9 @@ def scaled_dot_product_attention(
         float (either precision, cast to ``query``'s): added to the scores (``-inf`` hides a key;
         NaN / +inf poison the row, as in torch).  A key-padding mask ``[B, 1, 1, S]`` is never
         expanded to ``L x S``.
+    dropout_p : float
+        Must be ``0.0``: attention dropout is not implemented (these are inference kernels);
+        any other probability raises ``ValueError``.
     is_causal : bool
         Key ``j`` is visible to query ``i`` only if ``j <= i`` (top-left aligned, as torch,
         also when ``L != S``).  As torch, it cannot be combined with ``attn_mask``.
@@ -276,6 +295,10 @@ def scaled_dot_product_attention(
       and its ``lse`` NaN; ``-inf`` scores hide the key, like the mask;
     * a NaN / inf in ``value`` propagates into that column of every row that attends to the
       key, and also of rows for which ``attn_mask`` hides it (``0 * NaN = NaN``, as torch);
+      a row attends to every key whose weight ``exp(score - row max)`` is representable,
+      subnormal weights included (``inf`` times a weight of ``1e-40`` is ``inf``, not NaN); a
+      weight that underflows to exactly 0 (a score about 104 (float32) / 745 (float64) below
+      the row's maximum) counts as masked;
     * keys outside the causal / window bounds are never read, so NaN / inf there has no
       effect (torch's flash kernel ignores their scores too, but lets a NaN value leak into
       rows of the same block, depending on its tiling; its math kernel reads them all).
@@ -288,9 +311,16 @@ def scaled_dot_product_attention(
     >>> scaled_dot_product_attention(q, q[:, :1].repeat(3, axis=1), v)[0, 0]  # ... = mean of v
     array([4., 5., 6., 7.], dtype=float32)
     """
-    return_lse = _flag(return_lse, "return_lse")
+    return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, window, softcap,
+                      return_lse, backend, "attn_mask")
+
+
+def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, window, softcap, return_lse,
+               backend, mask_name):
+    """Body of :func:`scaled_dot_product_attention` (``mask_name`` names the mask in errors)."""
+    return_lse = _validate.flag(return_lse, "return_lse")
     backend, args, lead, Dv, dtype = _normalise(
-        query, key, value, attn_mask, is_causal, scale, enable_gqa, window, softcap, backend
+        query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, window, softcap, backend, mask_name
     )
     q, k = args[0], args[1]
     if q.size == 0 or k.shape[2] == 0:  # nothing to attend to: no kernel call needed
@@ -302,7 +332,7 @@ def scaled_dot_product_attention(
             out, lse = cuda.to_device(out), cuda.to_device(lse)
     else:
         out, lse = _dispatch.kernels("attention", backend).sdpa(*args)
-        out, lse = _reshape(out, lead + (Dv,)), _reshape(lse, lead)
+        out, lse = _dispatch.reshape(out, lead + (Dv,)), _dispatch.reshape(lse, lead)
     out, lse = _dispatch.wrap_like(out, query), _dispatch.wrap_like(lse, query)
     return (out, lse) if return_lse else out
 
@@ -362,8 +392,11 @@ def multi_head_attention(
         Four ``[E]`` bias vectors (torch's ``in_proj_bias`` split in three, ``out_proj.bias``).
     mask : array, optional
         As ``attn_mask`` of :func:`scaled_dot_product_attention` (True / 0 = attend),
-        broadcastable to ``[B, num_heads, L, S]``.  Note: torch's ``key_padding_mask`` uses the
-        opposite convention (True = ignore); pass ``~kpm[:, None, None, :]``.
+        broadcastable to ``[B, num_heads, L, S]``.  Note: a bool ``attn_mask`` /
+        ``key_padding_mask`` of ``torch.nn.MultiheadAttention`` has the opposite convention
+        (True = ignore): pass ``~attn_mask`` / ``~kpm[:, None, None, :]`` (float masks are
+        additive in both).  Named ``mask``, not ``attn_mask``, so that torch's meaning is never
+        assumed.
     is_causal : bool
         Causal (top-left aligned); cannot be combined with ``mask``.
     backend : {"auto", "cpu", "cuda", "reference"}
@@ -385,7 +418,7 @@ def multi_head_attention(
         from numba import cuda
 
         def host(a):
-            return None if a is None else _host(a)
+            return None if a is None else _dispatch.host(a)
 
         out = multi_head_attention(
             *(host(a) for a in (x_q, x_kv, w_q, w_k, w_v, w_o)), num_heads,
@@ -440,7 +473,7 @@ def multi_head_attention(
     q = split(_linear(xq_a, wq, bias_arrays[0]), L)
     k = split(_linear(xkv_a, wk, bias_arrays[1]), S)
     v = split(_linear(xkv_a, wv, bias_arrays[2]), S)
-    o = scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, backend=backend)
+    o = _attention(q, k, v, mask, 0.0, is_causal, None, False, None, None, False, backend, "mask")
     o = _permute(o).reshape(B, L, E)
     return _linear(o, wo, bias_arrays[3])
 
@@ -469,6 +502,8 @@ def sinusoidal_positional_encoding(max_len: int, d_model: int, dtype: Any = np.f
     """
     max_len = _validate.integer(max_len, "max_len", minimum=0)
     d_model = _validate.integer(d_model, "d_model", minimum=1)
+    if dtype is None:
+        raise TypeError("dtype must be float32 or float64, got None")
     try:
         dt = np.dtype(dtype)
     except TypeError:

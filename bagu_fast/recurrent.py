@@ -22,6 +22,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import _dispatch, _validate
+from ._validate import ArrayLike
 
 __all__ = [
     "lstm_cell",
@@ -34,8 +35,6 @@ __all__ = [
     "gru_param_count",
     "rnn_param_count",
 ]
-
-ArrayLike = Any  # NumPy array, nested sequence, torch CPU tensor, or a GPU array (CuPy, torch CUDA, Numba)
 
 _GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 _KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
@@ -50,12 +49,6 @@ def _rnn_mode(nonlinearity: Any) -> str:
     return "rnn_" + nonlinearity
 
 
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return bool(value)
-
-
 def _shape(arr: Any) -> tuple:
     return tuple(int(s) for s in arr.shape)
 
@@ -68,8 +61,7 @@ def _expect_shape(arr: Any, name: str, shape: tuple, what: str = "") -> None:
 def _host_ints(value: Any, name: str) -> np.ndarray:
     """``value`` as a host int64 array (integer dtypes only, GPU arrays copied out)."""
     arr = _dispatch.prepare_array(value, name)
-    if not isinstance(arr, np.ndarray):
-        arr = arr.copy_to_host()
+    arr = _dispatch.host(arr)
     if arr.size == 0 and arr.dtype == np.float64:  # an empty list: no values to misread
         return arr.astype(np.int64)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
@@ -172,15 +164,9 @@ def _zeros(shape: tuple, dtype: np.dtype, on_device: bool) -> Any:
     return z
 
 
-def _reshape(x: Any, shape: tuple) -> Any:
-    if isinstance(x, np.ndarray):
-        return np.ascontiguousarray(x).reshape(shape)
-    return x.reshape(*shape)
-
-
 def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend):
     """Shared body of :func:`lstm`, :func:`gru` and :func:`rnn`."""
-    batch_first = _flag(batch_first, "batch_first")
+    batch_first = _validate.flag(batch_first, "batch_first")
     layers, arrays, wdtype, H, Hout, L, D, I0 = _parse_weights(weights, mode)
     xa = _dispatch.prepare_array(x, "x")
     states = {"h0": h0} if mode != "lstm" else {"h0": h0, "c0": c0}
@@ -223,20 +209,20 @@ def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend):
     if batched:
         x3 = xa if on_device else np.ascontiguousarray(xa)
     else:
-        x3 = _reshape(xa, (T, 1, I0))
+        x3 = _dispatch.reshape(xa, (T, 1, I0))
     h0a = prepared.get("h0")
-    h0a = _zeros(state_shape["h0"], dtype, on_device) if h0a is None else _reshape(h0a, state_shape["h0"])
+    h0a = _zeros(state_shape["h0"], dtype, on_device) if h0a is None else _dispatch.reshape(h0a, state_shape["h0"])
     c0a = None
     if mode == "lstm":
         c0a = prepared.get("c0")
-        c0a = _zeros(state_shape["c0"], dtype, on_device) if c0a is None else _reshape(c0a, state_shape["c0"])
+        c0a = _zeros(state_shape["c0"], dtype, on_device) if c0a is None else _dispatch.reshape(c0a, state_shape["c0"])
     out, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
         mode, x3, lens, h0a, c0a, layers, batch_first and batched
     )
     if not batched:
-        out = _reshape(out, (T, D * Hout))
-        h_n = _reshape(h_n, (L * D, Hout))
-        c_n = None if c_n is None else _reshape(c_n, (L * D, H))
+        out = _dispatch.reshape(out, (T, D * Hout))
+        h_n = _dispatch.reshape(h_n, (L * D, Hout))
+        c_n = None if c_n is None else _dispatch.reshape(c_n, (L * D, H))
     out, h_n = _dispatch.wrap_like(out, x), _dispatch.wrap_like(h_n, x)
     if mode == "lstm":
         return out, (h_n, _dispatch.wrap_like(c_n, x))
@@ -249,7 +235,8 @@ def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
     named = {"x": x, "w_ih": w_ih, "w_hh": w_hh}
     optional = {"h": h, "c": c, "b_ih": b_ih, "b_hh": b_hh}
     backend = _dispatch.resolve_backend(backend, *named.values(), *[v for v in optional.values() if v is not None])
-    arrs = {n: _dispatch.prepare_array(v, n) for n, v in {**named, **optional}.items() if v is not None}
+    arrs = {n: _dispatch.prepare_array(v, n) for n, v in named.items()}  # None raises, naming it
+    arrs.update({n: _dispatch.prepare_array(v, n) for n, v in optional.items() if v is not None})
     dtype = _validate.float_arrays(**arrs)
     xa, wih, whh = arrs["x"], arrs["w_ih"], arrs["w_hh"]
     if len(whh.shape) != 2 or whh.shape[0] != G * whh.shape[1] or whh.shape[1] < 1:
@@ -271,18 +258,18 @@ def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
         if n in arrs:
             _expect_shape(arrs[n], n, state, " (as x's batch and w_hh's hidden size)")
     on_device = not isinstance(xa, np.ndarray)
-    x3 = _reshape(xa, (1, B, I))
-    h0 = _reshape(arrs["h"], (1, B, H)) if "h" in arrs else _zeros((1, B, H), dtype, on_device)
+    x3 = _dispatch.reshape(xa, (1, B, I))
+    h0 = _dispatch.reshape(arrs["h"], (1, B, H)) if "h" in arrs else _zeros((1, B, H), dtype, on_device)
     c0 = None
     if mode == "lstm":
-        c0 = _reshape(arrs["c"], (1, B, H)) if "c" in arrs else _zeros((1, B, H), dtype, on_device)
+        c0 = _dispatch.reshape(arrs["c"], (1, B, H)) if "c" in arrs else _zeros((1, B, H), dtype, on_device)
     layers = [[(wih, whh, arrs.get("b_ih"), arrs.get("b_hh"), None)]]
     _, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
         mode, x3, np.ones(B, dtype=np.int64), h0, c0, layers, False
     )
-    h1 = _dispatch.wrap_like(_reshape(h_n, state), x)
+    h1 = _dispatch.wrap_like(_dispatch.reshape(h_n, state), x)
     if mode == "lstm":
-        return h1, _dispatch.wrap_like(_reshape(c_n, state), x)
+        return h1, _dispatch.wrap_like(_dispatch.reshape(c_n, state), x)
     return h1
 
 
@@ -561,7 +548,7 @@ def _count(G: int, input_size, hidden_size, num_layers, bidirectional, proj_size
     H = _validate.integer(hidden_size, "hidden_size", minimum=1)
     L = _validate.integer(num_layers, "num_layers", minimum=1)
     P = _validate.integer(proj_size, "proj_size", minimum=0)
-    bidirectional, bias = _flag(bidirectional, "bidirectional"), _flag(bias, "bias")
+    bidirectional, bias = _validate.flag(bidirectional, "bidirectional"), _validate.flag(bias, "bias")
     if P >= H:
         raise ValueError(f"proj_size must be smaller than hidden_size = {H}, got {P}")
     D = 2 if bidirectional else 1

@@ -119,68 +119,6 @@ def _runners(is_causal, backends, gqa=False):
     return ours, peers
 
 
-def _many_calls(sdpa, n_calls, n_threads):
-    """``n_calls`` calls of ``sdpa(q, k, v)`` spread over ``n_threads`` Python threads (1 = in
-    this thread); returns every result, for the check."""
-    import threading
-
-    def run(x):
-        results = []
-
-        def worker(n):
-            for _ in range(n):
-                results.append(sdpa(x["q"], x["k"], x["v"]))
-
-        if n_threads == 1:
-            worker(n_calls)
-            return results
-        threads = [threading.Thread(target=worker, args=(n_calls // n_threads,)) for _ in range(n_threads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return results
-
-    return run
-
-
-def _many_checker(n_calls):
-    one = _checker(False, n_rows=32, n_heads=1)
-
-    def check(inputs, results):
-        assert len(results) == n_calls, f"{len(results)} results, expected {n_calls}"
-        first = _to_host(results[0])
-        one(inputs, first)
-        for r in results[1:]:
-            np.testing.assert_array_equal(_to_host(r), first)  # identical, whoever ran it
-
-    return check
-
-
-def _concurrency_cases(quick: bool) -> list[Case]:
-    """The same small calls one after another and from 4 Python threads (issue 6: concurrent
-    callers must be safe and no slower than sequential ones)."""
-    n_calls = 16 if quick else 80
-    ours_fn = lambda q, k, v: bf.scaled_dot_product_attention(q, k, v, backend="cpu")  # noqa: E731
-    out = []
-    for n_threads in (1, 4):
-        peers = {}
-        if installed("torch"):
-            import torch
-
-            def torch_fn(q, k, v, _sdpa=torch.nn.functional.scaled_dot_product_attention):
-                return _sdpa(torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v))
-
-            peers["torch"] = _many_calls(torch_fn, n_calls, n_threads)
-        label = "one thread" if n_threads == 1 else f"{n_threads} threads"
-        out.append(Case(
-            "attention", f"{n_calls} calls, {label}", "1x1x1000x64 f32",
-            _setup(1, 1, 1000, 1000, 64, seed=60), {"cpu": _many_calls(ours_fn, n_calls, n_threads)}, peers,
-            _many_checker(n_calls), work=n_calls * _gflop(1, 1, 1000, 1000, 64), unit="GFLOP",
-        ))
-    return out
-
-
 def _gflop(B, H, L, S, D, causal=False):
     return 4 * B * H * L * S * D / 1e9 * (0.5 if causal else 1.0)
 
@@ -219,7 +157,7 @@ def cases(quick: bool) -> list[Case]:
         work=_gflop(1, 1, L_mem, L_mem, 64), unit="GFLOP", measure_memory=True,
     ))
     # Per-call overhead: a toy shape and a decode step over a short cache, called in a loop as a
-    # user would (issue 10's rows); the reference is beside them, torch is the peer.
+    # user would; the reference is beside them, torch is the peer.
     for name, shape, seed in (("tiny call", (1, 2, 4, 4, 8), 60), ("decode step, short cache", (1, 32, 1, 512, 128), 61)):
         B_, H_, L_, S_, D_ = shape
         ours, peers = _runners(False, all3)
@@ -228,4 +166,4 @@ def cases(quick: bool) -> list[Case]:
             _setup(B_, H_, L_, S_, D_, seed=seed), ours, peers, _checker(False),
             work=1.0, unit="call",
         ))
-    return out + _concurrency_cases(quick)
+    return out  # concurrent callers: bench/cases_concurrency.py

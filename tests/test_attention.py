@@ -6,7 +6,9 @@ NumPy broadcasting over the leading dimensions, float64 throughout.
 """
 from __future__ import annotations
 
+import inspect
 import math
+import re
 
 import numpy as np
 import pytest
@@ -400,6 +402,45 @@ def test_nan_and_inf_at_tile_edges(fast_backend, dtype, rng):
         assert np.isnan(out).all() and np.isnan(lse).all()
 
 
+def _scored(dtype, H, L, S, D, Dv, score):
+    """Inputs whose score (query i, key j) is ``score[j]`` for every row (scale 1)."""
+    q, k = np.zeros((1, H, L, D), dtype), np.zeros((1, H, S, D), dtype)
+    q[..., 0] = 1
+    k[..., 0] = score
+    v = np.random.default_rng(5).standard_normal((1, H, S, Dv)).astype(dtype)
+    return q, k, v
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy scalars in the CUDA simulator
+@pytest.mark.parametrize("layout", ["one tile", "max grows later", "split-K"])
+def test_inf_value_reaches_rows_through_subnormal_weights(backend, dtype, layout):
+    """A key whose weight exp(score - max) is subnormal still attends: inf * 1e-40 = inf, not
+    0 * inf = NaN (torch's answer).  Scores 90 (float32) / 720 (float64) below the maximum give
+    subnormal weights; the max-rescaling factor of the online softmax and the split-K merge
+    weight are subnormal in the last two layouts."""
+    if layout == "split-K" and backend != "cpu":
+        pytest.skip("split-K is the cpu kernel's decode path")
+    sim = backend == "cuda" and CUDA_SIM
+    low = -90.0 if dtype == np.float32 else -720.0
+    if layout == "split-K":
+        H, L, S = 1, 1, 8200  # one query row: the keys in chunks, the low ones in the first
+    else:
+        H, L, S = (1, 3, 40) if sim else (2, 70, 600)  # cpu: the parallel, packed kernel
+    score = np.zeros(S)
+    if layout == "one tile":
+        score[[3, 7]] = low, low - 5
+    else:  # the low keys come first: the row maximum grows in a later tile / chunk
+        score[: S // 2] = low
+    q, k, v = _scored(dtype, H, L, S, 8, 4, score)
+    v[0, :, 3, 1], v[0, :, 7, 2] = np.inf, -np.inf
+    out, _ = agree(backend, dtype, q, k, v, scale=1.0)
+    assert np.isposinf(out[:, 1]).all() and np.isneginf(out[:, 2]).all()
+    assert np.isfinite(out[:, [0, 3]]).all()
+    out, _ = agree(backend, dtype, q, k, v, scale=1.0, is_causal=L > 1)
+    if L > 1:  # rows 0..2 cannot see keys 3 / 7, the rest can
+        assert np.isfinite(out[:3]).all() and np.isposinf(out[7:, 1]).all() and np.isneginf(out[7:, 2]).all()
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     L=st.integers(1, 9), S=st.integers(1, 12), seed=st.integers(0, 2**32 - 1),
@@ -630,7 +671,12 @@ V = np.zeros((2, 4, 6, 3), np.float32)
         ((Q, K, V), {"window": (-(2**70), 1)}, ValueError, "window"),
         ((Q[0, 0, 0], K[0, 0], V[0, 0]), {}, ValueError, "query"),
         ((Q[0], K[0], V[0, 0]), {"enable_gqa": True}, ValueError, "value"),
-        ((Q[..., :0], K[..., :0], V), {}, ValueError, "query"),
+        ((Q[..., :0], K, V), {}, ValueError, "key"),
+        ((Q, K, V), {"dropout_p": 0.1}, ValueError, "dropout_p"),
+        ((Q, K, V), {"dropout_p": 1.5}, ValueError, "dropout_p"),
+        ((Q, K, V), {"dropout_p": -0.1}, ValueError, "dropout_p"),
+        ((Q, K, V), {"dropout_p": float("nan")}, ValueError, "dropout_p"),
+        ((Q, K, V), {"dropout_p": "0"}, TypeError, "dropout_p"),
         ((Q, K, V), {"is_causal": 1}, TypeError, "is_causal"),
         ((Q, K, V), {"backend": "gpu"}, ValueError, "backend"),
         ((Q, K, V), {"return_lse": "yes"}, TypeError, "return_lse"),
@@ -644,6 +690,67 @@ def test_sdpa_bad_input(args, kwargs, exc, match):
         np.testing.assert_array_equal(a, c)
 
 
+# torch.nn.functional.scaled_dot_product_attention's parameters, in order (scale and enable_gqa
+# keyword-only); ours follow, keyword-only
+TORCH_SDPA = [("query", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
+              ("key", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
+              ("value", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
+              ("attn_mask", "POSITIONAL_OR_KEYWORD", None), ("dropout_p", "POSITIONAL_OR_KEYWORD", 0.0),
+              ("is_causal", "POSITIONAL_OR_KEYWORD", False), ("scale", "KEYWORD_ONLY", None),
+              ("enable_gqa", "KEYWORD_ONLY", False)]
+
+
+def test_sdpa_signature_is_torchs():
+    params = list(inspect.signature(sdpa).parameters.values())
+    assert [(p.name, p.kind.name, p.default) for p in params[:len(TORCH_SDPA)]] == TORCH_SDPA
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[len(TORCH_SDPA):])
+
+
+def test_sdpa_positional_calls_as_in_torch_code(rng):
+    q, k, v = rand(rng, (2, 3, 5, 4), np.float64), rand(rng, (2, 3, 6, 4), np.float64), rand(rng, (2, 3, 6, 2), np.float64)
+    mask = rng.random((5, 6)) < 0.7
+    np.testing.assert_array_equal(sdpa(q, k, v, None, 0.0, True), sdpa(q, k, v, is_causal=True))
+    np.testing.assert_array_equal(sdpa(q, k, v, mask, 0.0), sdpa(q, k, v, attn_mask=mask))
+    np.testing.assert_array_equal(sdpa(q, k, v, mask, 0), sdpa(q, k, v, attn_mask=mask))
+    assert_close(sdpa(q, k, v, None, 0.0, True), naive(q, k, v, is_causal=True)[0])
+    with pytest.raises(TypeError):
+        sdpa(q, k, v, None, 0.0, False, 0.5)  # scale is keyword-only, as in torch
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy scalars in the CUDA simulator
+@pytest.mark.parametrize("option", ["none", "causal", "mask", "window"])
+def test_empty_head_dimension_gives_the_mean_of_visible_values(backend, dtype, rng, option):
+    """D = 0: every score is 0 (torch's answer), so each row is the mean of the values of the
+    keys it may see, and lse = log(number of those keys)."""
+    L, S, Dv = 5, 7, 3
+    q, k, v = np.zeros((2, 2, L, 0), dtype), np.zeros((2, 2, S, 0), dtype), rand(rng, (2, 2, S, Dv), dtype)
+    kw = {"none": {}, "causal": {"is_causal": True}, "window": {"window": (1, 2)},
+          "mask": {"attn_mask": rng.random((L, S)) < 0.6}}[option]
+    vis = ref_kernel.visible(L, S, option == "causal", *((1, 2) if option == "window" else (-1, -1)))
+    if option == "mask":
+        vis = vis & kw["attn_mask"]
+    count = vis.sum(axis=1)
+    expected = np.where(count[:, None] > 0, (vis.astype(np.float64) @ v) / np.maximum(count, 1)[:, None], 0.0)
+    for scale in (None, 3.0):
+        out, lse = sdpa(q, k, v, return_lse=True, backend=backend, scale=scale, **kw)
+        assert out.shape == (2, 2, L, Dv) and out.dtype == dtype
+        assert_close(out, expected, dtype)
+        assert_close(lse, np.broadcast_to(np.log(np.where(count > 0, count, 0.0)), (2, 2, L)), dtype)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("shape", [(1, 2, 3, 5), (2, 4, 70, 300)], ids=["small", "parallel"])
+def test_empty_value_dimension(backend, dtype, rng, shape):
+    """Dv = 0: an empty output [..., L, 0] (torch's), and the same lse as with values."""
+    if backend == "cuda" and CUDA_SIM and shape[2] > 3:
+        pytest.skip("large for the simulator")
+    B, H, L, S = shape
+    q, k = rand(rng, (B, H, L, 8), dtype), rand(rng, (B, H, S, 8), dtype)
+    out, lse = sdpa(q, k, np.zeros((B, H, S, 0), dtype), return_lse=True, backend=backend, is_causal=True)
+    assert out.shape == (B, H, L, 0) and out.dtype == dtype
+    assert_close(lse, naive(q, k, rand(rng, (B, H, S, 2), dtype), is_causal=True)[1], dtype)
+
+
 def test_huge_integers_in_window_scale_and_softcap(rng):
     q, k, v = rand(rng, (2, 5, 4), np.float64), rand(rng, (2, 7, 4), np.float64), rand(rng, (2, 7, 3), np.float64)
     # a window side wider than the sequences is unbounded, however large the integer
@@ -655,6 +762,105 @@ def test_huge_integers_in_window_scale_and_softcap(rng):
     # large but finite scale / softcap are valid numbers (in float64)
     out = sdpa(q, k, v, scale=2**100, softcap=2**200, backend="cpu")
     assert_close(out, naive(q, k, v, scale=2.0**100, softcap=2.0**200)[0], rtol=1e-6, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------
+# every public function: None and wrong types in every argument, named in the error
+# ----------------------------------------------------------------------------------------------
+WRONG_VALUES = {"None": None, "str": "abc", "bytes": b"ab", "dict": {"a": 1}, "set": {1.0},
+                "mixed list": [1.0, "a", None]}
+
+
+def wrong_argument_cases(table: dict) -> list:
+    """``(function name, argument, kind)`` for every argument of every function of ``table``.
+
+    ``table`` maps a name to ``(function, make, optional)``: ``make()`` returns valid keyword
+    arguments (every argument given), ``optional`` the arguments for which None is valid.
+    Array arguments also get copies of other dtypes (int64 and float16 for float arrays, float64
+    and bool for integer ones) and a ragged list."""
+    cases = []
+    for fname, (_, make, optional) in table.items():
+        for arg, good in make().items():
+            kinds = [k for k in WRONG_VALUES if not (k == "None" and arg in optional)]
+            if isinstance(good, np.ndarray):
+                kinds += ["float64", "bool"] if good.dtype.kind in "iu" else ["int64", "float16"]
+                kinds += ["ragged list"]
+            cases += [pytest.param(fname, arg, kind, id=f"{fname}-{arg}-{kind}") for kind in kinds]
+    return cases
+
+
+def wrong_value(good, kind):
+    if kind in ("int64", "float16", "float64", "bool"):
+        return good.astype(kind)
+    if kind == "ragged list":
+        return [good, "x"]
+    return WRONG_VALUES[kind]
+
+
+def check_wrong_argument(table: dict, fname: str, arg: str, kind: str) -> None:
+    """The call with ``arg`` replaced raises TypeError / ValueError naming ``arg`` (and nothing
+    else escapes: no KeyError, no Numba typing error); no input is modified."""
+    fn, make, _ = table[fname]
+    kwargs = make()
+    fn(**kwargs)  # the valid call runs
+    kwargs[arg] = wrong_value(kwargs[arg], kind)
+    copies = {n: a.copy() for n, a in kwargs.items() if isinstance(a, np.ndarray)}
+    with pytest.raises((TypeError, ValueError)) as info:
+        fn(**kwargs)
+    message = f"{fname}({arg}={kind}): {type(info.value).__name__}: {info.value}"
+    assert arg in str(info.value), message
+    if kind == "None":
+        assert "None" in str(info.value), message  # says what it got, not "object"
+    for n, c in copies.items():
+        np.testing.assert_array_equal(kwargs[n], c)
+
+
+def _sdpa_args():
+    r = np.random.default_rng(1)
+    return dict(query=r.standard_normal((1, 2, 3, 4)), key=r.standard_normal((1, 2, 5, 4)),
+                value=r.standard_normal((1, 2, 5, 3)), attn_mask=np.ones((3, 5), bool), dropout_p=0.0,
+                is_causal=False, scale=0.5, enable_gqa=False, window=(2, 2), softcap=5.0, return_lse=True,
+                backend="cpu")
+
+
+def _mha_args():
+    r = np.random.default_rng(2)
+    w = [r.standard_normal((4, 4)) for _ in range(4)]
+    return dict(x_q=r.standard_normal((2, 3, 4)), x_kv=r.standard_normal((2, 5, 4)), w_q=w[0], w_k=w[1], w_v=w[2],
+                w_o=w[3], num_heads=2, biases=tuple(np.zeros(4) for _ in range(4)), mask=np.ones((3, 5), bool),
+                is_causal=False, backend="cpu")
+
+
+ATTENTION_API = {
+    "scaled_dot_product_attention": (sdpa, _sdpa_args, {"attn_mask", "scale", "window", "softcap"}),
+    "multi_head_attention": (bf.multi_head_attention, _mha_args, {"biases", "mask"}),
+    "sinusoidal_positional_encoding": (bf.sinusoidal_positional_encoding,
+                                       lambda: dict(max_len=3, d_model=4, dtype=np.float32), set()),
+}
+
+
+def test_attention_api_table_is_complete():
+    import bagu_fast.attention as attention
+
+    assert set(ATTENTION_API) == set(attention.__all__)
+    for name, (fn, make, _) in ATTENTION_API.items():
+        assert set(make()) == set(inspect.signature(fn).parameters), name
+
+
+@pytest.mark.parametrize("fname, arg, kind", wrong_argument_cases(ATTENTION_API))
+def test_attention_wrong_argument_types(fname, arg, kind):
+    check_wrong_argument(ATTENTION_API, fname, arg, kind)
+
+
+@pytest.mark.parametrize("i", range(4))
+@pytest.mark.parametrize("kind", ["None", "str", "mixed list", "int64"])
+def test_mha_wrong_bias_types(i, kind):
+    kwargs = _mha_args()
+    biases = list(kwargs["biases"])
+    biases[i] = wrong_value(biases[i], kind)
+    kwargs["biases"] = tuple(biases)
+    with pytest.raises(TypeError, match=re.escape(f"biases[{i}]")):
+        bf.multi_head_attention(**kwargs)
 
 
 def test_mha_bad_input(rng):
@@ -702,16 +908,35 @@ def test_cpu_float32_exp_is_accurate_and_keeps_inf_nan_semantics():
     def exp_shift(row, shift):
         return cpu._exp_shift_sum(row, row.size, shift)
 
-    x = np.concatenate([-np.geomspace(1e-8, 100.0, 2000), [0.0, -np.inf, -86.9, -87.1]]).astype(np.float32)
+    x = np.concatenate([-np.geomspace(1e-8, 110.0, 2000), [0.0, -np.inf, -86.9, -87.1]]).astype(np.float32)
     row = x.copy()
     total = exp_shift(row, np.float32(0.0))
     expected = np.exp(x.astype(np.float64))
-    expected[x < -87] = 0.0  # below e^-87 the kernel flushes to zero (never matters after a max shift)
-    np.testing.assert_allclose(row, expected, rtol=5e-7, atol=1e-38)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    np.testing.assert_allclose(row, expected, rtol=5e-7, atol=2 * tiny)  # subnormal results too
     assert row[-3] == 0.0 and total == pytest.approx(expected.sum(), rel=1e-6)
     nan_row = np.array([0.0, np.nan, -1.0], np.float32)
     exp_shift(nan_row, np.float32(0.0))
     assert np.isnan(nan_row[1])
+
+
+def test_cpu_float32_exp_keeps_every_subnormal_result():
+    """e^x is 0 exactly where float32 rounds it to 0 (below about -103.97) and subnormal above."""
+    from numba import njit
+
+    from bagu_fast.kernels.cpu import attention as cpu
+
+    @njit
+    def exp_shift(row, shift):
+        return cpu._exp_shift_sum(row, row.size, shift)
+
+    x = np.concatenate([-np.linspace(86.0, 110.0, 40001), [-103.9, -103.97, -103.98, -104.0]]).astype(np.float32)
+    row = x.copy()
+    exp_shift(row, np.float32(0.0))
+    expected = np.exp(x.astype(np.float64)).astype(np.float32)  # correctly rounded
+    np.testing.assert_array_equal(row == 0, expected == 0)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    np.testing.assert_allclose(row, expected, rtol=5e-7, atol=3 * tiny)
 
 
 @pytest.mark.skipif(__import__("platform").machine() not in ("x86_64", "AMD64"), reason="x86 assembly check")

@@ -7,7 +7,12 @@ sequentially (warm-up, JIT), then ``N_THREADS`` threads released together by a b
 depend on the thread count or on who else is running).  Under ``workqueue``, which is not
 thread-safe, an unprotected parallel launch aborts the whole process ("Concurrent access has
 been detected"), so the test fails loudly.  No clock is read here: the speed of concurrent
-against sequential calls is a bench case (bench/cases_attention.py).
+against sequential calls is a bench case (bench/cases_concurrency.py).
+
+The second half tests the hand-over itself in this process (:func:`run_parallel` while another
+thread holds the cores): the waiting thread's call runs on the holder's thread, its result or
+its exception comes back to the caller, nested regions inside it do not deadlock, and a waiting
+``parallel_region`` body is handed the cores.
 
 To cover a new kernel, add a ``Call`` to ``CALLS``: a name, the function, and a zero-argument
 ``make`` returning its ``(args, kwargs)`` (deterministic inputs, built in the subprocess).
@@ -60,6 +65,24 @@ def _attention_inputs(shape_q, shape_kv, **kw):
     return make
 
 
+def _lstm():
+    import bagu_fast
+
+    return bagu_fast.lstm
+
+
+def _lstm_inputs():
+    """Big enough for the parallel time loop (one worker per thread, waiting on each other)."""
+    rng = np.random.default_rng(9)
+    H, I = 128, 32
+    w = {"weight_ih_l0": rng.uniform(-0.1, 0.1, (4 * H, I)).astype(np.float32),
+         "weight_hh_l0": rng.uniform(-0.1, 0.1, (4 * H, H)).astype(np.float32),
+         "bias_ih_l0": rng.uniform(-0.1, 0.1, 4 * H).astype(np.float32),
+         "bias_hh_l0": rng.uniform(-0.1, 0.1, 4 * H).astype(np.float32)}
+    x = rng.standard_normal((24, 8, I), dtype=np.float32)
+    return (x, w), dict(lengths=np.array([24, 3, 17, 24, 9, 1, 24, 12]), backend="cpu")
+
+
 def _strings_inputs():
     rng = np.random.default_rng(8)
     alphabet = np.array(list("abcdefghij"))
@@ -73,6 +96,7 @@ CALLS = [
     # one query row: split-K over the keys, then a merge pass (a second prange); big enough
     # to take the parallel path, not the serial one of tiny calls
     Call("attention decode split-K", _sdpa, _attention_inputs((1, 2, 1, 32), (1, 2, 8192, 32))),
+    Call("recurrent lstm packed", _lstm, _lstm_inputs),
     Call("strings cdist workers=2", _cdist, _strings_inputs),
 ]
 
@@ -115,7 +139,7 @@ def _child(layer: str) -> None:
         assert len(results) == N_THREADS * N_EACH
         bad = sum(not _same(r, expected) for r in results)
         assert bad == 0, f"{call.name}: {bad} of {len(results)} concurrent results differ from the sequential one"
-        # speed (concurrent against sequential calls) is measured in bench/cases_attention.py
+        # speed (concurrent against sequential calls) is measured in bench/cases_concurrency.py
         print(f"{layer:9s} {call.name:28s} {N_THREADS * N_EACH} calls from {N_THREADS} threads: identical",
               flush=True)
 
@@ -143,6 +167,141 @@ def test_concurrent_callers_get_sequential_results(layer):
     print(proc.stdout)
     assert proc.returncode == 0, f"exit code {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
     assert proc.stdout.count(f"{layer} ") == len(CALLS)
+
+
+# ----------------------------------------------------------------------------------------------
+# the hand-over, in this process
+# ----------------------------------------------------------------------------------------------
+JOIN_S = 60  # a thread still alive after this long is deadlocked
+
+
+def _start(target, *args) -> threading.Thread:
+    t = threading.Thread(target=target, args=args, daemon=True)
+    t.start()
+    return t
+
+
+def _joined(*threads: threading.Thread) -> None:
+    for t in threads:
+        t.join(JOIN_S)
+    assert not any(t.is_alive() for t in threads), "deadlock: a thread did not finish"
+
+
+def _waiters() -> int:
+    from bagu_fast.kernels.cpu import _parallel
+
+    with _parallel._cores._cond:
+        return len(_parallel._cores._queue)
+
+
+def _wait_for_waiters(n: int) -> None:
+    import time
+
+    deadline = time.monotonic() + JOIN_S
+    while _waiters() < n:
+        assert time.monotonic() < deadline, "the caller never queued up"
+        time.sleep(0.001)
+
+
+def _hold_cores(release: threading.Event, held: threading.Event, ident: list) -> None:
+    """A thread inside a parallel region until ``release`` is set."""
+    from bagu_fast.kernels.cpu._parallel import parallel_region
+
+    with parallel_region():
+        ident.append(threading.get_ident())
+        held.set()
+        release.wait(JOIN_S)
+
+
+def _holder():
+    release, held, ident = threading.Event(), threading.Event(), []
+    t = _start(_hold_cores, release, held, ident)
+    assert held.wait(JOIN_S)
+    return t, release, ident
+
+
+def test_queued_call_runs_on_the_holders_thread_and_returns_its_result():
+    from bagu_fast.kernels.cpu._parallel import parallel_region, run_parallel
+
+    holder, release, ident = _holder()
+    results = []
+
+    def kernel(a, b):
+        with parallel_region():  # nested inside the holder's region: no second wait
+            nested = run_parallel(lambda: "nested")
+        return a + b, threading.get_ident(), nested
+
+    caller = _start(lambda: results.append(run_parallel(kernel, 2, 3)))
+    _wait_for_waiters(1)
+    assert not results  # queued while the cores are taken
+    release.set()
+    _joined(holder, caller)
+    assert results == [(5, ident[0], "nested")]
+
+
+def test_queued_call_exception_reaches_its_caller():
+    from bagu_fast.kernels.cpu._parallel import run_parallel
+
+    holder, release, _ = _holder()
+    errors = []
+
+    def failing():
+        raise ZeroDivisionError("from the queued call")
+
+    def caller():
+        try:
+            run_parallel(failing)
+        except ZeroDivisionError as exc:
+            errors.append(exc)
+
+    t = _start(caller)
+    _wait_for_waiters(1)
+    release.set()
+    _joined(holder, t)
+    assert len(errors) == 1 and "queued call" in str(errors[0])
+    assert run_parallel(lambda: 7) == 7  # the cores were given back
+
+
+def test_queued_region_body_is_handed_the_cores():
+    from bagu_fast.kernels.cpu._parallel import parallel_region, run_parallel
+
+    holder, release, ident = _holder()
+    where = []
+
+    def body():
+        with parallel_region():
+            where.append(threading.get_ident())
+            where.append(run_parallel(threading.get_ident))  # nested: this thread again
+
+    t = _start(body)
+    _wait_for_waiters(1)
+    release.set()
+    _joined(holder, t)
+    assert where == [t.ident, t.ident] and t.ident != ident[0]
+
+
+def test_many_threads_each_get_their_own_answer():
+    """Calls queued from several threads at once (more than one holder's serving allowance):
+    each gets its own answer, with its own thread count, whoever runs it."""
+    import numba
+
+    from bagu_fast.kernels.cpu import _parallel
+
+    def kernel(i):
+        return i * i, numba.get_num_threads()
+
+    out: dict = {}
+
+    def worker(w):
+        with _parallel.thread_count(1 + w % 2):
+            for i in range(40):
+                out[w, i] = _parallel.run_parallel(kernel, 100 * w + i)
+
+    threads = [_start(worker, w) for w in range(5)]
+    _joined(*threads)
+    total = numba.config.NUMBA_NUM_THREADS
+    assert out == {(w, i): ((100 * w + i) ** 2, min(1 + w % 2, total)) for w in range(5) for i in range(40)}
+    assert _waiters() == 0
 
 
 if __name__ == "__main__":

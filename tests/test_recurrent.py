@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import bagu_fast.recurrent as rec
 from bagu_fast.kernels.reference import recurrent as ref_kernel
 from .conftest import CUDA_SIM, sim_small
+from .test_attention import check_wrong_argument, wrong_argument_cases, wrong_value
 
 G = {"lstm": 4, "gru": 3, "rnn": 1}
 LAYER = {"lstm": rec.lstm, "gru": rec.gru, "rnn": rec.rnn}
@@ -582,6 +583,76 @@ def test_bad_inputs_and_states(rng):
         rec.lstm(x, w, batch_first=1)
     with pytest.raises(ValueError, match="backend"):
         rec.lstm(x, w, backend="gpu")
+
+
+def _cell_args(mode):
+    def make():
+        r = np.random.default_rng(3)
+        g = G[mode]
+        kw = dict(x=r.standard_normal((2, 3)), h=r.standard_normal((2, 4)), c=r.standard_normal((2, 4)),
+                  w_ih=r.standard_normal((g * 4, 3)), w_hh=r.standard_normal((g * 4, 4)),
+                  b_ih=r.standard_normal(g * 4), b_hh=r.standard_normal(g * 4), backend="cpu")
+        if mode != "lstm":
+            del kw["c"]
+        if mode == "rnn":
+            kw["nonlinearity"] = "relu"
+        return kw
+
+    return make
+
+
+def _layer_args(mode):
+    def make():
+        r = np.random.default_rng(4)
+        kw = dict(x=r.standard_normal((2, 4, 3)), weights=weights(r, mode, 3, 4), h0=r.standard_normal((1, 2, 4)),
+                  batch_first=True, lengths=np.array([4, 2]), backend="cpu")
+        if mode == "lstm":
+            kw["c0"] = r.standard_normal((1, 2, 4))
+        if mode == "rnn":
+            kw["nonlinearity"] = "tanh"
+        return kw
+
+    return make
+
+
+def _count_args(mode):
+    def make():
+        kw = dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True, bias=True)
+        if mode == "lstm":
+            kw["proj_size"] = 2
+        return kw
+
+    return make
+
+
+RECURRENT_API = {}
+for _mode in ("lstm", "gru", "rnn"):
+    RECURRENT_API[f"{_mode}_cell"] = (getattr(rec, f"{_mode}_cell"), _cell_args(_mode), {"h", "c", "b_ih", "b_hh"})
+    RECURRENT_API[_mode] = (LAYER[_mode], _layer_args(_mode), {"h0", "c0", "lengths"})
+    RECURRENT_API[f"{_mode}_param_count"] = (getattr(rec, f"{_mode}_param_count"), _count_args(_mode), set())
+
+
+def test_recurrent_api_table_is_complete():
+    import inspect
+
+    assert set(RECURRENT_API) == set(rec.__all__)
+    for name, (fn, make, _) in RECURRENT_API.items():
+        assert set(make()) == set(inspect.signature(fn).parameters), name
+
+
+@pytest.mark.parametrize("fname, arg, kind", wrong_argument_cases(RECURRENT_API))
+def test_recurrent_wrong_argument_types(fname, arg, kind):
+    check_wrong_argument(RECURRENT_API, fname, arg, kind)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("kind", ["None", "str", "mixed list", "int64"])
+def test_wrong_types_inside_weights(mode, kind):
+    kwargs = _layer_args(mode)()
+    kwargs["weights"] = dict(kwargs["weights"])
+    kwargs["weights"]["weight_hh_l0"] = wrong_value(kwargs["weights"]["weight_hh_l0"], kind)
+    with pytest.raises((TypeError, ValueError), match="weight_hh_l0"):
+        LAYER[mode](**kwargs)
 
 
 def test_bad_cells(rng):

@@ -1,11 +1,12 @@
 """How every family calls its ``parallel=True`` kernels safely from any number of threads.
 
-Wrap each call of a ``parallel=True`` kernel (or a group of calls) in :func:`parallel_region`::
+Launch each ``parallel=True`` kernel through :func:`run_parallel` (or wrap a group of calls in
+:func:`parallel_region`)::
 
-    with parallel_region():                         # plain prange kernel
-        _histogram_kernel(...)
-    with parallel_region(single_thread_blas=True):  # a prange kernel that calls np.dot inside
-        _sdpa_blocks(...)
+    run_parallel(_histogram_kernel, ...)                        # plain prange kernel
+    run_parallel(_sdpa_blocks, ..., single_thread_blas=True)    # a prange kernel calling np.dot
+    with parallel_region():                                     # several calls, Python between
+        ...
 
 Why:
 
@@ -22,7 +23,17 @@ Why:
   ``numba.get_num_threads()`` (Numba's per-thread setting) and waits until they are free.
   Full-width regions therefore run one after another; narrow ones (``set_num_threads(1)``)
   still run side by side.
-* Regions nest: a thread that is already inside a region does not wait again.
+* Handing the cores from one thread to the next must cost next to nothing.  Under ``omp`` each
+  Python thread that launches a region has its own OpenMP team, and a team's workers keep
+  spinning for a while after their region (GNU OpenMP's default wait policy): when the next
+  thread's team starts at once, both compete for the cores (two threads calling 40 small
+  attention kernels each took 1.35x the time of the 80 calls made one after another).  So a
+  caller that finds the cores taken queues its kernel call, and the holder runs it on its own
+  thread before it lets the cores go (:class:`_CoreBudget`): one team does all the work, the
+  other threads prepare their next call meanwhile.  A queued ``parallel_region`` body cannot
+  move to another thread: it is handed the cores when the holder is done.
+* Regions nest: a thread that is already inside a region does not wait again (also inside a
+  call that the holder runs for another thread).
 * ``np.dot`` inside ``prange`` calls SciPy's BLAS; nested threading oversubscribes the cores.
   BLAS is held to one thread while *any* such region is running, with one process-wide
   reference count, and the original limit comes back when the last region ends.  Setting and
@@ -31,14 +42,16 @@ Why:
 """
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numba
 
 _layer: str | None = None  # numba's threading layer, once a parallel region has run
+T = TypeVar("T")
 
 
 def _learn_layer() -> None:
@@ -49,42 +62,147 @@ def _learn_layer() -> None:
         pass
 
 
+class _Waiter:
+    """A caller waiting for cores: with ``fn`` the holder may run it on its own thread (then
+    ``done``), else (a ``parallel_region`` body) it is handed the cores (``promoted``)."""
+
+    __slots__ = ("fn", "args", "want", "threads", "done", "promoted", "result", "error")
+
+    def __init__(self, fn, args, want: int, threads: int) -> None:
+        self.fn, self.args, self.want, self.threads = fn, args, want, threads
+        self.done = self.promoted = False
+        self.result = self.error = None
+
+
 class _CoreBudget:
-    """Process-wide budget of cores shared by parallel regions (re-entrant per thread)."""
+    """Process-wide budget of cores shared by parallel regions (re-entrant per thread).
+
+    A caller that finds the cores taken queues up.  The holder, before it lets the cores go,
+    runs the queued kernel calls (:func:`run_parallel`) itself, so one OpenMP team does the
+    work of every thread instead of a second team starting while the first one still spins;
+    having served someone it also lingers up to ``LINGER_S`` for the next call of a busy
+    caller.  After ``MAX_SERVED`` calls (fairness to its own caller), or for a queued
+    ``parallel_region`` body (which only its own thread can run), the holder hands the cores
+    to the first waiter instead of releasing them.
+    """
+
+    MAX_SERVED = 16
+    LINGER_S = 0.002
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._free: int | None = None
-        self._total = 0
+        self._queue: collections.deque[_Waiter] = collections.deque()
         self._local = threading.local()
 
-    def acquire(self) -> None:
-        held = getattr(self._local, "held", None)
-        if held is not None:  # nested region in this thread: the cores are ours already
-            self._local.depth += 1
-            return
+    def _want(self) -> int:
         total = numba.config.NUMBA_NUM_THREADS
         if _layer is None or _layer == "workqueue":
-            want = total  # not thread-safe (or not known yet): exclusive
-        else:
-            want = max(1, min(numba.get_num_threads(), total))
+            return total  # not thread-safe (or not known yet): exclusive
+        return max(1, min(numba.get_num_threads(), total))
+
+    def holds(self) -> bool:
+        return getattr(self._local, "held", None) is not None
+
+    def acquire(self, fn=None, args=()) -> _Waiter | None:
+        """Take the cores for this thread (nested: nothing to do), or queue up.  Returns None
+        when this thread now holds the cores, else the waiter once the holder has run ``fn``."""
+        if self.holds():
+            self._local.depth += 1
+            return None
+        want = self._want()
         with self._cond:
             if self._free is None:
-                self._free = self._total = total
-            while self._free < want:
-                self._cond.wait()
-            self._free -= want
+                self._free = numba.config.NUMBA_NUM_THREADS
+            if not self._queue and self._free >= want:
+                self._free -= want
+                waiter = None
+            else:
+                waiter = _Waiter(fn, args, want, numba.get_num_threads())
+                self._queue.append(waiter)
+                self._cond.notify_all()  # a lingering holder picks it up
+                try:
+                    while not (waiter.done or waiter.promoted):
+                        self._cond.wait()
+                except BaseException:  # interrupted while waiting: leave no trace in the queue
+                    if waiter.promoted:
+                        self._give_back(waiter.want)
+                    elif not waiter.done:
+                        self._queue.remove(waiter)
+                    raise
+        if waiter is not None and waiter.done:
+            return waiter
         self._local.held = want
         self._local.depth = 1
+        self._local.served = 0
+        return None
 
     def release(self) -> None:
         self._local.depth -= 1
         if self._local.depth:
             return
-        want, self._local.held = self._local.held, None
+        self._local.depth = 1  # kernels run while serving see their cores as held
+        held = self._local.held
+        try:
+            self._serve(held)
+        finally:
+            self._local.held = None
+            self._local.depth = 0
+
+    def _next_runnable(self, held: int) -> _Waiter | None:
+        for waiter in self._queue:
+            if waiter.fn is not None and waiter.want <= held:
+                self._queue.remove(waiter)
+                return waiter
+        return None
+
+    def _serve(self, held: int) -> None:
+        """Run queued kernel calls on this thread, then release (or hand over) the cores."""
         with self._cond:
-            self._free += want
-            self._cond.notify_all()
+            try:
+                self._serve_locked(held)
+            finally:
+                self._give_back(held)
+
+    def _serve_locked(self, held: int) -> None:
+        deadline = None
+        while self._local.served < self.MAX_SERVED:
+            waiter = self._next_runnable(held)
+            if waiter is None:
+                if self._queue or not self._local.served:
+                    return  # a region body waits for the cores, or nobody is calling
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.LINGER_S
+                if now >= deadline:
+                    return
+                self._cond.wait(deadline - now)  # a busy caller is about to call again
+                continue
+            deadline = None
+            self._cond.release()
+            try:
+                with thread_count(waiter.threads):
+                    waiter.result = waiter.fn(*waiter.args)
+            except Exception as exc:  # re-raised in the caller's thread
+                waiter.error = exc
+            except BaseException:  # KeyboardInterrupt / SystemExit: this thread's own
+                waiter.error = RuntimeError("the thread running this call was interrupted")
+                raise
+            finally:
+                self._cond.acquire()
+                waiter.done = True
+                self._local.served += 1
+                self._cond.notify_all()
+
+    def _give_back(self, n: int) -> None:
+        """Return ``n`` cores and hand them, FIFO, to the waiters that now fit (they run on
+        their own threads).  Call with the lock held."""
+        self._free += n
+        while self._queue and self._queue[0].want <= self._free:
+            waiter = self._queue.popleft()
+            self._free -= waiter.want
+            waiter.promoted = True
+        self._cond.notify_all()
 
 
 _cores = _CoreBudget()
@@ -175,7 +293,11 @@ def thread_count(n: int) -> Iterator[None]:
 
 @contextmanager
 def parallel_region(single_thread_blas: bool = False) -> Iterator[None]:
-    """Run a ``parallel=True`` kernel call safely under any threading layer (see module doc)."""
+    """Run a ``parallel=True`` kernel call safely under any threading layer (see module doc).
+
+    Prefer :func:`run_parallel` for a single kernel call: while the cores are taken, its call
+    can run on the thread that holds them, with no hand-over; a region's body can only run on
+    its own thread, once the cores are handed to it."""
     if single_thread_blas:
         blas_limit.acquire()
     try:
@@ -186,6 +308,36 @@ def parallel_region(single_thread_blas: bool = False) -> Iterator[None]:
                 _learn_layer()
         finally:
             _cores.release()
+    finally:
+        if single_thread_blas:
+            blas_limit.release()
+
+
+def run_parallel(fn: Callable[..., T], *args: Any, single_thread_blas: bool = False) -> T:
+    """``fn(*args)`` as in :func:`parallel_region`, returning its result (or raising its error).
+
+    When another thread holds the cores, that thread runs ``fn(*args)`` for this one as soon as
+    its own work is done (this thread blocks until then), so the calls of all threads run one
+    after another on one team of worker threads.  ``fn`` must therefore only launch kernels: it
+    may run on any thread (with this thread's ``numba.get_num_threads()``), must not use
+    thread-local state and must not wait for locks or other threads.  Uncontended, this is
+    exactly ``with parallel_region(...): fn(*args)``."""
+    if single_thread_blas:
+        blas_limit.acquire()
+    try:
+        waiter = _cores.acquire(fn, args)
+        if waiter is not None:  # the holder ran it
+            if waiter.error is not None:
+                error, waiter.error = waiter.error, None
+                raise error
+            return waiter.result
+        try:
+            result = fn(*args)
+            if _layer is None:
+                _learn_layer()
+        finally:
+            _cores.release()
+        return result
     finally:
         if single_thread_blas:
             blas_limit.release()

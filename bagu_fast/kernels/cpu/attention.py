@@ -20,11 +20,12 @@ windowed tasks differ in cost.
 
 BLAS is held to one thread while the kernel runs, and calls from several Python threads are
 safe under any threading layer: every launch goes through
-:func:`bagu_fast.kernels.cpu._parallel.parallel_region`.  The parallelism is ``prange``'s.
+:func:`bagu_fast.kernels.cpu._parallel.run_parallel`.  The parallelism is ``prange``'s.
 ``exp`` for float32 is a vectorisable Cody–Waite + polynomial implementation (Numba has no SVML
-here); float64 uses ``math.exp``.  fastmath is limited to reassociation / contraction in the
-exp-and-sum loop and to a NaN-free ``maxnum`` in the row-maximum loop, so -inf (masked keys) keeps
-its meaning.
+here) that keeps subnormal results, so that a weight of ``1e-40`` times an inf value is inf (the
+reference's answer) and not ``0 * inf = NaN``; float64 uses ``math.exp``.  fastmath is limited to
+reassociation / contraction in the exp-and-sum loop and to a NaN-free ``maxnum`` in the
+row-maximum loop, so -inf (masked keys) keeps its meaning.
 
 NaN / inf (semantics in :mod:`bagu_fast.kernels.reference.attention`) cost nothing on the fast
 path: a NaN or +inf score makes the row sum ``l`` NaN (``exp(NaN)``, ``exp(inf - inf)``), which
@@ -47,7 +48,7 @@ from numba.extending import intrinsic, overload
 
 from ._microkernel import PANEL_WIDTH, packed_matmul_window
 from ._workspace import aligned_empty
-from ._parallel import parallel_region
+from ._parallel import run_parallel
 from ._vecmath import pow2_f32
 
 BR = 256  # query rows per task (at most)
@@ -72,18 +73,31 @@ _P5 = np.float32(5.0000001201e-1)
 _ONE32 = np.float32(1.0)
 _HALF32 = np.float32(0.5)
 _ZERO32 = np.float32(0.0)
-_LO32 = np.float32(-87.0)  # e^-87 ~ 1.6e-38: still a normal float32
+# Below e^-87 results are subnormal, and e^x rounds to 0 only below about -103.97: arguments
+# down to _LO32 keep their subnormal weights (a weight of 1e-40 times an inf value is inf, as in
+# the reference, not 0 * inf = NaN).  2^n for n down to -149 (the smallest subnormal) is built as
+# 2^(n + 64) * 2^-64: both factors normal, so the product is exact (also if reassociated) and
+# normal results are exact scalings of the polynomial, as without subnormals.  n stops at -149
+# (|r| then grows to ln 2, still accurate enough for results of one subnormal unit).
+_LO32 = np.float32(-104.0)
+_N_MIN = np.float32(-149.0)
+_POW2_BIAS = np.float32(64.0)
+_POW2_UNBIAS = np.float32(2.0**-64)
 
 
 @njit(inline="always", cache=True)
 def _exp_nonpos32(x):
-    """e^x for float32 x <= 0 (or -inf -> 0); relative error ~1e-7; branch-free, vectorises."""
-    xc = _LO32 if x < _LO32 else x  # NaN stays NaN
+    """e^x for float32 x <= 0, subnormal results included (-inf and x < -104 give 0, NaN stays
+    NaN); relative error ~1e-7 for normal results; branch-free, vectorises."""
+    # Lanes below _LO32 compute e^0 and are then replaced by 0: never a subnormal intermediate
+    # for masked (-inf) keys, which would cost a microcode assist per element on some CPUs.
+    xc = _ZERO32 if x < _LO32 else x  # NaN stays NaN
     n = np.floor(xc * _LOG2E + _HALF32)
+    n = _N_MIN if n < _N_MIN else n
     r = xc - n * _LN2_HI - n * _LN2_LO
     p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
     p = p * r * r + r + _ONE32
-    y = p * pow2_f32(n)
+    y = p * pow2_f32(n + _POW2_BIAS) * _POW2_UNBIAS
     return _ZERO32 if x < _LO32 else y
 
 
@@ -526,14 +540,19 @@ def sdpa(q, k, v, mask, is_causal, scale, window_left, window_right, softcap):
     if B * Hq * L * S * (q.shape[3] + Dv) <= SERIAL_WORK:
         _sdpa_blocks_serial(*args, br, bc, outv, lsev)
         return out, lse
-    # Tasks differ in cost (causal / window): hand them out one at a time, not in equal halves.
-    saved_chunk = numba.set_parallel_chunksize(1)
-    try:
-        with parallel_region(single_thread_blas=True):
-            if nsplit == 1:
-                _sdpa_blocks(*args, br, bc, outv, lsev)
-            else:
-                _sdpa_split(*args, br, bc, nsplit, outv, lsev)
-    finally:
-        numba.set_parallel_chunksize(saved_chunk)
+    if nsplit == 1:
+        run_parallel(_one_task_at_a_time, _sdpa_blocks, (*args, br, bc, outv, lsev), single_thread_blas=True)
+    else:
+        run_parallel(_one_task_at_a_time, _sdpa_split, (*args, br, bc, nsplit, outv, lsev), single_thread_blas=True)
     return out, lse
+
+
+def _one_task_at_a_time(kernel, args: tuple) -> None:
+    """``kernel(*args)`` with its ``prange`` tasks handed out one at a time (chunk size 1, a
+    per-thread Numba setting, so set on whichever thread launches it): causal and windowed
+    tasks differ in cost, equal halves would leave a thread idle."""
+    saved = numba.set_parallel_chunksize(1)
+    try:
+        kernel(*args)
+    finally:
+        numba.set_parallel_chunksize(saved)

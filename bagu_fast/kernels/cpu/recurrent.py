@@ -53,7 +53,7 @@ from numba.extending import intrinsic, overload
 
 from ._microkernel import (PANEL_WIDTH, pack_panel_rows, pack_panels, packed_matmul, packed_matmul_prefixes,
                            whole_tiles)
-from ._parallel import parallel_region
+from ._parallel import run_parallel
 from ._workspace import aligned_empty, aligned_zeros, scratch
 from ._sync import fetch_add, wait_until
 from ._vecmath import pow2_f32, pow2_f64
@@ -569,18 +569,16 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
             y = (np.zeros if ragged else np.empty)((T, B, D * Hout), dtype=dtype)
         x2, xg2 = inp.reshape(T * B, I_l), xg.reshape(T * B, xg.shape[2])
         if T * B * I_l * D * G * H >= PARALLEL_PROJECTION_MACS and numba.get_num_threads() > 1:
-            with parallel_region():
-                if ragged:  # only the valid rows
-                    _input_projection_ragged(inp, w_ih, xg, nact, _step_bounds(nact, PROJ_ROWS))
-                else:
-                    _input_projection(x2, w_ih, xg2, PROJ_ROWS)
+            if ragged:  # only the valid rows
+                run_parallel(_input_projection_ragged, inp, w_ih, xg, nact, _step_bounds(nact, PROJ_ROWS))
+            else:
+                run_parallel(_input_projection, x2, w_ih, xg2, PROJ_ROWS)
         else:  # small: a parallel launch would cost more than it saves
             packed_matmul(x2, w_ih, xg2)
         claims = np.zeros(T * D * (nblk + npb), dtype=np.int64)
         args = (_MODES[mode], claims, done, xg, b_in, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
         if parallel:
-            with parallel_region():
-                _recurrence(n_workers, *args)
+            run_parallel(_recurrence, n_workers, *args)
         else:  # little work: on this thread, no parallel launch at all
             _worker(0, 1, *args)
         for d in range(D):
