@@ -3,7 +3,12 @@
 Every kernel-backed function takes ``backend="auto" | "cpu" | "cuda" | "reference"``: a Numba JIT CPU
 kernel, a Numba CUDA kernel, or an obviously correct NumPy reference.
 """
-from .attention import multi_head_attention, scaled_dot_product_attention, sinusoidal_positional_encoding
+from .attention import (
+    multi_head_attention,
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_backward,
+    sinusoidal_positional_encoding,
+)
 from .hmm import (
     CategoricalHMM,
     GaussianHMM,
@@ -69,6 +74,7 @@ __all__ = [
     "multi_head_attention",
     "normalized_levenshtein",
     "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
     "sinusoidal_positional_encoding",
 ]
 

@@ -20,7 +20,12 @@ import numpy as np
 from . import _dispatch, _validate
 from ._validate import ArrayLike
 
-__all__ = ["scaled_dot_product_attention", "multi_head_attention", "sinusoidal_positional_encoding"]
+__all__ = [
+    "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
+    "multi_head_attention",
+    "sinusoidal_positional_encoding",
+]
 
 # --------------------------------------------------------------------------------------------
 # helpers (shape logic only; nothing here computes attention)
@@ -517,3 +522,7 @@ def sinusoidal_positional_encoding(max_len: int, d_model: int, dtype: Any = np.f
     pe[:, 0::2] = np.sin(angle)
     pe[:, 1::2] = np.cos(angle[:, : d_model // 2])
     return pe.astype(dt)
+
+
+# The backward pass reuses this module's input normalisation, so it is imported last.
+from .attention_backward import scaled_dot_product_attention_backward  # noqa: E402

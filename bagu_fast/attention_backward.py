@@ -126,7 +126,7 @@ def scaled_dot_product_attention_backward(
     lse_arr = _dispatch.prepare_array(lse, "lse")
     backend = _dispatch.resolve_backend(backend, grad_out, query, key, value, out, lse, attn_mask)
     backend, args, lead, Dv, dtype = _normalise(
-        query, key, value, attn_mask, is_causal, scale, enable_gqa, window, softcap, backend
+        query, key, value, attn_mask, 0.0, is_causal, scale, enable_gqa, window, softcap, backend, "attn_mask"
     )
     _check_like(g, "grad_out", dtype, lead + (Dv,), "the forward's output")
     _check_like(o, "out", dtype, lead + (Dv,), "the forward's output")
@@ -147,10 +147,13 @@ def scaled_dot_product_attention_backward(
         o = _dispatch.reshape(o, (B, Hq, L, Dv))
         lse_arr = _dispatch.reshape(lse_arr, (B, Hq, L))
         grads = _dispatch.kernels("attention_backward", backend).sdpa_backward(g, *args[:3], o, lse_arr, *args[3:])
-    fulls = (batch + (Hq, L, D), batch + (Hkv, S, D), batch + (Hkv, S, Dv))
     inputs = (query, key, value)
+    shapes = [tuple(x.shape) if hasattr(x, "shape") else np.shape(x) for x in inputs]
+    if shapes[0][-1] == 0:  # D = 0 ran as one zero feature column (every score 0): drop it again
+        D = 0
+        grads = [grads[0][..., :0], grads[1][..., :0], grads[2]]
+    fulls = (batch + (Hq, L, D), batch + (Hkv, S, D), batch + (Hkv, S, Dv))
     result = []
-    for grad, full, x in zip(grads, fulls, inputs):
-        shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+    for grad, full, x, shape in zip(grads, fulls, inputs, shapes):
         result.append(_dispatch.wrap_like(_to_input_shape(grad, full, shape), x))
     return tuple(result)

@@ -352,3 +352,17 @@ def test_nested_lists_are_accepted(rng):
     for a, e in zip(got, expected):
         assert isinstance(a, np.ndarray)
         np.testing.assert_array_equal(a, e)
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_empty_head_dimension(backend):
+    """D = 0: every score is 0, so causal row i averages values 0..i; dV[j] = sum_{i >= j} 1 / (i + 1)."""
+    L, Dv = 5, 3
+    q = np.zeros((1, 2, L, 0))
+    v = np.random.default_rng(0).standard_normal((1, 2, L, Dv))
+    out, lse = bf.scaled_dot_product_attention(q, q, v, is_causal=True, return_lse=True, backend=backend)
+    dq, dk, dv = bf.scaled_dot_product_attention_backward(np.ones_like(out), q, q, v, out, lse, is_causal=True,
+                                                          backend=backend)
+    assert dq.shape == q.shape and dk.shape == q.shape
+    expected = np.array([sum(1 / (i + 1) for i in range(j, L)) for j in range(L)])
+    np.testing.assert_allclose(dv[0, 0, :, 0], expected, rtol=1e-12)
