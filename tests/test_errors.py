@@ -101,3 +101,37 @@ def test_editops_rejects_cuda_and_bad_ops():
         bf.apply_editops([("swap", 0, 0)], "a", "b")
     with pytest.raises(ValueError, match="ops"):
         bf.apply_editops([("replace", 5, 0)], "a", "b")
+
+
+# ----------------------------------------------------------------------------- every public function
+
+
+def _public_functions():
+    import inspect
+
+    import bagu_fast.trees
+
+    seen = {}
+    for module in (bf, bf.hmm, bagu_fast.trees):
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if inspect.isfunction(obj) and name not in seen:
+                seen[name] = obj
+    return sorted(seen.items())
+
+
+@pytest.mark.parametrize("bad", [None, {}, object(), "abc"], ids=["None", "dict", "object", "str"])
+@pytest.mark.parametrize("name, fn", _public_functions(), ids=[n for n, _ in _public_functions()])
+def test_bad_argument_kinds_are_named(name, fn, bad):
+    """Every required argument given None / a dict / an object / a string: either the call is valid
+    (strings are sequences of characters) or a TypeError / ValueError names one of the arguments:
+    never a KeyError, AttributeError, IndexError or a Numba typing error from inside."""
+    import inspect
+
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    try:
+        fn(*[bad] * len(params))
+    except (TypeError, ValueError) as exc:
+        names = [p.name for p in inspect.signature(fn).parameters.values()]
+        assert any(n in str(exc) for n in names), f"{name}: {type(exc).__name__}: {exc} names no argument"
