@@ -164,9 +164,10 @@ def _zeros(shape: tuple, dtype: np.dtype, on_device: bool) -> Any:
     return z
 
 
-def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend):
+def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend, return_cache=False):
     """Shared body of :func:`lstm`, :func:`gru` and :func:`rnn`."""
     batch_first = _validate.flag(batch_first, "batch_first")
+    return_cache = _validate.flag(return_cache, "return_cache")
     layers, arrays, wdtype, H, Hout, L, D, I0 = _parse_weights(weights, mode)
     xa = _dispatch.prepare_array(x, "x")
     states = {"h0": h0} if mode != "lstm" else {"h0": h0, "c0": c0}
@@ -216,17 +217,22 @@ def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend):
     if mode == "lstm":
         c0a = prepared.get("c0")
         c0a = _zeros(state_shape["c0"], dtype, on_device) if c0a is None else _dispatch.reshape(c0a, state_shape["c0"])
-    out, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
-        mode, x3, lens, h0a, c0a, layers, batch_first and batched
-    )
+    if return_cache:
+        from .recurrent_backward import forward_with_cache
+
+        out, h_n, c_n, cache = forward_with_cache(mode, x3, lens, h0a, c0a, layers, batch_first and batched,
+                                                  batched, backend)
+    else:
+        out, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
+            mode, x3, lens, h0a, c0a, layers, batch_first and batched
+        )
     if not batched:
         out = _dispatch.reshape(out, (T, D * Hout))
         h_n = _dispatch.reshape(h_n, (L * D, Hout))
         c_n = None if c_n is None else _dispatch.reshape(c_n, (L * D, H))
     out, h_n = _dispatch.wrap_like(out, x), _dispatch.wrap_like(h_n, x)
-    if mode == "lstm":
-        return out, (h_n, _dispatch.wrap_like(c_n, x))
-    return out, h_n
+    states = (h_n, _dispatch.wrap_like(c_n, x)) if mode == "lstm" else h_n
+    return (out, states, cache) if return_cache else (out, states)
 
 
 def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
@@ -405,7 +411,8 @@ def lstm(
     batch_first: bool = False,
     lengths: Optional[ArrayLike] = None,
     backend: str = "auto",
-) -> Tuple[Any, Tuple[Any, Any]]:
+    return_cache: bool = False,
+) -> Tuple[Any, ...]:
     """A multi-layer (optionally bidirectional, optionally projected) LSTM, as ``torch.nn.LSTM``.
 
     Each step is :func:`lstm_cell`; with ``proj_size`` (``weight_hr_l{k}``) the hidden state is
@@ -436,6 +443,10 @@ def lstm(
         those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``.
+    return_cache : bool
+        Also return a :class:`~bagu_fast.recurrent_backward.RecurrentCache` for the backward
+        (:mod:`bagu_fast.recurrent_backward`): the result is ``(output, states, cache)``.  Backends
+        ``"reference"`` and ``"cpu"`` only; the forward then runs the backend's recording path.
 
     Returns
     -------
@@ -453,7 +464,7 @@ def lstm(
     >>> out.shape, h_n.shape, bool(np.all(out[3:, 1] == 0)), bool(np.allclose(h_n[0, 1], out[2, 1]))
     ((5, 2, 4), (1, 2, 4), True, True)
     """
-    return _sequence("lstm", x, weights, h0, c0, batch_first, lengths, backend)
+    return _sequence("lstm", x, weights, h0, c0, batch_first, lengths, backend, return_cache)
 
 
 def gru(
@@ -464,6 +475,7 @@ def gru(
     batch_first: bool = False,
     lengths: Optional[ArrayLike] = None,
     backend: str = "auto",
+    return_cache: bool = False,
 ) -> Tuple[Any, Any]:
     """A multi-layer (optionally bidirectional) GRU, as ``torch.nn.GRU``; each step is :func:`gru_cell`.
 
@@ -488,13 +500,17 @@ def gru(
         those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``.
+    return_cache : bool
+        Also return a :class:`~bagu_fast.recurrent_backward.RecurrentCache` for the backward
+        (:mod:`bagu_fast.recurrent_backward`): the result is ``(output, states, cache)``.  Backends
+        ``"reference"`` and ``"cpu"`` only; the forward then runs the backend's recording path.
 
     Returns
     -------
     output : array ``[T, B, D * hidden_size]`` (``[B, T, ...]`` with ``batch_first``)
     h_n : array ``[num_layers * D, B, hidden_size]``
     """
-    return _sequence("gru", x, weights, h0, None, batch_first, lengths, backend)
+    return _sequence("gru", x, weights, h0, None, batch_first, lengths, backend, return_cache)
 
 
 def rnn(
@@ -506,6 +522,7 @@ def rnn(
     batch_first: bool = False,
     lengths: Optional[ArrayLike] = None,
     backend: str = "auto",
+    return_cache: bool = False,
 ) -> Tuple[Any, Any]:
     """A multi-layer (optionally bidirectional) Elman RNN, as ``torch.nn.RNN``; each step is :func:`rnn_cell`.
 
@@ -531,13 +548,17 @@ def rnn(
         those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``.
+    return_cache : bool
+        Also return a :class:`~bagu_fast.recurrent_backward.RecurrentCache` for the backward
+        (:mod:`bagu_fast.recurrent_backward`): the result is ``(output, states, cache)``.  Backends
+        ``"reference"`` and ``"cpu"`` only; the forward then runs the backend's recording path.
 
     Returns
     -------
     output : array ``[T, B, D * hidden_size]`` (``[B, T, ...]`` with ``batch_first``)
     h_n : array ``[num_layers * D, B, hidden_size]``
     """
-    return _sequence(_rnn_mode(nonlinearity), x, weights, h0, None, batch_first, lengths, backend)
+    return _sequence(_rnn_mode(nonlinearity), x, weights, h0, None, batch_first, lengths, backend, return_cache)
 
 
 # --------------------------------------------------------------------------------------------
