@@ -158,7 +158,7 @@ def lstm_backward(
     >>> import numpy as np, bagu_fast.recurrent as rec
     >>> rng = np.random.default_rng(0)
     >>> w = {"weight_ih_l0": rng.standard_normal((8, 3)), "weight_hh_l0": rng.standard_normal((8, 2))}
-    >>> out, (h_n, c_n), cache = rec.lstm(rng.standard_normal((4, 1, 3)), w, return_cache=True, backend="reference")
+    >>> out, (h_n, c_n), cache = rec.lstm(rng.standard_normal((4, 1, 3)), w, return_cache=True)
     >>> g = lstm_backward(cache, np.ones_like(out))
     >>> sorted(g), g["x"].shape
     (['c0', 'h0', 'weight_hh_l0', 'weight_ih_l0', 'x'], (4, 1, 3))

@@ -11,7 +11,7 @@ import bagu_fast.recurrent as rec
 from bagu_fast import recurrent_backward as rb
 from .test_recurrent import weights
 
-BACKENDS = ("reference",)
+BACKENDS = ("reference", "cpu")
 FAMILY = {"lstm": (rec.lstm, rb.lstm_backward), "gru": (rec.gru, rb.gru_backward),
           "rnn_tanh": (rec.rnn, rb.rnn_backward), "rnn_relu": (rec.rnn, rb.rnn_backward)}
 
@@ -190,3 +190,117 @@ def test_bad_input():
     _, _, gcache = rec.gru(**gkw, return_cache=True, backend="reference")
     with pytest.raises(ValueError, match="lstm_backward|rnn_backward"):
         rb.rnn_backward(gcache, gg["grad_output"])
+
+
+# ----------------------------------------------------------------------------------------------
+# the cpu backend against the reference
+# ----------------------------------------------------------------------------------------------
+CPU_TOL = {np.float64: 1e-9, np.float32: 1e-4}
+
+
+def assert_grads_close(actual, expected, rtol):
+    assert set(actual) == set(expected)
+    for k, e in expected.items():
+        a = actual[k]
+        assert a.shape == e.shape and a.dtype == e.dtype, k
+        # atol relative to the gradient's scale: single entries may cancel to near zero
+        np.testing.assert_allclose(a, e, rtol=rtol, atol=rtol * float(np.max(np.abs(e), initial=1e-30)), err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_cpu_matches_reference(case, dtype):
+    mode = case[0]
+    for seed, shape in ((1, {}), (2, {"T": 7, "I": 6, "H": 9})):
+        if case[5] is not None:
+            shape = {**shape, "T": max(shape.get("T", 5), max(case[5]))}
+        kw, g = problem(case, dtype=dtype, seed=seed, **shape)
+        fwd = FAMILY[mode][0]
+        out_ref, st_ref, _ = fwd(**kw, backend="reference", return_cache=True)
+        out_cpu, st_cpu, cache = fwd(**kw, backend="cpu", return_cache=True)
+        assert cache.backend == "cpu" and out_cpu.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(out_cpu, out_ref, rtol=CPU_TOL[dtype], atol=CPU_TOL[dtype])
+        assert_grads_close(backward(mode, kw, g, "cpu"), backward(mode, kw, g, "reference"), CPU_TOL[dtype])
+
+
+def test_cpu_larger_batch_with_lengths():
+    # wider than the by-hand cases: packed lengths in any order, two layers, both directions, projection
+    rng = np.random.default_rng(7)
+    T, B, I, H, P = 9, 6, 5, 8, 3
+    lengths = np.array([9, 0, 4, 9, 1, 6])
+    w = weights(rng, "lstm", I, H, layers=2, bidirectional=True, proj=P, dtype=np.float64)
+    kw = {"x": rng.standard_normal((B, T, I)), "weights": w, "batch_first": True, "lengths": lengths}
+    g = {"grad_output": rng.standard_normal((B, T, 2 * P)), "grad_h_n": rng.standard_normal((4, B, P)),
+         "grad_c_n": rng.standard_normal((4, B, H))}
+    ref, cpu = backward("lstm", kw, g, "reference"), backward("lstm", kw, g, "cpu")
+    assert_grads_close(cpu, ref, 1e-9)
+    assert np.all(cpu["x"][1] == 0) and np.all(cpu["x"][4, 1:] == 0)
+
+
+def test_cpu_backward_does_not_depend_on_thread_count():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    case = ("gru", 2, True, 0, True, [6, 3, 5, 1], False, False, True)
+    kw, g = problem(case, seed=3, T=6, I=40, H=48)
+    results = []
+    for n in (1, 2):
+        with threadpoolctl.threadpool_limits(n):
+            results.append(backward("gru", kw, g, "cpu"))
+    for k in results[0]:
+        np.testing.assert_array_equal(results[0][k], results[1][k], err_msg=k)
+
+
+def test_cuda_forward_cache_is_refused():
+    kw, _ = problem(CASES[0])
+    with pytest.raises(ValueError, match="backend"):
+        rec.lstm(**kw, backend="cuda", return_cache=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# torch autograd (only where torch is installed)
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+@pytest.mark.parametrize("packed", [False, True])
+def test_against_torch_autograd(mode, packed):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    T, B, I, H = 5, 3, 4, 3
+    net = (torch.nn.LSTM if mode == "lstm" else torch.nn.GRU)(I, H, num_layers=2, bidirectional=True).double()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, B, I))
+    h0 = rng.standard_normal((4, B, H))
+    c0 = rng.standard_normal((4, B, H))
+    lengths = np.array([3, 5, 2]) if packed else None
+    g_out = rng.standard_normal((T, B, 2 * H))
+    g_h = rng.standard_normal((4, B, H))
+    g_c = rng.standard_normal((4, B, H))
+
+    xt = torch.tensor(x, requires_grad=True)
+    h0t = torch.tensor(h0, requires_grad=True)
+    c0t = torch.tensor(c0, requires_grad=True)
+    state = (h0t, c0t) if mode == "lstm" else h0t
+    if packed:
+        seq = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), enforce_sorted=False)
+        out_p, st = net(seq, state)
+        out_t, _ = torch.nn.utils.rnn.pad_packed_sequence(out_p, total_length=T)
+    else:
+        out_t, st = net(xt, state)
+    h_t = st[0] if mode == "lstm" else st
+    total = (out_t * torch.tensor(g_out)).sum() + (h_t * torch.tensor(g_h)).sum()
+    if mode == "lstm":
+        total = total + (st[1] * torch.tensor(g_c)).sum()
+    total.backward()
+
+    sd = {k: v.detach().numpy() for k, v in net.state_dict().items()}
+    kw = {"x": x, "weights": sd, "h0": h0, "lengths": lengths}
+    g = {"grad_output": g_out, "grad_h_n": g_h}
+    if mode == "lstm":
+        kw["c0"], g["grad_c_n"] = c0, g_c
+    expected = {"x": xt.grad.numpy(), "h0": h0t.grad.numpy(),
+                **{k: p.grad.numpy() for k, p in net.named_parameters()}}
+    if mode == "lstm":
+        expected["c0"] = c0t.grad.numpy()
+    for backend in BACKENDS:
+        got = backward(mode, kw, g, backend)
+        assert set(got) == set(expected)
+        for k in expected:
+            np.testing.assert_allclose(got[k], expected[k], rtol=1e-9, atol=1e-11, err_msg=f"{backend} {k}")
