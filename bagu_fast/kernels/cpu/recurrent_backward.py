@@ -7,16 +7,17 @@ Per layer and direction:
 
 * **Forward** (recording): the input projection of every step is one product
   ``[T * B, I] @ W_ih^T``; the time loop is one ``@njit(nogil=True)`` call per direction that
-  multiplies ``h @ W_hh^T`` per step and applies the gates in place, writing the activations and
-  states the backward reads.
+  multiplies ``h @ W_hh^T`` per step (:mod:`._microkernel`, ``W_hh`` packed once per call) and
+  applies the gates, writing the activations and states the backward reads.
 * **Backward**: one ``@njit`` call per direction runs the time loop backwards, producing the
   gradients of the gate pre-activations of every step (``[T, B, G * H]``, zero past a sequence's
-  end) and the recurrent ``dh @ W_hh`` per step.  The weight gradients then are **one product
+  end) and the recurrent ``dG @ W_hh`` per step (:mod:`._microkernel` again).  The weight gradients then are **one product
   over all steps each**: ``dW_ih = dG^T @ X``, ``dW_hh = dG^T @ H_prev``, ``dW_hr = dH^T @ H_raw``
   (``[T * B]`` rows), the biases one column sum, the layer input's gradient ``dG @ W_ih``.
 
-Every product is a BLAS ``gemm`` on whole operands (its blocking depends on the shapes only), and
-the sums run in a fixed order, so results do not depend on the number of threads.
+The per-step products run on the calling thread in an order fixed by the shapes; the products
+over all steps are BLAS ``gemm`` calls on whole operands, the column sums NumPy's; results were
+tested equal bit for bit under 1 and 2 BLAS threads.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from ._microkernel import pack_panels, packed_matmul
 
 __all__ = ["forward", "backward"]
 
@@ -38,22 +41,35 @@ def _sigmoid(v):
     return e / (1.0 + e)
 
 
+@njit(cache=True, nogil=True)
+def _product_buffer(rows, packed):
+    """The output of ``packed_matmul(a [rows, K], packed, out)``: whole panels wide."""
+    return np.empty((rows, packed.shape[0] * packed.shape[2]), dtype=packed.dtype)
+
+
+def _packed(w, dt):
+    """Panels of ``w`` (``None``: an empty placeholder of the right type) for ``a @ w.T``."""
+    return np.zeros((0, 0, 1), dt) if w is None else pack_panels(np.ascontiguousarray(w))
+
+
 # --------------------------------------------------------------------------------------------
 # forward time loops (xg = x @ W_ih^T + b_ih precomputed for every step)
 # --------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _lstm_forward(xg, lengths, h0, c0, w_hhT, b_hh, w_hrT, has_proj, reverse,
+def _lstm_forward(xg, lengths, h0, c0, w_hh_p, b_hh, w_hr_p, has_proj, reverse,
                   y, gates, h_prev, c_prev, tanh_c, h_raw):
     T, B, G = xg.shape
     H = G // 4
     h = h0.copy()
     c = c0.copy()
     hr = np.empty((B, H), dtype=xg.dtype)
+    gh = _product_buffer(B, w_hh_p)
+    h1 = _product_buffer(B, w_hr_p) if has_proj else hr
     for s in range(T):
         t = T - 1 - s if reverse else s
         h_prev[t] = h
         c_prev[t] = c
-        gh = np.dot(h, w_hhT)
+        packed_matmul(h, w_hh_p, gh)
         for b in range(B):
             for j in range(H):
                 i = _sigmoid(xg[t, b, j] + gh[b, j] + b_hh[j])
@@ -72,9 +88,7 @@ def _lstm_forward(xg, lengths, h0, c0, w_hhT, b_hh, w_hrT, has_proj, reverse,
                     c[b, j] = c1
         if has_proj:
             h_raw[t] = hr
-            h1 = np.dot(hr, w_hrT)
-        else:
-            h1 = hr
+            packed_matmul(hr, w_hr_p, h1)
         for b in range(B):
             if t < lengths[b]:
                 for j in range(h.shape[1]):
@@ -84,14 +98,15 @@ def _lstm_forward(xg, lengths, h0, c0, w_hhT, b_hh, w_hrT, has_proj, reverse,
 
 
 @njit(cache=True, nogil=True)
-def _gru_forward(xg, lengths, h0, w_hhT, b_hh, reverse, y, gates, h_prev, ghn):
+def _gru_forward(xg, lengths, h0, w_hh_p, b_hh, reverse, y, gates, h_prev, ghn):
     T, B, G = xg.shape
     H = G // 3
     h = h0.copy()
+    gh = _product_buffer(B, w_hh_p)
     for s in range(T):
         t = T - 1 - s if reverse else s
         h_prev[t] = h
-        gh = np.dot(h, w_hhT)
+        packed_matmul(h, w_hh_p, gh)
         for b in range(B):
             active = t < lengths[b]
             for j in range(H):
@@ -111,13 +126,14 @@ def _gru_forward(xg, lengths, h0, w_hhT, b_hh, reverse, y, gates, h_prev, ghn):
 
 
 @njit(cache=True, nogil=True)
-def _rnn_forward(xg, lengths, h0, w_hhT, b_hh, relu, reverse, y, h1s, h_prev):
+def _rnn_forward(xg, lengths, h0, w_hh_p, b_hh, relu, reverse, y, h1s, h_prev):
     T, B, H = xg.shape
     h = h0.copy()
+    gh = _product_buffer(B, w_hh_p)
     for s in range(T):
         t = T - 1 - s if reverse else s
         h_prev[t] = h
-        gh = np.dot(h, w_hhT)
+        packed_matmul(h, w_hh_p, gh)
         for b in range(B):
             active = t < lengths[b]
             for j in range(H):
@@ -146,20 +162,20 @@ def _masked_sum(dh, dy, t, lengths, out):
 
 
 @njit(cache=True, nogil=True)
-def _lstm_backward(gates, c_prev, tanh_c, lengths, dy, dh_n, dc_n, w_hh, w_hr, has_proj, reverse, dg, dh1s):
+def _lstm_backward(gates, c_prev, tanh_c, lengths, dy, dh_n, dc_n, w_hhT_p, w_hrT_p, has_proj, reverse, dg, dh1s):
     T, B, G = gates.shape
     H = G // 4
     dh = dh_n.copy()
     dc = dc_n.copy()
     dh1 = np.empty(dh.shape, dtype=dh.dtype)
+    dhh = _product_buffer(B, w_hhT_p)
+    dhr = _product_buffer(B, w_hrT_p) if has_proj else dh1
     for s in range(T):
         t = s if reverse else T - 1 - s
         _masked_sum(dh, dy, t, lengths, dh1)
         if has_proj:
             dh1s[t] = dh1
-            dhr = np.dot(dh1, w_hr)
-        else:
-            dhr = dh1
+            packed_matmul(dh1, w_hrT_p, dhr)
         for b in range(B):
             if t < lengths[b]:
                 for j in range(H):
@@ -174,7 +190,7 @@ def _lstm_backward(gates, c_prev, tanh_c, lengths, dy, dh_n, dc_n, w_hh, w_hr, h
                     dg[t, b, 2 * H + j] = dc1 * i * (1.0 - g * g)
                     dg[t, b, 3 * H + j] = dhr[b, j] * tc * o * (1.0 - o)
                     dc[b, j] = dc1 * f
-        dhh = np.dot(dg[t], w_hh)
+        packed_matmul(dg[t], w_hhT_p, dhh)
         for b in range(B):
             if t < lengths[b]:
                 for j in range(dh.shape[1]):
@@ -183,11 +199,12 @@ def _lstm_backward(gates, c_prev, tanh_c, lengths, dy, dh_n, dc_n, w_hh, w_hr, h
 
 
 @njit(cache=True, nogil=True)
-def _gru_backward(gates, ghn, h_prev, lengths, dy, dh_n, w_hh, reverse, dxg, dgh):
+def _gru_backward(gates, ghn, h_prev, lengths, dy, dh_n, w_hhT_p, reverse, dxg, dgh):
     T, B, G = gates.shape
     H = G // 3
     dh = dh_n.copy()
     dh1 = np.empty(dh.shape, dtype=dh.dtype)
+    dhh = _product_buffer(B, w_hhT_p)
     for s in range(T):
         t = s if reverse else T - 1 - s
         _masked_sum(dh, dy, t, lengths, dh1)
@@ -206,7 +223,7 @@ def _gru_backward(gates, ghn, h_prev, lengths, dy, dh_n, w_hh, reverse, dxg, dgh
                     dgh[t, b, j] = dar
                     dgh[t, b, H + j] = daz
                     dgh[t, b, 2 * H + j] = dan * r
-        dhh = np.dot(dgh[t], w_hh)
+        packed_matmul(dgh[t], w_hhT_p, dhh)
         for b in range(B):
             if t < lengths[b]:
                 for j in range(H):
@@ -215,10 +232,11 @@ def _gru_backward(gates, ghn, h_prev, lengths, dy, dh_n, w_hh, reverse, dxg, dgh
 
 
 @njit(cache=True, nogil=True)
-def _rnn_backward(h1s, lengths, dy, dh_n, w_hh, relu, reverse, dg):
+def _rnn_backward(h1s, lengths, dy, dh_n, w_hhT_p, relu, reverse, dg):
     T, B, H = h1s.shape
     dh = dh_n.copy()
     dh1 = np.empty(dh.shape, dtype=dh.dtype)
+    dhh = _product_buffer(B, w_hhT_p)
     for s in range(T):
         t = s if reverse else T - 1 - s
         _masked_sum(dh, dy, t, lengths, dh1)
@@ -230,7 +248,7 @@ def _rnn_backward(h1s, lengths, dy, dh_n, w_hh, relu, reverse, dg):
                         dg[t, b, j] = dh1[b, j] if h1 > 0 else 0.0
                     else:
                         dg[t, b, j] = dh1[b, j] * (1.0 - h1 * h1)
-        dhh = np.dot(dg[t], w_hh)
+        packed_matmul(dg[t], w_hhT_p, dhh)
         for b in range(B):
             if t < lengths[b]:
                 for j in range(H):
@@ -253,7 +271,7 @@ def _forward_direction(mode, x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, r
     if b_ih is not None:
         xg += b_ih
     xg = xg.reshape(T, B, GH)
-    w_hhT = np.ascontiguousarray(w_hh.T)
+    w_hh_p = _packed(w_hh, dt)
     bh = _bias(b_hh, GH, dt)
     y = np.zeros((T, B, Hout), dt)
     h_prev = np.empty((T, B, Hout), dt)
@@ -263,19 +281,19 @@ def _forward_direction(mode, x, lengths, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, r
         H = GH // 4
         rec.update(gates=np.empty((T, B, GH), dt), c_prev=np.empty((T, B, H), dt), tanh_c=np.empty((T, B, H), dt))
         has_proj = w_hr is not None
-        w_hrT = np.ascontiguousarray(w_hr.T) if has_proj else np.zeros((0, 0), dt)
+        w_hr_p = _packed(w_hr, dt)
         h_raw = np.empty((T, B, H), dt) if has_proj else np.zeros((0, 0, 0), dt)
         if has_proj:
             rec["h_raw"] = h_raw
-        h, c = _lstm_forward(xg, lengths, np.ascontiguousarray(h0), np.ascontiguousarray(c0), w_hhT, bh, w_hrT,
+        h, c = _lstm_forward(xg, lengths, np.ascontiguousarray(h0), np.ascontiguousarray(c0), w_hh_p, bh, w_hr_p,
                              has_proj, reverse, y, rec["gates"], h_prev, rec["c_prev"], rec["tanh_c"], h_raw)
     elif mode == "gru":
         rec.update(gates=np.empty((T, B, GH), dt), ghn=np.empty((T, B, GH // 3), dt))
-        h = _gru_forward(xg, lengths, np.ascontiguousarray(h0), w_hhT, bh, reverse, y, rec["gates"], h_prev,
+        h = _gru_forward(xg, lengths, np.ascontiguousarray(h0), w_hh_p, bh, reverse, y, rec["gates"], h_prev,
                          rec["ghn"])
     else:
         rec["h1"] = np.empty((T, B, GH), dt)
-        h = _rnn_forward(xg, lengths, np.ascontiguousarray(h0), w_hhT, bh, mode == "rnn_relu", reverse, y,
+        h = _rnn_forward(xg, lengths, np.ascontiguousarray(h0), w_hh_p, bh, mode == "rnn_relu", reverse, y,
                          rec["h1"], h_prev)
     return y, h, c, rec
 
@@ -308,7 +326,7 @@ def _backward_direction(mode, rec, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, dy, dh
     T, B, I = x.shape
     GH, Hout = w_hh.shape
     dt = x.dtype
-    w_hh = np.ascontiguousarray(w_hh)
+    w_hhT_p = _packed(w_hh.T, dt)
     dxg = np.zeros((T, B, GH), dt)
     dgh = dxg
     dc = None
@@ -316,16 +334,16 @@ def _backward_direction(mode, rec, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, dy, dh
     if mode == "lstm":
         has_proj = w_hr is not None
         dh1s = np.zeros((T, B, Hout), dt) if has_proj else np.zeros((0, 0, 0), dt)
-        w_hr_c = np.ascontiguousarray(w_hr) if has_proj else np.zeros((0, 0), dt)
-        dh, dc = _lstm_backward(rec["gates"], rec["c_prev"], rec["tanh_c"], lengths, dy, dh_n, dc_n, w_hh, w_hr_c,
+        w_hrT_p = _packed(None if w_hr is None else w_hr.T, dt)
+        dh, dc = _lstm_backward(rec["gates"], rec["c_prev"], rec["tanh_c"], lengths, dy, dh_n, dc_n, w_hhT_p, w_hrT_p,
                                 has_proj, reverse, dxg, dh1s)
         if has_proj:
             dw_hr = np.dot(dh1s.reshape(T * B, Hout).T, rec["h_raw"].reshape(T * B, -1))
     elif mode == "gru":
         dgh = np.zeros((T, B, GH), dt)
-        dh = _gru_backward(rec["gates"], rec["ghn"], rec["h_prev"], lengths, dy, dh_n, w_hh, reverse, dxg, dgh)
+        dh = _gru_backward(rec["gates"], rec["ghn"], rec["h_prev"], lengths, dy, dh_n, w_hhT_p, reverse, dxg, dgh)
     else:
-        dh = _rnn_backward(rec["h1"], lengths, dy, dh_n, w_hh, mode == "rnn_relu", reverse, dxg)
+        dh = _rnn_backward(rec["h1"], lengths, dy, dh_n, w_hhT_p, mode == "rnn_relu", reverse, dxg)
     dxg2, dgh2 = dxg.reshape(T * B, GH), dgh.reshape(T * B, GH)
     dw_ih = np.dot(dxg2.T, x.reshape(T * B, I))
     dw_hh = np.dot(dgh2.T, rec["h_prev"].reshape(T * B, Hout))
