@@ -235,8 +235,9 @@ def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend, return_ca
     return (out, states, cache) if return_cache else (out, states)
 
 
-def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
+def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend, return_cache=False):
     """Shared body of the cells: one step of a one-layer, one-direction sequence."""
+    return_cache = _validate.flag(return_cache, "return_cache")
     G = _GATES[mode]
     named = {"x": x, "w_ih": w_ih, "w_hh": w_hh}
     optional = {"h": h, "c": c, "b_ih": b_ih, "b_hh": b_hh}
@@ -270,13 +271,19 @@ def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
     if mode == "lstm":
         c0 = _dispatch.reshape(arrs["c"], (1, B, H)) if "c" in arrs else _zeros((1, B, H), dtype, on_device)
     layers = [[(wih, whh, arrs.get("b_ih"), arrs.get("b_hh"), None)]]
-    _, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
-        mode, x3, np.ones(B, dtype=np.int64), h0, c0, layers, False
-    )
+    if return_cache:
+        from .recurrent_backward import forward_with_cache
+
+        _, h_n, c_n, cache = forward_with_cache(mode, x3, np.ones(B, dtype=np.int64), h0, c0, layers, False,
+                                                True, backend)
+        cache.cell_state = state
+    else:
+        _, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
+            mode, x3, np.ones(B, dtype=np.int64), h0, c0, layers, False
+        )
     h1 = _dispatch.wrap_like(_dispatch.reshape(h_n, state), x)
-    if mode == "lstm":
-        return h1, _dispatch.wrap_like(_dispatch.reshape(c_n, state), x)
-    return h1
+    result = (h1, _dispatch.wrap_like(_dispatch.reshape(c_n, state), x)) if mode == "lstm" else h1
+    return (result, cache) if return_cache else result
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,7 +299,8 @@ def lstm_cell(
     b_hh: Optional[ArrayLike] = None,
     *,
     backend: str = "auto",
-) -> Tuple[Any, Any]:
+    return_cache: bool = False,
+) -> Any:
     """One LSTM step, as ``torch.nn.LSTMCell``.
 
     ``i, f, g, o = split(x W_ih^T + b_ih + h W_hh^T + b_hh)``;
@@ -312,6 +320,9 @@ def lstm_cell(
         torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``.
+    return_cache : bool
+        Also return a cache for :mod:`bagu_fast.recurrent_backward`'s cell backward: the result
+        is ``(result, cache)`` (backends ``"reference"`` and ``"cpu"``).
 
     Returns
     -------
@@ -325,7 +336,7 @@ def lstm_cell(
     >>> c1
     array([0.5, 0.5])
     """
-    return _cell("lstm", x, h, c, w_ih, w_hh, b_ih, b_hh, backend)
+    return _cell("lstm", x, h, c, w_ih, w_hh, b_ih, b_hh, backend, return_cache)
 
 
 def gru_cell(
@@ -337,6 +348,7 @@ def gru_cell(
     b_hh: Optional[ArrayLike] = None,
     *,
     backend: str = "auto",
+    return_cache: bool = False,
 ) -> Any:
     """One GRU step, as ``torch.nn.GRUCell``.
 
@@ -356,12 +368,15 @@ def gru_cell(
         torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``.
+    return_cache : bool
+        Also return a cache for :mod:`bagu_fast.recurrent_backward`'s cell backward: the result
+        is ``(result, cache)`` (backends ``"reference"`` and ``"cpu"``).
 
     Returns
     -------
     h1 : array shaped like ``h``
     """
-    return _cell("gru", x, h, None, w_ih, w_hh, b_ih, b_hh, backend)
+    return _cell("gru", x, h, None, w_ih, w_hh, b_ih, b_hh, backend, return_cache)
 
 
 def rnn_cell(
@@ -374,6 +389,7 @@ def rnn_cell(
     *,
     nonlinearity: str = "tanh",
     backend: str = "auto",
+    return_cache: bool = False,
 ) -> Any:
     """One Elman RNN step, as ``torch.nn.RNNCell``: ``h1 = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
 
@@ -390,13 +406,16 @@ def rnn_cell(
         torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``.
+    return_cache : bool
+        Also return a cache for :mod:`bagu_fast.recurrent_backward`'s cell backward: the result
+        is ``(result, cache)`` (backends ``"reference"`` and ``"cpu"``).
     nonlinearity : {"tanh", "relu"}
 
     Returns
     -------
     h1 : array shaped like ``h``
     """
-    return _cell(_rnn_mode(nonlinearity), x, h, None, w_ih, w_hh, b_ih, b_hh, backend)
+    return _cell(_rnn_mode(nonlinearity), x, h, None, w_ih, w_hh, b_ih, b_hh, backend, return_cache)
 
 
 # --------------------------------------------------------------------------------------------

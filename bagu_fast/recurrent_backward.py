@@ -13,6 +13,11 @@ forward took the default — and one entry per weight, keyed by its ``state_dict
 a sequence's length do not touch the outputs or states, so their ``grad_output`` is ignored and
 their ``"x"`` gradient is zero.
 
+The cells work alike: ``(h1, c1), cache = lstm_cell(..., return_cache=True)``, then
+``lstm_cell_backward(cache, grad_h1, grad_c1)`` gives ``"x"``, ``"h"``, ``"c"``, ``"w_ih"``,
+``"w_hh"`` (and ``"b_ih"``, ``"b_hh"`` when given); ``gru_cell_backward`` / ``rnn_cell_backward``
+take ``(cache, grad_h1)``.
+
 The backend is the forward's: ``"reference"`` (NumPy) or ``"cpu"`` (Numba); the cache of a
 ``"cuda"`` forward is not supported yet (the forward raises ``ValueError``).
 """
@@ -25,7 +30,8 @@ import numpy as np
 from . import _dispatch
 from ._validate import ArrayLike
 
-__all__ = ["RecurrentCache", "lstm_backward", "gru_backward", "rnn_backward"]
+__all__ = ["RecurrentCache", "lstm_backward", "gru_backward", "rnn_backward", "lstm_cell_backward",
+           "gru_cell_backward", "rnn_cell_backward"]
 
 _BACKENDS = ("reference", "cpu")
 _KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
@@ -39,7 +45,7 @@ class RecurrentCache:
     """
 
     __slots__ = ("mode", "backend", "dtype", "batched", "batch_first", "T", "B", "L", "D", "H",
-                 "Hout", "lengths", "layers", "records", "out_shape", "h_shape", "c_shape")
+                 "Hout", "lengths", "layers", "records", "out_shape", "h_shape", "c_shape", "cell_state")
 
     def __repr__(self) -> str:
         return (f"RecurrentCache(mode={self.mode!r}, backend={self.backend!r}, T={self.T}, B={self.B}, "
@@ -64,6 +70,7 @@ def forward_with_cache(mode, x3, lengths, h0, c0, layers, batch_first, batched, 
     cache.T, cache.B, cache.L, cache.D = int(xt.shape[0]), int(xt.shape[1]), len(layers), len(layers[0])
     cache.H, cache.Hout = int(layers[0][0][1].shape[0]) // {"lstm": 4, "gru": 3}.get(mode, 1), int(h0.shape[2])
     cache.lengths, cache.layers, cache.records = lengths, layers, records
+    cache.cell_state = None  # a cell's forward sets its state shape
     if cache.batch_first:
         out = np.ascontiguousarray(out.transpose(1, 0, 2))
     cache.out_shape = tuple(out.shape) if batched else (cache.T, int(out.shape[2]))
@@ -85,13 +92,18 @@ def _grad(value: Any, name: str, shape: tuple, dtype: np.dtype) -> Optional[np.n
     return arr
 
 
-def _backward(family: str, cache: Any, grad_output, grad_h_n, grad_c_n) -> Dict[str, np.ndarray]:
+def _check_cache(cache: Any, family: str, cell: bool) -> None:
+    fn = family + ("_cell" if cell else "")
     if not isinstance(cache, RecurrentCache):
-        raise TypeError(f"cache must be the RecurrentCache returned by {family}(..., return_cache=True), "
+        raise TypeError(f"cache must be the RecurrentCache returned by {fn}(..., return_cache=True), "
                         f"got {type(cache).__name__}")
-    if (family == "rnn") != cache.mode.startswith("rnn") or (family != "rnn" and cache.mode != family):
-        raise ValueError(f"cache comes from a {cache.mode.split('_')[0]} forward; pass it to "
-                         f"{cache.mode.split('_')[0]}_backward, not {family}_backward")
+    own = cache.mode.split("_")[0] + ("_cell" if cache.cell_state is not None else "")
+    if own != fn:
+        raise ValueError(f"cache comes from a {own} forward; pass it to {own}_backward, not {fn}_backward")
+
+
+def _backward(family: str, cache: Any, grad_output, grad_h_n, grad_c_n) -> Dict[str, np.ndarray]:
+    _check_cache(cache, family, cell=False)
     dt = cache.dtype
     g_out = _grad(grad_output, "grad_output", cache.out_shape, dt)
     g_h = _grad(grad_h_n, "grad_h_n", cache.h_shape, dt)
@@ -206,3 +218,80 @@ def rnn_backward(
         ``"x"``, ``"h0"`` (always) and every weight under its ``state_dict`` name.
     """
     return _backward("rnn", cache, grad_output, grad_h_n, None)
+
+
+def _cell_backward(family: str, cache: Any, grad_h1, grad_c1) -> Dict[str, np.ndarray]:
+    _check_cache(cache, family, cell=True)
+    state, dt = cache.cell_state, cache.dtype
+    g_h = _grad(grad_h1, "grad_h1", state, dt)
+    g_c = _grad(grad_c1, "grad_c1", state, dt) if family == "lstm" else None
+    if g_h is None and g_c is None:
+        raise ValueError("grad_h1" + (" and grad_c1 are" if family == "lstm" else " is") + " None; pass a gradient")
+    B, H = cache.B, cache.H
+    zeros = np.zeros((1, B, H), dt)
+    g_h = zeros if g_h is None else np.ascontiguousarray(g_h).reshape(1, B, H)
+    if family == "lstm":
+        g_c = zeros if g_c is None else np.ascontiguousarray(g_c).reshape(1, B, H)
+    dx, dh0, dc0, dlayers = _kernel(cache.backend).backward(
+        cache.mode, cache.records, cache.lengths, cache.layers, np.zeros((1, B, H), dt), g_h, g_c)
+    grads = {"x": dx.reshape(state[:-1] + (dx.shape[2],)), "h": dh0.reshape(state)}
+    if family == "lstm":
+        grads["c"] = dc0.reshape(state)
+    for name, g in zip(("w_ih", "w_hh", "b_ih", "b_hh"), dlayers[0][0]):
+        if g is not None:
+            grads[name] = g
+    return grads
+
+
+def lstm_cell_backward(
+    cache: RecurrentCache, grad_h1: Optional[ArrayLike], grad_c1: Optional[ArrayLike] = None
+) -> Dict[str, np.ndarray]:
+    """Gradients of an :func:`bagu_fast.lstm_cell` step run with ``return_cache=True``.
+
+    Parameters
+    ----------
+    cache : RecurrentCache
+        The second value returned by ``lstm_cell(..., return_cache=True)``.
+    grad_h1, grad_c1 : arrays shaped like ``h1`` / ``c1``, or ``None`` (zero; not both)
+
+    Returns
+    -------
+    dict of str to array
+        ``"x"``, ``"h"``, ``"c"`` (always, also for a default zero state), ``"w_ih"``, ``"w_hh"``
+        and, when the step had them, ``"b_ih"``, ``"b_hh"``.
+    """
+    return _cell_backward("lstm", cache, grad_h1, grad_c1)
+
+
+def gru_cell_backward(cache: RecurrentCache, grad_h1: ArrayLike) -> Dict[str, np.ndarray]:
+    """Gradients of a :func:`bagu_fast.gru_cell` step run with ``return_cache=True``.
+
+    Parameters
+    ----------
+    cache : RecurrentCache
+        The second value returned by ``gru_cell(..., return_cache=True)``.
+    grad_h1 : array shaped like ``h1``
+
+    Returns
+    -------
+    dict of str to array
+        ``"x"``, ``"h"`` (always), ``"w_ih"``, ``"w_hh"`` and, when given, ``"b_ih"``, ``"b_hh"``.
+    """
+    return _cell_backward("gru", cache, grad_h1, None)
+
+
+def rnn_cell_backward(cache: RecurrentCache, grad_h1: ArrayLike) -> Dict[str, np.ndarray]:
+    """Gradients of a :func:`bagu_fast.rnn_cell` step run with ``return_cache=True``.
+
+    Parameters
+    ----------
+    cache : RecurrentCache
+        The second value returned by ``rnn_cell(..., return_cache=True)``.
+    grad_h1 : array shaped like ``h1``
+
+    Returns
+    -------
+    dict of str to array
+        ``"x"``, ``"h"`` (always), ``"w_ih"``, ``"w_hh"`` and, when given, ``"b_ih"``, ``"b_hh"``.
+    """
+    return _cell_backward("rnn", cache, grad_h1, None)

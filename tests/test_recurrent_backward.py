@@ -304,3 +304,85 @@ def test_against_torch_autograd(mode, packed):
         assert set(got) == set(expected)
         for k in expected:
             np.testing.assert_allclose(got[k], expected[k], rtol=1e-9, atol=1e-11, err_msg=f"{backend} {k}")
+
+
+# ----------------------------------------------------------------------------------------------
+# cells
+# ----------------------------------------------------------------------------------------------
+CELL = {"lstm": (rec.lstm_cell, rb.lstm_cell_backward), "gru": (rec.gru_cell, rb.gru_cell_backward),
+        "rnn_tanh": (rec.rnn_cell, rb.rnn_cell_backward), "rnn_relu": (rec.rnn_cell, rb.rnn_cell_backward)}
+# (mode, batched, bias, initial state given)
+CELL_CASES = [("lstm", True, True, True), ("lstm", False, False, False), ("gru", True, True, True),
+              ("gru", False, True, False), ("rnn_tanh", True, False, True), ("rnn_relu", True, True, True)]
+
+
+def cell_problem(case, dtype=np.float64, seed=0, B=3, I=3, H=4):
+    mode, batched, bias, state = case
+    rng = np.random.default_rng(seed)
+    G = {"lstm": 4, "gru": 3}.get(mode, 1)
+    shape = (B,) if batched else ()
+    kw = {"x": rng.standard_normal(shape + (I,)).astype(dtype),
+          "w_ih": rng.uniform(-1, 1, (G * H, I)).astype(dtype), "w_hh": rng.uniform(-1, 1, (G * H, H)).astype(dtype),
+          "h": rng.standard_normal(shape + (H,)).astype(dtype) if state else None}
+    if mode == "lstm":
+        kw["c"] = rng.standard_normal(shape + (H,)).astype(dtype) if state else None
+    if bias:
+        kw["b_ih"], kw["b_hh"] = rng.uniform(-1, 1, G * H).astype(dtype), rng.uniform(-1, 1, G * H).astype(dtype)
+    if mode.startswith("rnn"):
+        kw["nonlinearity"] = mode[4:]
+    g = {"grad_h1": rng.standard_normal(shape + (H,)).astype(dtype)}
+    if mode == "lstm":
+        g["grad_c1"] = rng.standard_normal(shape + (H,)).astype(dtype)
+    return kw, g
+
+
+def cell_loss(mode, kw, g):
+    res = CELL[mode][0](**kw, backend="reference")
+    res = res if isinstance(res, tuple) else (res,)
+    return float(sum(np.sum(gv * r) for gv, r in zip(g.values(), res)))
+
+
+@pytest.mark.parametrize("case", CELL_CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[3]}" for c in CELL_CASES])
+def test_cell_backward_matches_finite_differences_and_cpu(case):
+    mode = case[0]
+    kw, g = cell_problem(case)
+    res, cache = CELL[mode][0](**kw, backend="reference", return_cache=True)
+    grads = CELL[mode][1](cache, **g)
+    expected_keys = {"x", "h", "w_ih", "w_hh"} | ({"c"} if mode == "lstm" else set()) | \
+        ({"b_ih", "b_hh"} if case[2] else set())
+    assert set(grads) == expected_keys
+    for name in expected_keys:
+        if kw.get(name) is None:  # the default zero state: its gradient, at zeros
+            kw = {**kw, name: np.zeros_like(g["grad_h1"])}
+    for name in expected_keys:
+        arr = kw[name]
+        num = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            keep = arr[idx]
+            arr[idx] = keep + 1e-6
+            up = cell_loss(mode, kw, g)
+            arr[idx] = keep - 1e-6
+            down = cell_loss(mode, kw, g)
+            arr[idx] = keep
+            num[idx] = (up - down) / 2e-6
+        np.testing.assert_allclose(grads[name], num, rtol=1e-6, atol=1e-7, err_msg=name)
+    for dtype in (np.float64, np.float32):
+        kw, g = cell_problem(case, dtype=dtype, seed=1)
+        ref = CELL[mode][1](CELL[mode][0](**kw, backend="reference", return_cache=True)[1], **g)
+        cpu = CELL[mode][1](CELL[mode][0](**kw, backend="cpu", return_cache=True)[1], **g)
+        assert_grads_close(cpu, ref, CPU_TOL[dtype])
+
+
+def test_cell_and_sequence_caches_do_not_mix():
+    kw, g = cell_problem(CELL_CASES[0])
+    _, cache = rec.lstm_cell(**kw, return_cache=True)
+    with pytest.raises(ValueError, match="lstm_cell_backward"):
+        rb.lstm_backward(cache, None, g["grad_h1"])
+    with pytest.raises(ValueError, match="grad_h1"):
+        rb.lstm_cell_backward(cache, g["grad_h1"][:1])
+    with pytest.raises(ValueError, match="None"):
+        rb.lstm_cell_backward(cache, None)
+    skw, _ = problem(CASES[0])
+    _, _, scache = rec.lstm(**skw, return_cache=True)
+    with pytest.raises(ValueError, match="lstm_backward"):
+        rb.lstm_cell_backward(scache, g["grad_h1"])
