@@ -386,3 +386,22 @@ def test_cell_and_sequence_caches_do_not_mix():
     _, _, scache = rec.lstm(**skw, return_cache=True)
     with pytest.raises(ValueError, match="lstm_backward"):
         rb.lstm_cell_backward(scache, g["grad_h1"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("T, lengths", [(0, [0, 0]), (3, [0, 0]), (3, [])])
+def test_empty_sequences(backend, T, lengths):
+    # no step runs: the state gradients pass straight to h0 / c0, everything else is zero
+    rng = np.random.default_rng(5)
+    B = len(lengths)
+    w = weights(rng, "lstm", 3, 4, layers=2, bidirectional=True, proj=2)
+    x = rng.standard_normal((T, B, 3))
+    out, (h_n, c_n), cache = rec.lstm(x, w, lengths=np.array(lengths, dtype=np.int64), backend=backend,
+                                      return_cache=True)
+    g_h, g_c = rng.standard_normal(h_n.shape), rng.standard_normal(c_n.shape)
+    grads = rb.lstm_backward(cache, rng.standard_normal(out.shape), g_h, g_c)
+    np.testing.assert_array_equal(grads["h0"], g_h)
+    np.testing.assert_array_equal(grads["c0"], g_c)
+    assert grads["x"].shape == x.shape and not np.any(grads["x"])
+    for k in w:
+        assert grads[k].shape == w[k].shape and not np.any(grads[k]), k

@@ -338,7 +338,7 @@ def _backward_direction(mode, rec, lengths, w_ih, w_hh, b_ih, b_hh, w_hr, dy, dh
         dh, dc = _lstm_backward(rec["gates"], rec["c_prev"], rec["tanh_c"], lengths, dy, dh_n, dc_n, w_hhT_p, w_hrT_p,
                                 has_proj, reverse, dxg, dh1s)
         if has_proj:
-            dw_hr = np.dot(dh1s.reshape(T * B, Hout).T, rec["h_raw"].reshape(T * B, -1))
+            dw_hr = np.dot(dh1s.reshape(T * B, Hout).T, rec["h_raw"].reshape(T * B, rec["h_raw"].shape[2]))
     elif mode == "gru":
         dgh = np.zeros((T, B, GH), dt)
         dh = _gru_backward(rec["gates"], rec["ghn"], rec["h_prev"], lengths, dy, dh_n, w_hhT_p, reverse, dxg, dgh)
