@@ -30,8 +30,6 @@ from ._microkernel import pack_panels, packed_matmul
 
 __all__ = ["forward", "backward"]
 
-_G = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
-
 
 @njit(cache=True, nogil=True, inline="always")
 def _sigmoid(v):
