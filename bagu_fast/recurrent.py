@@ -164,9 +164,10 @@ def _zeros(shape: tuple, dtype: np.dtype, on_device: bool) -> Any:
     return z
 
 
-def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend):
+def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend, return_cache=False):
     """Shared body of :func:`lstm`, :func:`gru` and :func:`rnn`."""
     batch_first = _validate.flag(batch_first, "batch_first")
+    return_cache = _validate.flag(return_cache, "return_cache")
     layers, arrays, wdtype, H, Hout, L, D, I0 = _parse_weights(weights, mode)
     xa = _dispatch.prepare_array(x, "x")
     states = {"h0": h0} if mode != "lstm" else {"h0": h0, "c0": c0}
@@ -216,21 +217,27 @@ def _sequence(mode, x, weights, h0, c0, batch_first, lengths, backend):
     if mode == "lstm":
         c0a = prepared.get("c0")
         c0a = _zeros(state_shape["c0"], dtype, on_device) if c0a is None else _dispatch.reshape(c0a, state_shape["c0"])
-    out, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
-        mode, x3, lens, h0a, c0a, layers, batch_first and batched
-    )
+    if return_cache:
+        from .recurrent_backward import forward_with_cache
+
+        out, h_n, c_n, cache = forward_with_cache(mode, x3, lens, h0a, c0a, layers, batch_first and batched,
+                                                  batched, backend)
+    else:
+        out, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
+            mode, x3, lens, h0a, c0a, layers, batch_first and batched
+        )
     if not batched:
         out = _dispatch.reshape(out, (T, D * Hout))
         h_n = _dispatch.reshape(h_n, (L * D, Hout))
         c_n = None if c_n is None else _dispatch.reshape(c_n, (L * D, H))
     out, h_n = _dispatch.wrap_like(out, x), _dispatch.wrap_like(h_n, x)
-    if mode == "lstm":
-        return out, (h_n, _dispatch.wrap_like(c_n, x))
-    return out, h_n
+    states = (h_n, _dispatch.wrap_like(c_n, x)) if mode == "lstm" else h_n
+    return (out, states, cache) if return_cache else (out, states)
 
 
-def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
+def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend, return_cache=False):
     """Shared body of the cells: one step of a one-layer, one-direction sequence."""
+    return_cache = _validate.flag(return_cache, "return_cache")
     G = _GATES[mode]
     named = {"x": x, "w_ih": w_ih, "w_hh": w_hh}
     optional = {"h": h, "c": c, "b_ih": b_ih, "b_hh": b_hh}
@@ -264,13 +271,19 @@ def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh, backend):
     if mode == "lstm":
         c0 = _dispatch.reshape(arrs["c"], (1, B, H)) if "c" in arrs else _zeros((1, B, H), dtype, on_device)
     layers = [[(wih, whh, arrs.get("b_ih"), arrs.get("b_hh"), None)]]
-    _, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
-        mode, x3, np.ones(B, dtype=np.int64), h0, c0, layers, False
-    )
+    if return_cache:
+        from .recurrent_backward import forward_with_cache
+
+        _, h_n, c_n, cache = forward_with_cache(mode, x3, np.ones(B, dtype=np.int64), h0, c0, layers, False,
+                                                True, backend)
+        cache.cell_state = state
+    else:
+        _, h_n, c_n = _dispatch.kernels("recurrent", backend).run(
+            mode, x3, np.ones(B, dtype=np.int64), h0, c0, layers, False
+        )
     h1 = _dispatch.wrap_like(_dispatch.reshape(h_n, state), x)
-    if mode == "lstm":
-        return h1, _dispatch.wrap_like(_dispatch.reshape(c_n, state), x)
-    return h1
+    result = (h1, _dispatch.wrap_like(_dispatch.reshape(c_n, state), x)) if mode == "lstm" else h1
+    return (result, cache) if return_cache else result
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,7 +299,8 @@ def lstm_cell(
     b_hh: Optional[ArrayLike] = None,
     *,
     backend: str = "auto",
-) -> Tuple[Any, Any]:
+    return_cache: bool = False,
+) -> Any:
     """One LSTM step, as ``torch.nn.LSTMCell``.
 
     ``i, f, g, o = split(x W_ih^T + b_ih + h W_hh^T + b_hh)``;
@@ -306,6 +320,9 @@ def lstm_cell(
         torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``.
+    return_cache : bool
+        Also return a cache for :mod:`bagu_fast.recurrent_backward`'s cell backward: the result
+        is ``(result, cache)`` (backends ``"reference"`` and ``"cpu"``).
 
     Returns
     -------
@@ -319,7 +336,7 @@ def lstm_cell(
     >>> c1
     array([0.5, 0.5])
     """
-    return _cell("lstm", x, h, c, w_ih, w_hh, b_ih, b_hh, backend)
+    return _cell("lstm", x, h, c, w_ih, w_hh, b_ih, b_hh, backend, return_cache)
 
 
 def gru_cell(
@@ -331,6 +348,7 @@ def gru_cell(
     b_hh: Optional[ArrayLike] = None,
     *,
     backend: str = "auto",
+    return_cache: bool = False,
 ) -> Any:
     """One GRU step, as ``torch.nn.GRUCell``.
 
@@ -350,12 +368,15 @@ def gru_cell(
         torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``.
+    return_cache : bool
+        Also return a cache for :mod:`bagu_fast.recurrent_backward`'s cell backward: the result
+        is ``(result, cache)`` (backends ``"reference"`` and ``"cpu"``).
 
     Returns
     -------
     h1 : array shaped like ``h``
     """
-    return _cell("gru", x, h, None, w_ih, w_hh, b_ih, b_hh, backend)
+    return _cell("gru", x, h, None, w_ih, w_hh, b_ih, b_hh, backend, return_cache)
 
 
 def rnn_cell(
@@ -368,6 +389,7 @@ def rnn_cell(
     *,
     nonlinearity: str = "tanh",
     backend: str = "auto",
+    return_cache: bool = False,
 ) -> Any:
     """One Elman RNN step, as ``torch.nn.RNNCell``: ``h1 = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
 
@@ -384,13 +406,16 @@ def rnn_cell(
         torch's ``bias_ih`` / ``bias_hh`` (``None``: no bias).
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs, else ``"cpu"``.
+    return_cache : bool
+        Also return a cache for :mod:`bagu_fast.recurrent_backward`'s cell backward: the result
+        is ``(result, cache)`` (backends ``"reference"`` and ``"cpu"``).
     nonlinearity : {"tanh", "relu"}
 
     Returns
     -------
     h1 : array shaped like ``h``
     """
-    return _cell(_rnn_mode(nonlinearity), x, h, None, w_ih, w_hh, b_ih, b_hh, backend)
+    return _cell(_rnn_mode(nonlinearity), x, h, None, w_ih, w_hh, b_ih, b_hh, backend, return_cache)
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,7 +430,8 @@ def lstm(
     batch_first: bool = False,
     lengths: Optional[ArrayLike] = None,
     backend: str = "auto",
-) -> Tuple[Any, Tuple[Any, Any]]:
+    return_cache: bool = False,
+) -> Tuple[Any, ...]:
     """A multi-layer (optionally bidirectional, optionally projected) LSTM, as ``torch.nn.LSTM``.
 
     Each step is :func:`lstm_cell`; with ``proj_size`` (``weight_hr_l{k}``) the hidden state is
@@ -436,6 +462,10 @@ def lstm(
         those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``.
+    return_cache : bool
+        Also return a :class:`~bagu_fast.recurrent_backward.RecurrentCache` for the backward
+        (:mod:`bagu_fast.recurrent_backward`): the result is ``(output, states, cache)``.  Backends
+        ``"reference"`` and ``"cpu"`` only; the forward then runs the backend's recording path.
 
     Returns
     -------
@@ -453,7 +483,7 @@ def lstm(
     >>> out.shape, h_n.shape, bool(np.all(out[3:, 1] == 0)), bool(np.allclose(h_n[0, 1], out[2, 1]))
     ((5, 2, 4), (1, 2, 4), True, True)
     """
-    return _sequence("lstm", x, weights, h0, c0, batch_first, lengths, backend)
+    return _sequence("lstm", x, weights, h0, c0, batch_first, lengths, backend, return_cache)
 
 
 def gru(
@@ -464,6 +494,7 @@ def gru(
     batch_first: bool = False,
     lengths: Optional[ArrayLike] = None,
     backend: str = "auto",
+    return_cache: bool = False,
 ) -> Tuple[Any, Any]:
     """A multi-layer (optionally bidirectional) GRU, as ``torch.nn.GRU``; each step is :func:`gru_cell`.
 
@@ -488,13 +519,17 @@ def gru(
         those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``.
+    return_cache : bool
+        Also return a :class:`~bagu_fast.recurrent_backward.RecurrentCache` for the backward
+        (:mod:`bagu_fast.recurrent_backward`): the result is ``(output, states, cache)``.  Backends
+        ``"reference"`` and ``"cpu"`` only; the forward then runs the backend's recording path.
 
     Returns
     -------
     output : array ``[T, B, D * hidden_size]`` (``[B, T, ...]`` with ``batch_first``)
     h_n : array ``[num_layers * D, B, hidden_size]``
     """
-    return _sequence("gru", x, weights, h0, None, batch_first, lengths, backend)
+    return _sequence("gru", x, weights, h0, None, batch_first, lengths, backend, return_cache)
 
 
 def rnn(
@@ -506,6 +541,7 @@ def rnn(
     batch_first: bool = False,
     lengths: Optional[ArrayLike] = None,
     backend: str = "auto",
+    return_cache: bool = False,
 ) -> Tuple[Any, Any]:
     """A multi-layer (optionally bidirectional) Elman RNN, as ``torch.nn.RNN``; each step is :func:`rnn_cell`.
 
@@ -531,13 +567,17 @@ def rnn(
         those after step ``lengths[b] - 1``, and the reverse direction starts at ``lengths[b] - 1``.
     backend : {"auto", "cpu", "cuda", "reference"}
         ``"auto"`` is ``"cuda"`` for GPU inputs (``x``, states or weights), else ``"cpu"``.
+    return_cache : bool
+        Also return a :class:`~bagu_fast.recurrent_backward.RecurrentCache` for the backward
+        (:mod:`bagu_fast.recurrent_backward`): the result is ``(output, states, cache)``.  Backends
+        ``"reference"`` and ``"cpu"`` only; the forward then runs the backend's recording path.
 
     Returns
     -------
     output : array ``[T, B, D * hidden_size]`` (``[B, T, ...]`` with ``batch_first``)
     h_n : array ``[num_layers * D, B, hidden_size]``
     """
-    return _sequence(_rnn_mode(nonlinearity), x, weights, h0, None, batch_first, lengths, backend)
+    return _sequence(_rnn_mode(nonlinearity), x, weights, h0, None, batch_first, lengths, backend, return_cache)
 
 
 # --------------------------------------------------------------------------------------------
