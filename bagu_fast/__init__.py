@@ -33,6 +33,15 @@ from .recurrent import (
     rnn_cell,
     rnn_param_count,
 )
+from .recurrent_backward import (
+    RecurrentCache,
+    gru_backward,
+    gru_cell_backward,
+    lstm_backward,
+    lstm_cell_backward,
+    rnn_backward,
+    rnn_cell_backward,
+)
 from .strings import (
     apply_editops,
     cdist,
@@ -65,6 +74,13 @@ __all__ = [
     "rnn",
     "rnn_cell",
     "rnn_param_count",
+    "RecurrentCache",
+    "lstm_backward",
+    "gru_backward",
+    "rnn_backward",
+    "lstm_cell_backward",
+    "gru_cell_backward",
+    "rnn_cell_backward",
     "trees",
     "viterbi",
     "cdist",
