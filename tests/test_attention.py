@@ -831,8 +831,17 @@ def _mha_args():
                 is_causal=False, backend="cpu")
 
 
+def _sdpa_backward_args():
+    forward = _sdpa_args()
+    out, lse = bf.scaled_dot_product_attention(**forward)
+    args = {k: v for k, v in forward.items() if k not in ("dropout_p", "return_lse")}
+    return dict(grad_out=np.ones_like(out), out=out, lse=lse, **args)
+
+
 ATTENTION_API = {
     "scaled_dot_product_attention": (sdpa, _sdpa_args, {"attn_mask", "scale", "window", "softcap"}),
+    "scaled_dot_product_attention_backward": (bf.scaled_dot_product_attention_backward, _sdpa_backward_args,
+                                              {"attn_mask", "scale", "window", "softcap"}),
     "multi_head_attention": (bf.multi_head_attention, _mha_args, {"biases", "mask"}),
     "sinusoidal_positional_encoding": (bf.sinusoidal_positional_encoding,
                                        lambda: dict(max_len=3, d_model=4, dtype=np.float32), set()),
