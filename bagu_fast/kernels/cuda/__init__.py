@@ -63,7 +63,7 @@ def compile_module_ptx(name: str, archs=PTX_ARCHS) -> list[dict]:
                 rec = {"module": name, "family": family, "kernel": kernel_name, "signature": str(sig), "cc": list(cc)}
                 # Kernels may call @cuda.jit(device=True) functions: typing that call asks the
                 # driver for the current device's compute capability (the only driver call on
-                # that path), so answer it with the target arch (see shared CUDA_NOTES.md).
+                # that path), so answer it with the target arch.
                 fake_device = SimpleNamespace(compute_capability=cc)
                 try:
                     with mock.patch.object(cuda_dispatcher, "get_current_device", lambda: fake_device):
