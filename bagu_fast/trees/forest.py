@@ -25,9 +25,9 @@ import numpy as np
 from .._compat import BaseEstimator, ClassifierMixin, RegressorMixin, need_sklearn
 from .._validate import ArrayLike
 from ._checks import array_argument, check_random_state, host_copy
-from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _check_params, _encode_classes,
-                   _fit_mapper, _flatten, _grow, _pack, _predictor, _resolve_backend, _tags_allow_nan,
-                   _traverse_apply, _traverse_sum, _validate_fit, _writable)
+from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _check_params, _ClassPredictions,
+                   _encode_classes, _fit_mapper, _flatten, _grow, _pack, _predictor, _resolve_backend,
+                   _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit, _writable)
 
 __all__ = ["RandomForestClassifier", "RandomForestRegressor"]
 
@@ -256,7 +256,7 @@ class _BaseForest(BaseEstimator):
         return mean / mean.sum()
 
 
-class RandomForestClassifier(ClassifierMixin, _BaseForest):
+class RandomForestClassifier(ClassifierMixin, _ClassPredictions, _BaseForest):
     """A random forest of classic decision trees (CART / ID3 / C4.5 criteria) on binned features.
 
     Parameters
@@ -309,16 +309,6 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Mean of the trees' class probabilities, ``[n_samples, n_classes]``."""
         return self._mean_values(X)
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """The class with the largest mean probability (ties to the first in ``classes_``)."""
-        proba = self.predict_proba(X)  # checks fitted first
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
-        """``log(predict_proba(X))`` (``-inf`` for classes with probability 0)."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
 
 
 class RandomForestRegressor(RegressorMixin, _BaseForest):

@@ -435,7 +435,21 @@ class _BaseDecisionTree(BaseEstimator):
         return imp / total if total > 0 else np.zeros_like(imp)
 
 
-class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
+class _ClassPredictions:
+    """``predict`` and ``predict_log_proba`` of a classifier from its ``predict_proba``."""
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The most probable class of each row (ties to the first class in ``classes_``)."""
+        proba = self.predict_proba(X)  # checks fitted first
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """``log(predict_proba(X))`` (``-inf`` for classes with probability 0)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+class DecisionTreeClassifier(ClassifierMixin, _ClassPredictions, _BaseDecisionTree):
     """A decision tree classifier: CART (``"gini"``), ID3 (``"entropy"``) or C4.5 (``"gain_ratio"``)
     splits on binned features.
 
@@ -490,16 +504,6 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities ``[n_samples, n_classes]``: the weighted class fractions of the leaf."""
         return self._raw_values(X)
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """The most probable class of each row (ties to the first class in ``classes_``)."""
-        proba = self.predict_proba(X)  # checks fitted first
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
-        """``log(predict_proba(X))`` (``-inf`` for classes with probability 0)."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
 
 
 class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
