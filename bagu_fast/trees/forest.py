@@ -24,10 +24,10 @@ import numpy as np
 
 from .._compat import BaseEstimator, ClassifierMixin, RegressorMixin, need_sklearn
 from .._validate import ArrayLike
-from ._checks import array_argument, check_random_state, host_copy
-from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _check_params, _ClassPredictions,
-                   _encode_classes, _fit_mapper, _flatten, _grow, _pack, _predictor, _resolve_backend,
-                   _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit, _writable)
+from ._checks import check_random_state
+from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _binned_input, _check_params,
+                   _ClassPredictions, _encode_classes, _fit_mapper, _flatten, _grow, _pack, _predictor,
+                   _resolve_backend, _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit, _writable)
 
 __all__ = ["RandomForestClassifier", "RandomForestRegressor"]
 
@@ -222,13 +222,7 @@ class _BaseForest(BaseEstimator):
 
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
-        need_sklearn()
-        from sklearn.utils.validation import check_is_fitted, validate_data
-
-        check_is_fitted(self, "estimators_")
-        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
-        X = validate_data(self, host_copy(X, "X"), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
-        return self._bin_mapper.transform(_writable(X))
+        return _binned_input(self, X, "estimators_")
 
     def _mean_values(self, X: ArrayLike) -> np.ndarray:
         binned = self._binned(X)  # checks fitted first

@@ -338,6 +338,16 @@ def _tags_allow_nan(tags):
 # ----------------------------------------------------------------------------------------------
 # estimators
 # ----------------------------------------------------------------------------------------------
+def _binned_input(est, X: ArrayLike, fitted: str) -> np.ndarray:
+    """``X`` checked against the fitted estimator ``est`` (``fitted``: an attribute its fit sets)
+    and binned by its bin mapper."""
+    need_sklearn()
+    check_is_fitted(est, fitted)
+    array_argument(X, "X", "a 2-D array [n_samples, n_features]")
+    X = validate_data(est, host_copy(X, "X"), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+    return est._bin_mapper.transform(_writable(X))
+
+
 class _BaseDecisionTree(BaseEstimator):
     _classifier = True
 
@@ -399,11 +409,7 @@ class _BaseDecisionTree(BaseEstimator):
 
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
-        need_sklearn()
-        check_is_fitted(self, "tree_")
-        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
-        X = validate_data(self, host_copy(X, "X"), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
-        return self._bin_mapper.transform(_writable(X))
+        return _binned_input(self, X, "tree_")
 
     def _raw_values(self, X: ArrayLike) -> np.ndarray:
         return _traverse_sum(self._binned(X), self._flat, self._bin_mapper.missing_values_bin_idx_,
