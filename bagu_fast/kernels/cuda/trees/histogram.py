@@ -130,29 +130,26 @@ def _sub_i64(parent, child):
         parent[i] -= child[i]
 
 
+@cuda.jit(device=True, inline=True)
+def _row_feature(t, rows, n_features):
+    """(row, feature) of work item ``t`` of the class histograms' (row, feature) pairs."""
+    k = t // n_features
+    return rows[k], t - k * n_features
+
+
 @cuda.jit
 def _class_hist_counts(binned, y, rows, out):
     n_features = binned.shape[1]
-    total = rows.shape[0] * n_features
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for t in range(start, total, stride):
-        k = t // n_features
-        f = t - k * n_features
-        i = rows[k]
+    for t in range(cuda.grid(1), rows.shape[0] * n_features, cuda.gridsize(1)):
+        i, f = _row_feature(t, rows, n_features)
         cuda.atomic.add(out, (f, binned[i, f], y[i]), 1)
 
 
 @cuda.jit
 def _class_hist_weights(binned, y, rows, w, out):
     n_features = binned.shape[1]
-    total = rows.shape[0] * n_features
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for t in range(start, total, stride):
-        k = t // n_features
-        f = t - k * n_features
-        i = rows[k]
+    for t in range(cuda.grid(1), rows.shape[0] * n_features, cuda.gridsize(1)):
+        i, f = _row_feature(t, rows, n_features)
         cuda.atomic.add(out, (f, binned[i, f], y[i]), w[i])
 
 
