@@ -71,8 +71,8 @@ def _children_impurity(L, R, C, nL, nR, code):
 
 @njit(cache=True, nogil=True, inline="always")
 def _move_row(X, w, yv, yc, src, X_to, w_to, yv_to, yc_to, dst, regression):
-    """Row ``src`` of a node's working arrays (codes, weight, target) into row ``dst`` of another
-    set (or the same one): one step of the node's stable partition."""
+    """Row ``src`` of a set of row arrays (codes, weight, target) into row ``dst`` of another set
+    (or the same one): the node's gather and the steps of its stable partition."""
     for k in range(X.shape[1]):
         X_to[dst, k] = X[src, k]
     w_to[dst] = w[src]
@@ -164,14 +164,7 @@ def grow_decision_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins,
     ycl = np.empty(0 if regression else m, dtype=np.int64)
     yvl = np.empty(m if regression else 0, dtype=np.float64)
     for q in range(m):
-        i = samples[q]
-        for k in range(n_features):
-            Xl[q, k] = binned[i, k]
-        wloc[q] = weight[i]
-        if regression:
-            yvl[q] = yv[i]
-        else:
-            ycl[q] = yc[i]
+        _move_row(binned, weight, yv, yc, samples[q], Xl, wloc, yvl, ycl, q, regression)
     tX = np.empty((m, Fw), dtype=np.uint64)
     tw = np.empty(m, dtype=np.float64)
     tyc = np.empty(0 if regression else m, dtype=np.int64)
