@@ -14,7 +14,7 @@ import numpy as np
 import bagu_fast as bf
 
 from . import harness
-from .harness import Case, installed
+from .harness import Case, installed, to_host
 
 
 def _setup(B, H, L, S, D, seed, Hkv=None):
@@ -38,18 +38,10 @@ def _rows_oracle(q, k, v, rows, is_causal):
     return (p @ v.astype(np.float64)) / p.sum(axis=1, keepdims=True)
 
 
-def _to_host(result):
-    if hasattr(result, "copy_to_host"):
-        return result.copy_to_host()
-    if type(result).__module__.split(".")[0] == "torch":
-        return result.detach().cpu().numpy()
-    return np.asarray(result)
-
-
 def _checker(is_causal, n_rows=48, n_heads=2):
     def check(inputs, result):
         q, k, v = inputs["q"], inputs["k"], inputs["v"]
-        out = _to_host(result)
+        out = to_host(result)
         B, H, L, _ = q.shape
         assert out.shape == (B, H, L, v.shape[-1]), f"shape {out.shape}"
         assert out.dtype == np.float32, f"dtype {out.dtype}"

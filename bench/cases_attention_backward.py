@@ -23,7 +23,7 @@ import bagu_fast as bf
 from bagu_fast.attention_backward import scaled_dot_product_attention_backward
 
 from . import harness
-from .harness import Case, installed
+from .harness import Case, installed, to_host
 
 
 def _setup(B, H, L, D, seed, forward=False, is_causal=False):
@@ -36,14 +36,6 @@ def _setup(B, H, L, D, seed, forward=False, is_causal=False):
         return x
 
     return make
-
-
-def _to_host(a):
-    if hasattr(a, "copy_to_host"):
-        return a.copy_to_host()
-    if type(a).__module__.split(".")[0] == "torch":
-        return a.detach().cpu().numpy()
-    return np.asarray(a)
 
 
 def _oracle(q, k, v, g, rows, keys, is_causal, chunk=512):
@@ -81,7 +73,7 @@ def _checker(is_causal, n_heads=2, n_samples=48):
     def check(inputs, result):
         q = inputs["q"]
         B, H, L, D = q.shape
-        got = [_to_host(a) for a in result]
+        got = [to_host(a) for a in result]
         for a in got:
             assert a.shape == (B, H, L, D), f"shape {a.shape}"
             assert a.dtype == np.float32, f"dtype {a.dtype}"

@@ -19,7 +19,7 @@ from bagu_fast import hmm
 from bagu_fast.hmm import CategoricalHMM
 
 from . import harness
-from .harness import Case, installed
+from .harness import Case, installed, to_host
 
 
 @functools.lru_cache(maxsize=None)
@@ -111,12 +111,6 @@ def _hmm_runners(kind, backends, threads=None):
     return ours, peers
 
 
-def _host(a):
-    if hasattr(a, "copy_to_host"):
-        return a.copy_to_host()
-    return np.asarray(a)
-
-
 def _hmm_check(kind):
     """Compare with hmmlearn when installed (it is the reference's peer), else with our reference
     on a prefix of the sequences."""
@@ -140,27 +134,27 @@ def _hmm_check(kind):
             for s, L in enumerate(lengths):
                 Xs = x["X"][r0:r0 + L]
                 if kind == "forward":
-                    np.testing.assert_allclose(_host(result)[s], m.score(Xs), rtol=1e-9)
+                    np.testing.assert_allclose(to_host(result)[s], m.score(Xs), rtol=1e-9)
                 elif kind == "viterbi":
                     lp, states = m.decode(Xs)
-                    np.testing.assert_allclose(_host(result[1])[s], lp, rtol=1e-9)
-                    np.testing.assert_array_equal(_host(result[0])[r0:r0 + L], states)
+                    np.testing.assert_allclose(to_host(result[1])[s], lp, rtol=1e-9)
+                    np.testing.assert_array_equal(to_host(result[0])[r0:r0 + L], states)
                 else:
-                    np.testing.assert_allclose(_host(result[0])[r0:r0 + L], m.predict_proba(Xs), rtol=1e-7,
+                    np.testing.assert_allclose(to_host(result[0])[r0:r0 + L], m.predict_proba(Xs), rtol=1e-7,
                                                atol=1e-10)
                 r0 += L
             return
         if kind == "forward":
             expected = hmm.forward(x["ls"], x["lt"], le, lengths, backend="reference")
-            np.testing.assert_allclose(_host(result)[:n], expected, rtol=1e-9)
+            np.testing.assert_allclose(to_host(result)[:n], expected, rtol=1e-9)
         elif kind == "viterbi":
             path, lp = hmm.viterbi(x["ls"], x["lt"], le, lengths, backend="reference")
-            np.testing.assert_array_equal(_host(result[0])[:rows], path)
-            np.testing.assert_allclose(_host(result[1])[:n], lp, rtol=1e-9)
+            np.testing.assert_array_equal(to_host(result[0])[:rows], path)
+            np.testing.assert_allclose(to_host(result[1])[:n], lp, rtol=1e-9)
         else:
             gamma, ll = hmm.posteriors(x["ls"], x["lt"], le, lengths, backend="reference")
-            np.testing.assert_allclose(_host(result[0])[:rows], gamma, rtol=1e-7, atol=1e-10)
-            np.testing.assert_allclose(_host(result[1])[:n], ll, rtol=1e-9)
+            np.testing.assert_allclose(to_host(result[0])[:rows], gamma, rtol=1e-7, atol=1e-10)
+            np.testing.assert_allclose(to_host(result[1])[:n], ll, rtol=1e-9)
 
     return check
 
@@ -174,13 +168,13 @@ def _hmm_check_vs_hmmlearn(kind):
             return base(x, result)
         m = _hmmlearn_model(x)
         if kind == "forward" and not isinstance(result, float):
-            np.testing.assert_allclose(_host(result).sum(), m.score(x["X"]), rtol=1e-9)
+            np.testing.assert_allclose(to_host(result).sum(), m.score(x["X"]), rtol=1e-9)
         elif kind == "viterbi" and not np.isscalar(result[0]):
             lp, states = m.decode(x["X"])
-            np.testing.assert_allclose(_host(result[1]).sum(), lp, rtol=1e-9)
-            assert np.mean(_host(result[0]) == states) == 1.0, "Viterbi path differs from hmmlearn's"
+            np.testing.assert_allclose(to_host(result[1]).sum(), lp, rtol=1e-9)
+            assert np.mean(to_host(result[0]) == states) == 1.0, "Viterbi path differs from hmmlearn's"
         elif kind == "posteriors" and isinstance(result, tuple):
-            np.testing.assert_allclose(_host(result[0]), m.predict_proba(x["X"]), rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(to_host(result[0]), m.predict_proba(x["X"]), rtol=1e-6, atol=1e-9)
 
     return check
 
@@ -357,8 +351,8 @@ def _crf_check(kind):
             ref_llh, ref_grads = hmm.crf_log_likelihood(
                 x["em"][:n], x["tags"][:n], x["tr"], x["st"], x["en"], x["lengths"][:n], return_grad=True,
                 backend="reference")
-            np.testing.assert_allclose(_host(llh)[:n], ref_llh, rtol=2e-4)
-            np.testing.assert_allclose(_host(grads[0])[:n], ref_grads[0], atol=2e-5)
+            np.testing.assert_allclose(to_host(llh)[:n], ref_llh, rtol=2e-4)
+            np.testing.assert_allclose(to_host(grads[0])[:n], ref_grads[0], atol=2e-5)
             return
         if isinstance(result, list):  # pytorch-crf decode (float32): its paths score as ours
             B, T = x["tags"].shape
@@ -373,7 +367,7 @@ def _crf_check(kind):
             return
         n = 4
         tags, score = hmm.crf_decode(x["em"][:n], x["tr"], x["st"], x["en"], x["lengths"][:n], backend="reference")
-        np.testing.assert_array_equal(_host(result[0])[:n], tags)
+        np.testing.assert_array_equal(to_host(result[0])[:n], tags)
 
     return check
 

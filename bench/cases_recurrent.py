@@ -14,7 +14,7 @@ import numpy as np
 import bagu_fast.recurrent as rec
 
 from . import harness
-from .harness import Case, installed
+from .harness import Case, installed, to_host
 
 GATES = {"lstm": 4, "gru": 3}
 
@@ -51,17 +51,9 @@ def _setup(mode, T, B, I, H, layers=1, bidirectional=False, lengths=None, seed=0
     return make
 
 
-def _to_host(a):
-    if hasattr(a, "copy_to_host"):
-        return a.copy_to_host()
-    if type(a).__module__.split(".")[0] == "torch":
-        return a.detach().cpu().numpy()
-    return np.asarray(a)
-
-
 def _check(inputs, result):
     """``result`` is ``(output, h_n)`` (any library)."""
-    out, h_n = (_to_host(a) for a in result)
+    out, h_n = (to_host(a) for a in result)
     exp_out, exp_h = inputs["expected"]
     assert out.shape == exp_out.shape, f"output shape {out.shape} != {exp_out.shape}"
     assert out.dtype == np.float32, f"dtype {out.dtype}"

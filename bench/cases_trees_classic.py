@@ -22,7 +22,7 @@ import numpy as np
 import bagu_fast.trees as bt
 
 from . import harness
-from .harness import Case, installed
+from .harness import Case, installed, to_host
 
 N_TEST = 50_000
 ACCURACY: dict = {}
@@ -100,7 +100,7 @@ def _kernel_cases(n: int, F: int, n_classes: int) -> list[Case]:
         return {"binned": rng.integers(0, 256, (n, F)).astype(np.uint8), "y": rng.integers(0, n_classes, n)}
 
     def check_hist(x, h):
-        h = h.copy_to_host() if hasattr(h, "copy_to_host") else np.asarray(h)
+        h = to_host(h)
         assert h.shape == (F, 256, n_classes) and int(h.sum()) == n * F
         f = 3
         np.testing.assert_array_equal(h[f].sum(1), np.bincount(x["binned"][:, f], minlength=256))
@@ -137,7 +137,7 @@ def _kernel_cases(n: int, F: int, n_classes: int) -> list[Case]:
                                                                              backend="reference")}
 
     def check_crit(x, g):
-        g = g.copy_to_host() if hasattr(g, "copy_to_host") else np.asarray(g)
+        g = to_host(g)
         np.testing.assert_allclose(g, x["expected"], rtol=1e-9, atol=1e-12)
 
     def crit_cuda(x):

@@ -65,6 +65,17 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def to_host(result: Any) -> Any:
+    """A NumPy copy of a result: Numba device arrays and torch tensors are copied back."""
+    import numpy
+
+    if hasattr(result, "copy_to_host"):
+        return result.copy_to_host()
+    if type(result).__module__.split(".")[0] == "torch":
+        return result.detach().cpu().numpy()
+    return numpy.asarray(result)
+
+
 def cuda_sync() -> None:
     """Wait for the GPU (no-op without one); GPU runners call it before returning."""
     from numba import cuda

@@ -24,10 +24,10 @@ import numpy as np
 
 from .._compat import BaseEstimator, ClassifierMixin, RegressorMixin, need_sklearn
 from .._validate import ArrayLike
-from ._checks import array_argument, check_random_state, host_copy
-from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _check_params, _encode_classes,
-                   _fit_mapper, _flatten, _grow, _pack, _predictor, _resolve_backend, _tags_allow_nan,
-                   _traverse_apply, _traverse_sum, _validate_fit, _writable)
+from ._checks import check_random_state
+from .tree import (MAX_INT, DecisionTreeClassifier, DecisionTreeRegressor, _binned_input, _check_params,
+                   _ClassPredictions, _encode_classes, _fit_mapper, _flatten, _grow, _pack, _predictor,
+                   _resolve_backend, _tags_allow_nan, _traverse_apply, _traverse_sum, _validate_fit, _writable)
 
 __all__ = ["RandomForestClassifier", "RandomForestRegressor"]
 
@@ -222,13 +222,7 @@ class _BaseForest(BaseEstimator):
 
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
-        need_sklearn()
-        from sklearn.utils.validation import check_is_fitted, validate_data
-
-        check_is_fitted(self, "estimators_")
-        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
-        X = validate_data(self, host_copy(X, "X"), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
-        return self._bin_mapper.transform(_writable(X))
+        return _binned_input(self, X, "estimators_")
 
     def _mean_values(self, X: ArrayLike) -> np.ndarray:
         binned = self._binned(X)  # checks fitted first
@@ -256,7 +250,7 @@ class _BaseForest(BaseEstimator):
         return mean / mean.sum()
 
 
-class RandomForestClassifier(ClassifierMixin, _BaseForest):
+class RandomForestClassifier(ClassifierMixin, _ClassPredictions, _BaseForest):
     """A random forest of classic decision trees (CART / ID3 / C4.5 criteria) on binned features.
 
     Parameters
@@ -309,16 +303,6 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Mean of the trees' class probabilities, ``[n_samples, n_classes]``."""
         return self._mean_values(X)
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """The class with the largest mean probability (ties to the first in ``classes_``)."""
-        proba = self.predict_proba(X)  # checks fitted first
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
-        """``log(predict_proba(X))`` (``-inf`` for classes with probability 0)."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
 
 
 class RandomForestRegressor(RegressorMixin, _BaseForest):

@@ -338,6 +338,16 @@ def _tags_allow_nan(tags):
 # ----------------------------------------------------------------------------------------------
 # estimators
 # ----------------------------------------------------------------------------------------------
+def _binned_input(est, X: ArrayLike, fitted: str) -> np.ndarray:
+    """``X`` checked against the fitted estimator ``est`` (``fitted``: an attribute its fit sets)
+    and binned by its bin mapper."""
+    need_sklearn()
+    check_is_fitted(est, fitted)
+    array_argument(X, "X", "a 2-D array [n_samples, n_features]")
+    X = validate_data(est, host_copy(X, "X"), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+    return est._bin_mapper.transform(_writable(X))
+
+
 class _BaseDecisionTree(BaseEstimator):
     _classifier = True
 
@@ -399,11 +409,7 @@ class _BaseDecisionTree(BaseEstimator):
 
     # -- inference ------------------------------------------------------------------------------
     def _binned(self, X: ArrayLike) -> np.ndarray:
-        need_sklearn()
-        check_is_fitted(self, "tree_")
-        array_argument(X, "X", "a 2-D array [n_samples, n_features]")
-        X = validate_data(self, host_copy(X, "X"), dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
-        return self._bin_mapper.transform(_writable(X))
+        return _binned_input(self, X, "tree_")
 
     def _raw_values(self, X: ArrayLike) -> np.ndarray:
         return _traverse_sum(self._binned(X), self._flat, self._bin_mapper.missing_values_bin_idx_,
@@ -435,7 +441,21 @@ class _BaseDecisionTree(BaseEstimator):
         return imp / total if total > 0 else np.zeros_like(imp)
 
 
-class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
+class _ClassPredictions:
+    """``predict`` and ``predict_log_proba`` of a classifier from its ``predict_proba``."""
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The most probable class of each row (ties to the first class in ``classes_``)."""
+        proba = self.predict_proba(X)  # checks fitted first
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """``log(predict_proba(X))`` (``-inf`` for classes with probability 0)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+class DecisionTreeClassifier(ClassifierMixin, _ClassPredictions, _BaseDecisionTree):
     """A decision tree classifier: CART (``"gini"``), ID3 (``"entropy"``) or C4.5 (``"gain_ratio"``)
     splits on binned features.
 
@@ -490,16 +510,6 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities ``[n_samples, n_classes]``: the weighted class fractions of the leaf."""
         return self._raw_values(X)
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """The most probable class of each row (ties to the first class in ``classes_``)."""
-        proba = self.predict_proba(X)  # checks fitted first
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
-        """``log(predict_proba(X))`` (``-inf`` for classes with probability 0)."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
 
 
 class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):

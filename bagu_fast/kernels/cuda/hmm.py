@@ -62,6 +62,16 @@ def _lse_value(m, acc):
 
 
 @cuda.jit(device=True)
+def _log_total(row, off, end):
+    """log sum_i exp(row[off + i] + end[i]): the log partition of a sequence from its last alpha."""
+    m = NEG_INF
+    acc = 0.0
+    for i in range(end.shape[0]):
+        m, acc = _lse_add(m, acc, row[off + i] + float64(end[i]))
+    return _lse_value(m, acc)
+
+
+@cuda.jit(device=True)
 def _forward_pass(start, trans, em, r0, L, buf, rows, write_rows, alpha_out, write_alpha):
     """alpha of one sequence: the two live rows in buf (1-D, 2 N: shared or global memory); every
     row also into rows[r0 + t] (float64) when write_rows and alpha_out[r0 + t] when write_alpha."""
@@ -114,12 +124,7 @@ def _forward_kernel(start, trans, end, em, seq_start, seq_len, ping, use_shared,
     buf = _buffer(ping, s, use_shared)
     _forward_pass(start, trans, em, r0, L, buf, alpha_out, False, alpha_out, write_alpha != 0)
     if cuda.threadIdx.x == 0:
-        last = ((L - 1) & 1) * N
-        m = NEG_INF
-        acc = 0.0
-        for i in range(N):
-            m, acc = _lse_add(m, acc, buf[last + i] + float64(end[i]))
-        logz[s] = _lse_value(m, acc)
+        logz[s] = _log_total(buf, ((L - 1) & 1) * N, end)
 
 
 @cuda.jit
@@ -169,11 +174,7 @@ def _posteriors_kernel(start, trans, end, em, seq_start, seq_len, rows, ping, us
     buf = _buffer(ping, s, use_shared)
     _forward_pass(start, trans, em, r0, L, buf, rows, True, gamma, False)
     if tid == 0:
-        m = NEG_INF
-        acc = 0.0
-        for i in range(N):
-            m, acc = _lse_add(m, acc, rows[r0 + L - 1, i] + float64(end[i]))
-        z = _lse_value(m, acc)
+        z = _log_total(rows[r0 + L - 1], 0, end)
         shared_z[0] = z
         logz[s] = z
     cuda.syncthreads()
@@ -496,6 +497,22 @@ def _reduce(ln: _Launch, counts):
     return out
 
 
+def _empty_counts(ln: _Launch):
+    """(start, trans, end) counts of no sequence: zeros, on the device for device inputs."""
+    z = np.zeros((ln.N + 2, ln.N), ln.dtype)
+    return tuple(ln.empty_result(np.ascontiguousarray(x)) for x in (z[ln.N], z[:ln.N], z[ln.N + 1]))
+
+
+def _split_counts(ln: _Launch, total):
+    """(start, trans, end) rows of the summed counts: device views for device inputs, else host
+    copies."""
+    N = ln.N
+    if ln.on_device:
+        return total[N], total[:N], total[N + 1]
+    host = total.copy_to_host()
+    return host[N].copy(), host[:N].copy(), host[N + 1].copy()
+
+
 def posteriors(start, trans, end, em, seq_start, seq_len):
     ln = _Launch(start, trans, end, em, seq_start, seq_len)
     if ln.S == 0:
@@ -506,17 +523,13 @@ def posteriors(start, trans, end, em, seq_start, seq_len):
 
 def expected_counts(start, trans, end, em, seq_start, seq_len):
     ln = _Launch(start, trans, end, em, seq_start, seq_len)
-    N = ln.N
     if ln.S == 0:
-        z = np.zeros((N + 2, N), ln.dtype)
-        res = (np.empty(0, ln.dtype), z[N], z[:N], z[N + 1], np.zeros((ln.R, N), ln.dtype))
-        return tuple(ln.empty_result(np.ascontiguousarray(x)) for x in res)
+        c_start, c_trans, c_end = _empty_counts(ln)
+        return (ln.empty_result(np.empty(0, ln.dtype)), c_start, c_trans, c_end,
+                ln.empty_result(np.zeros((ln.R, ln.N), ln.dtype)))
     logz, gamma, counts = _run_posteriors(ln, True)
-    total = _reduce(ln, counts)
-    if ln.on_device:
-        return logz, total[N], total[:N], total[N + 1], gamma
-    host = total.copy_to_host()
-    return logz.copy_to_host(), host[N].copy(), host[:N].copy(), host[N + 1].copy(), gamma.copy_to_host()
+    c_start, c_trans, c_end = _split_counts(ln, _reduce(ln, counts))
+    return ln.out(logz), c_start, c_trans, c_end, ln.out(gamma)
 
 
 def viterbi(start, trans, end, em, seq_start, seq_len):
@@ -534,18 +547,14 @@ def viterbi(start, trans, end, em, seq_start, seq_len):
 
 def crf_grad(start, trans, end, em, tags, seq_start, seq_len):
     ln = _Launch(start, trans, end, em, seq_start, seq_len)
-    N = ln.N
     if ln.S == 0:
-        z = np.zeros((N + 2, N), ln.dtype)
-        res = (np.empty(0, ln.dtype), np.zeros((ln.R, N), ln.dtype), z[:N], z[N], z[N + 1])
-        return tuple(ln.empty_result(np.ascontiguousarray(x)) for x in res)
+        c_start, c_trans, c_end = _empty_counts(ln)
+        return (ln.empty_result(np.empty(0, ln.dtype)), ln.empty_result(np.zeros((ln.R, ln.N), ln.dtype)), c_trans,
+                c_start, c_end)
     d_tags = _to_device(tags, np.int32)
     logz, gamma, counts = _run_posteriors(ln, True)
     llh = cuda.device_array(ln.S, dtype=ln.dtype)
     _crf_observed_kernel[ln.S, ln.nt](ln.start, ln.trans, ln.end, ln.em, d_tags, ln.seq_start, ln.seq_len, logz,
                                       llh, gamma, counts)
-    total = _reduce(ln, counts)
-    if ln.on_device:
-        return llh, gamma, total[:N], total[N], total[N + 1]
-    host = total.copy_to_host()
-    return llh.copy_to_host(), gamma.copy_to_host(), host[:N].copy(), host[N].copy(), host[N + 1].copy()
+    c_start, c_trans, c_end = _split_counts(ln, _reduce(ln, counts))
+    return ln.out(llh), ln.out(gamma), c_trans, c_start, c_end

@@ -123,18 +123,25 @@ def _hist_rows_gh(binned, grad, hess, idx, lo, hi, use_idx, out):
             out[f, b, 2] += 1.0
 
 
-@njit(cache=True, nogil=True)
-def hist_serial(binned, grad, hess, has_hess, idx, start, end, use_idx, out):
-    """Serial histogram of rows ``idx[start:end]`` (``use_idx``) or ``start:end`` into ``out``."""
+@njit(cache=True, nogil=True, inline="always")
+def _hist_rows(binned, grad, hess, has_hess, idx, lo, hi, use_idx, out):
+    """``out [F, B, 3]`` zeroed, then the histogram of rows ``idx[lo:hi]`` (or ``lo:hi``); ``hess``
+    read only when ``has_hess``."""
     n_features, n_bins, _ = out.shape
     for f in range(n_features):
         for b in range(n_bins):
             for ch in range(3):
                 out[f, b, ch] = 0.0
     if has_hess:
-        _hist_rows_gh(binned, grad, hess, idx, start, end, use_idx, out)
+        _hist_rows_gh(binned, grad, hess, idx, lo, hi, use_idx, out)
     else:
-        _hist_rows_g(binned, grad, idx, start, end, use_idx, out)
+        _hist_rows_g(binned, grad, idx, lo, hi, use_idx, out)
+
+
+@njit(cache=True, nogil=True)
+def hist_serial(binned, grad, hess, has_hess, idx, start, end, use_idx, out):
+    """Serial histogram of rows ``idx[start:end]`` (``use_idx``) or ``start:end`` into ``out``."""
+    _hist_rows(binned, grad, hess, has_hess, idx, start, end, use_idx, out)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -143,17 +150,9 @@ def _hist_chunks(binned, grad, hess, has_hess, idx, start, end, use_idx, k, scra
     n_bins = out.shape[1]
     step = (end - start + k - 1) // k
     for c in prange(k):
-        part = scratch[c]
-        for f in range(n_features):
-            for b in range(n_bins):
-                for ch in range(3):
-                    part[f, b, ch] = 0.0
         lo = start + c * step
         hi = min(end, lo + step)
-        if has_hess:
-            _hist_rows_gh(binned, grad, hess, idx, lo, hi, use_idx, part)
-        else:
-            _hist_rows_g(binned, grad, idx, lo, hi, use_idx, part)
+        _hist_rows(binned, grad, hess, has_hess, idx, lo, hi, use_idx, scratch[c])
     # the reduction in chunk order, serial (a second parallel region would cost more than it saves
     # on a loaded machine: ~k x F x B x 3 additions)
     for f in range(n_features):

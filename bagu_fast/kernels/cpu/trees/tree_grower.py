@@ -69,6 +69,19 @@ def _children_impurity(L, R, C, nL, nR, code):
     return (nL / n) * _impurity(L, 0, C, nL, code) + (nR / n) * _impurity(R, 0, C, nR, code)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _move_row(X, w, yv, yc, src, X_to, w_to, yv_to, yc_to, dst, regression):
+    """Row ``src`` of a set of row arrays (codes, weight, target) into row ``dst`` of another set
+    (or the same one): the node's gather and the steps of its stable partition."""
+    for k in range(X.shape[1]):
+        X_to[dst, k] = X[src, k]
+    w_to[dst] = w[src]
+    if regression:
+        yv_to[dst] = yv[src]
+    else:
+        yc_to[dst] = yc[src]
+
+
 @njit(cache=True, nogil=True)
 def grow_decision_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins, missing_bin, max_depth,
                        min_samples_split, min_samples_leaf, max_features, min_impurity_decrease, seed, unit_weight):
@@ -151,14 +164,7 @@ def grow_decision_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins,
     ycl = np.empty(0 if regression else m, dtype=np.int64)
     yvl = np.empty(m if regression else 0, dtype=np.float64)
     for q in range(m):
-        i = samples[q]
-        for k in range(n_features):
-            Xl[q, k] = binned[i, k]
-        wloc[q] = weight[i]
-        if regression:
-            yvl[q] = yv[i]
-        else:
-            ycl[q] = yc[i]
+        _move_row(binned, weight, yv, yc, samples[q], Xl, wloc, yvl, ycl, q, regression)
     tX = np.empty((m, Fw), dtype=np.uint64)
     tw = np.empty(m, dtype=np.float64)
     tyc = np.empty(0 if regression else m, dtype=np.int64)
@@ -462,32 +468,13 @@ def grow_decision_tree(binned, samples, weight, yc, yv, n_classes, code, n_bins,
             if go_left:
                 d = s + nl
                 if d != q:
-                    for k in range(Fw):
-                        Xw[d, k] = Xw[q, k]
-                    wloc[d] = wloc[q]
-                    if regression:
-                        yvl[d] = yvl[q]
-                    else:
-                        ycl[d] = ycl[q]
+                    _move_row(Xw, wloc, yvl, ycl, q, Xw, wloc, yvl, ycl, d, regression)
                 nl += 1
             else:
-                for k in range(Fw):
-                    tX[nr, k] = Xw[q, k]
-                tw[nr] = wloc[q]
-                if regression:
-                    tyv[nr] = yvl[q]
-                else:
-                    tyc[nr] = ycl[q]
+                _move_row(Xw, wloc, yvl, ycl, q, tX, tw, tyv, tyc, nr, regression)
                 nr += 1
         for q in range(nr):
-            d = s + nl + q
-            for k in range(Fw):
-                Xw[d, k] = tX[q, k]
-            wloc[d] = tw[q]
-            if regression:
-                yvl[d] = tyv[q]
-            else:
-                ycl[d] = tyc[q]
+            _move_row(tX, tw, tyv, tyc, q, Xw, wloc, yvl, ycl, s + nl + q, regression)
         if nl == 0 or nr == 0:  # cannot happen with consistent histograms; stay a leaf
             continue
 

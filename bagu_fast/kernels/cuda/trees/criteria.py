@@ -23,15 +23,21 @@ INV_LN2 = 1.0 / math.log(2.0)
 
 
 @cuda.jit(device=True, inline=True)
+def _class_term(p, code):
+    """One class's share of the impurity: ``p (1 - p)`` (Gini) or ``-p log2 p`` (entropy)."""
+    if code == GINI:
+        return p * (1.0 - p)
+    if p > 0.0:
+        return -(p * (math.log(p) * INV_LN2))
+    return 0.0
+
+
+@cuda.jit(device=True, inline=True)
 def _impurity(a, b, r, C, n, code):
     """Impurity of row ``r`` of ``a + b`` (``b`` may be ``a`` with weight 0: see callers)."""
     acc = 0.0
     for k in range(C):
-        p = (np.float64(a[r, k]) + np.float64(b[r, k])) / n
-        if code == GINI:
-            acc += p * (1.0 - p)
-        elif p > 0.0:
-            acc -= p * (math.log(p) * INV_LN2)
+        acc += _class_term((np.float64(a[r, k]) + np.float64(b[r, k])) / n, code)
     return acc
 
 
@@ -39,11 +45,7 @@ def _impurity(a, b, r, C, n, code):
 def _impurity_one(a, r, C, n, code):
     acc = 0.0
     for k in range(C):
-        p = np.float64(a[r, k]) / n
-        if code == GINI:
-            acc += p * (1.0 - p)
-        elif p > 0.0:
-            acc -= p * (math.log(p) * INV_LN2)
+        acc += _class_term(np.float64(a[r, k]) / n, code)
     return acc
 
 

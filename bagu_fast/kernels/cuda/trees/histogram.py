@@ -47,18 +47,22 @@ def _row(idx, use_idx, i):
     return idx[i] if use_idx else i
 
 
-def _make_hist(nb_float):
+def _make_hist(acc):
+    """The histogram kernel with ``acc`` (float64 or int64) shared-memory accumulators: float64
+    sums of float gradients, or exact int64 sums of quantised ones (independent of the atomics'
+    order)."""
+
     def kernel(binned, grad, hess, has_hess, idx, use_idx, n_rows, out_g, out_h, out_c):
         f = cuda.blockIdx.y
         tid = cuda.threadIdx.x
         nt = cuda.blockDim.x
         n_bins = out_g.shape[1]
-        sg = cuda.shared.array(MAX_BINS, float64)
-        sh = cuda.shared.array(MAX_BINS, float64)
+        sg = cuda.shared.array(MAX_BINS, acc)
+        sh = cuda.shared.array(MAX_BINS, acc)
         sc = cuda.shared.array(MAX_BINS, int32)
         for b in range(tid, n_bins, nt):
-            sg[b] = 0.0
-            sh[b] = 0.0
+            sg[b] = 0
+            sh[b] = 0
             sc[b] = 0
         cuda.syncthreads()
         lo = cuda.blockIdx.x * ROWS_PER_BLOCK
@@ -66,9 +70,9 @@ def _make_hist(nb_float):
         for i in range(lo + tid, hi, nt):
             r = _row(idx, use_idx, i)
             b = binned[r, f]
-            cuda.atomic.add(sg, b, float64(grad[r]))
+            cuda.atomic.add(sg, b, acc(grad[r]))
             if has_hess:
-                cuda.atomic.add(sh, b, float64(hess[r]))
+                cuda.atomic.add(sh, b, acc(hess[r]))
             cuda.atomic.add(sc, b, 1)
         cuda.syncthreads()
         for b in range(tid, n_bins, nt):
@@ -83,39 +87,7 @@ def _make_hist(nb_float):
 
 _hist_f32 = _make_hist(float64)
 _hist_f64 = _make_hist(float64)
-
-
-@cuda.jit
-def _hist_q(binned, qgrad, qhess, has_hess, idx, use_idx, n_rows, out_g, out_h, out_c):
-    """Integer (fixed-point) histogram: exact, so independent of the atomics' order."""
-    f = cuda.blockIdx.y
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    n_bins = out_g.shape[1]
-    sg = cuda.shared.array(MAX_BINS, int64)
-    sh = cuda.shared.array(MAX_BINS, int64)
-    sc = cuda.shared.array(MAX_BINS, int32)
-    for b in range(tid, n_bins, nt):
-        sg[b] = 0
-        sh[b] = 0
-        sc[b] = 0
-    cuda.syncthreads()
-    lo = cuda.blockIdx.x * ROWS_PER_BLOCK
-    hi = min(n_rows, lo + ROWS_PER_BLOCK)
-    for i in range(lo + tid, hi, nt):
-        r = _row(idx, use_idx, i)
-        b = binned[r, f]
-        cuda.atomic.add(sg, b, qgrad[r])
-        if has_hess:
-            cuda.atomic.add(sh, b, qhess[r])
-        cuda.atomic.add(sc, b, 1)
-    cuda.syncthreads()
-    for b in range(tid, n_bins, nt):
-        if sc[b] != 0:
-            cuda.atomic.add(out_g, (f, b), sg[b])
-            if has_hess:
-                cuda.atomic.add(out_h, (f, b), sh[b])
-            cuda.atomic.add(out_c, (f, b), int64(sc[b]))
+_hist_q = _make_hist(int64)
 
 
 @cuda.jit
@@ -158,29 +130,26 @@ def _sub_i64(parent, child):
         parent[i] -= child[i]
 
 
+@cuda.jit(device=True, inline=True)
+def _row_feature(t, rows, n_features):
+    """(row, feature) of work item ``t`` of the class histograms' (row, feature) pairs."""
+    k = t // n_features
+    return rows[k], t - k * n_features
+
+
 @cuda.jit
 def _class_hist_counts(binned, y, rows, out):
     n_features = binned.shape[1]
-    total = rows.shape[0] * n_features
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for t in range(start, total, stride):
-        k = t // n_features
-        f = t - k * n_features
-        i = rows[k]
+    for t in range(cuda.grid(1), rows.shape[0] * n_features, cuda.gridsize(1)):
+        i, f = _row_feature(t, rows, n_features)
         cuda.atomic.add(out, (f, binned[i, f], y[i]), 1)
 
 
 @cuda.jit
 def _class_hist_weights(binned, y, rows, w, out):
     n_features = binned.shape[1]
-    total = rows.shape[0] * n_features
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for t in range(start, total, stride):
-        k = t // n_features
-        f = t - k * n_features
-        i = rows[k]
+    for t in range(cuda.grid(1), rows.shape[0] * n_features, cuda.gridsize(1)):
+        i, f = _row_feature(t, rows, n_features)
         cuda.atomic.add(out, (f, binned[i, f], y[i]), w[i])
 
 
