@@ -707,7 +707,8 @@ def test_sdpa_signature_is_torchs():
 
 
 def test_sdpa_positional_calls_as_in_torch_code(rng):
-    q, k, v = rand(rng, (2, 3, 5, 4), np.float64), rand(rng, (2, 3, 6, 4), np.float64), rand(rng, (2, 3, 6, 2), np.float64)
+    q, k = rand(rng, (2, 3, 5, 4), np.float64), rand(rng, (2, 3, 6, 4), np.float64)
+    v = rand(rng, (2, 3, 6, 2), np.float64)
     mask = rng.random((5, 6)) < 0.7
     np.testing.assert_array_equal(sdpa(q, k, v, None, 0.0, True), sdpa(q, k, v, is_causal=True))
     np.testing.assert_array_equal(sdpa(q, k, v, mask, 0.0), sdpa(q, k, v, attn_mask=mask))

@@ -11,8 +11,9 @@ against sequential calls is a bench case (bench/cases_concurrency.py).
 
 The second half tests the hand-over itself in this process (:func:`run_parallel` while another
 thread holds the cores): the waiting thread's call runs on the holder's thread, its result or
-its exception comes back to the caller, nested regions inside it do not deadlock, and a waiting
-``parallel_region`` body is handed the cores.
+its exception comes back to the caller, nested regions inside it do not deadlock, a waiting
+``parallel_region`` body is handed the cores, small calls of busy threads run side by side on a
+share of the cores, and large ones wait for all of them.
 
 To cover a new kernel, add a ``Call`` to ``CALLS``: a name, the function, and a zero-argument
 ``make`` returning its ``(args, kwargs)`` (deterministic inputs, built in the subprocess).
@@ -302,6 +303,84 @@ def test_many_threads_each_get_their_own_answer():
     total = numba.config.NUMBA_NUM_THREADS
     assert out == {(w, i): ((100 * w + i) ** 2, min(1 + w % 2, total)) for w in range(5) for i in range(40)}
     assert _waiters() == 0
+
+
+@pytest.fixture
+def sharing(monkeypatch):
+    """A threading layer that allows concurrent regions, and every thread counted as calling."""
+    import numba
+
+    from bagu_fast.kernels.cpu import _parallel
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs at least 2 Numba threads")
+    monkeypatch.setattr(_parallel, "_layer", "omp")
+    monkeypatch.setattr(_parallel._CoreBudget, "ACTIVE_S", 3600.0)
+    monkeypatch.setattr(_parallel._cores, "_recent", {})
+    return _parallel
+
+
+def _two_callers(parallel, second_work):
+    """Threads A and B both call once (so both count as calling); then A's call blocks inside
+    its kernel while B calls with ``second_work``.  Returns what each kernel saw, in order."""
+    import numba
+
+    seen: list = []
+    inside, release = threading.Event(), threading.Event()
+    go = {"A": threading.Event(), "B": threading.Event()}
+
+    def kernel(name, block):
+        seen.append((name, numba.get_num_threads(), threading.get_ident()))
+        if block:
+            inside.set()
+            release.wait(JOIN_S)
+        seen.append((name, "done"))
+
+    def caller(name, work):
+        parallel.run_parallel(lambda: None, work=1)
+        go[name].wait(JOIN_S)
+        parallel.run_parallel(kernel, name, name == "A", work=work)
+
+    a, b = _start(caller, "A", 1), _start(caller, "B", second_work)
+    _wait_for(lambda: len(parallel._cores._recent) == 2)
+    go["A"].set()
+    assert inside.wait(JOIN_S)
+    go["B"].set()
+    return a, b, seen, release
+
+
+def _wait_for(condition) -> None:
+    import time
+
+    deadline = time.monotonic() + JOIN_S
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_small_calls_from_two_threads_run_side_by_side_on_a_share(sharing):
+    import numba
+
+    a, b, seen, release = _two_callers(sharing, second_work=1)
+    _joined(b)  # B's small call ran and returned while A's is still running
+    share = numba.config.NUMBA_NUM_THREADS // 2
+    assert seen == [("A", share, a.ident), ("B", share, b.ident), ("B", "done")]
+    release.set()
+    _joined(a)
+    assert seen[-1] == ("A", "done") and _waiters() == 0
+
+
+@pytest.mark.parametrize("work", [None, 2 * (1 << 28)], ids=["unknown", "large"])
+def test_large_calls_wait_and_take_every_core(sharing, work):
+    import numba
+
+    a, b, seen, release = _two_callers(sharing, second_work=work)
+    _wait_for_waiters(1)  # B waits: it wants every core
+    assert [s[0] for s in seen] == ["A"]
+    release.set()
+    _joined(a, b)
+    total = numba.config.NUMBA_NUM_THREADS
+    assert seen[1:] == [("A", "done"), ("B", total, b.ident), ("B", "done")]
 
 
 if __name__ == "__main__":

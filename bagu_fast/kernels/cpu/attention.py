@@ -537,13 +537,16 @@ def sdpa(q, k, v, mask, is_causal, scale, window_left, window_right, softcap):
     args = (qv, k, v, kp, vp, mask, has_mask, bool(is_causal), float(scale), int(window_left),
             int(window_right), float(softcap), L)
     br, bc, nsplit = _tiles(B, Hkv, group, L, S, bool(is_causal))
-    if B * Hq * L * S * (q.shape[3] + Dv) <= SERIAL_WORK:
+    work = B * Hq * L * S * (q.shape[3] + Dv)
+    if work <= SERIAL_WORK:
         _sdpa_blocks_serial(*args, br, bc, outv, lsev)
         return out, lse
     if nsplit == 1:
-        run_parallel(_one_task_at_a_time, _sdpa_blocks, (*args, br, bc, outv, lsev), single_thread_blas=True)
+        run_parallel(_one_task_at_a_time, _sdpa_blocks, (*args, br, bc, outv, lsev), single_thread_blas=True,
+                     work=work)
     else:
-        run_parallel(_one_task_at_a_time, _sdpa_split, (*args, br, bc, nsplit, outv, lsev), single_thread_blas=True)
+        run_parallel(_one_task_at_a_time, _sdpa_split, (*args, br, bc, nsplit, outv, lsev), single_thread_blas=True,
+                     work=work)
     return out, lse
 
 

@@ -556,7 +556,8 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         hbuf[1] = hbuf[0]
         c = np.zeros((D, B, H), dtype=dtype) if c0 is None else c0[l * D:(l + 1) * D].astype(dtype, copy=True)
         mbuf = np.zeros((D, B, H) if proj else (1, 1, 1), dtype=dtype)  # rows past n: finite
-        n_workers = _workers() if T * B * Hout * G * H * D >= PARALLEL_MACS else 1
+        macs = T * B * Hout * G * H * D
+        n_workers = _workers() if macs >= PARALLEL_MACS else 1
         parallel = n_workers > 1
         gbuf = aligned_empty((n_workers, B, whh.shape[2] * pw), dtype)  # product tiles: whole cache lines
         pbuf = aligned_empty((n_workers, B, whr.shape[2] * pw), dtype)
@@ -568,17 +569,19 @@ def run(mode, x, lengths, h0, c0, layers, batch_first=False):
         else:
             y = (np.zeros if ragged else np.empty)((T, B, D * Hout), dtype=dtype)
         x2, xg2 = inp.reshape(T * B, I_l), xg.reshape(T * B, xg.shape[2])
-        if T * B * I_l * D * G * H >= PARALLEL_PROJECTION_MACS and numba.get_num_threads() > 1:
+        projection_macs = T * B * I_l * D * G * H
+        if projection_macs >= PARALLEL_PROJECTION_MACS and numba.get_num_threads() > 1:
             if ragged:  # only the valid rows
-                run_parallel(_input_projection_ragged, inp, w_ih, xg, nact, _step_bounds(nact, PROJ_ROWS))
+                run_parallel(_input_projection_ragged, inp, w_ih, xg, nact, _step_bounds(nact, PROJ_ROWS),
+                             work=projection_macs)
             else:
-                run_parallel(_input_projection, x2, w_ih, xg2, PROJ_ROWS)
+                run_parallel(_input_projection, x2, w_ih, xg2, PROJ_ROWS, work=projection_macs)
         else:  # small: a parallel launch would cost more than it saves
             packed_matmul(x2, w_ih, xg2)
         claims = np.zeros(T * D * (nblk + npb), dtype=np.int64)
         args = (_MODES[mode], claims, done, xg, b_in, whh, whr, nact, hbuf, c, mbuf, gbuf, pbuf, y, H, hb)
         if parallel:
-            run_parallel(_recurrence, n_workers, *args)
+            run_parallel(_recurrence, n_workers, *args, work=macs)
         else:  # little work: on this thread, no parallel launch at all
             _worker(0, 1, *args)
         for d in range(D):
