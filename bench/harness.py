@@ -24,7 +24,7 @@ from typing import Any, Callable
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # Set by `python -m bench --gpu` (or BAGU_BENCH_GPU=1): cases then add GPU peers (torch CUDA, CuPy).
 GPU = os.environ.get("BAGU_BENCH_GPU") == "1"
-FAMILIES = ("strings", "attention", "recurrent", "hmm", "trees")
+FAMILIES = ("strings", "attention", "recurrent", "hmm", "trees", "concurrency")
 OUR_BACKENDS = ("reference", "cpu", "cuda")
 
 
